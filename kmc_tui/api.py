@@ -1,0 +1,101 @@
+"""The headless Python API: read, quantize, encode, measure and write in one call."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import OutputError
+from .io import PALETTE_FORMATS, Image, encode, format_for, read_image, write_atomic
+from .quantize import Quantized, quantize
+from .registry import Registry
+from .stats import Stats, compute_stats
+
+
+@dataclass(frozen=True, eq=False)
+class Result:
+    """One image quantized and encoded (and possibly written).
+
+    Attributes
+    ----------
+    image : Image
+        The input.
+    quantized : Quantized
+    data : bytes
+        The encoded file.
+    format : str
+    stats : Stats
+    output : Path or None
+        Where `data` was written, if it was.
+    """
+
+    image: Image
+    quantized: Quantized
+    data: bytes
+    format: str
+    stats: Stats
+    output: Path | None = None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return self.image.notes + self.quantized.notes
+
+
+def process(image: Image, k: int = 64, *, plugin: str = "kmeans", params: dict | None = None,
+            seed: int = 0, dither: bool = False, format: str = "png",
+            registry: Registry | None = None,
+            should_stop: Callable[[], bool] | None = None) -> Result:
+    """Quantize `image`, encode it in `format` and compute its statistics; write nothing."""
+    fmt = format_for("", format)
+    q = quantize(image, k, plugin=plugin, params=params, seed=seed, dither=dither,
+                 palette_format=fmt in PALETTE_FORMATS, registry=registry,
+                 should_stop=should_stop)
+    t = time.perf_counter()
+    data = encode(q, fmt)
+    seconds = dict(q.seconds)
+    seconds["encode"] = time.perf_counter() - t
+    t = time.perf_counter()
+    stats = compute_stats(image, q, data, fmt, seconds)
+    stats.seconds["stats"] = time.perf_counter() - t
+    return Result(image, q, data, fmt, stats)
+
+
+def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> Result:
+    """Write `result`'s bytes to `path` (temporary file + rename); never replaces without force."""
+    protect = (result.image.path,) if result.image.path is not None else ()
+    t = time.perf_counter()
+    out = write_atomic(path, result.data, force=force, protect=protect)
+    result.stats.seconds["write"] = time.perf_counter() - t
+    return Result(result.image, result.quantized, result.data, result.format, result.stats, out)
+
+
+def compress(input: str | os.PathLike, output: str | os.PathLike, k: int = 64, *,
+             plugin: str = "kmeans", params: dict | None = None, seed: int = 0,
+             dither: bool = False, format: str | None = None, force: bool = False,
+             registry: Registry | None = None) -> Result:
+    """Read `input`, reduce it to at most `k` colors and write `output`.
+
+    The format comes from `format` or the extension of `output`. Nothing is written when
+    anything fails; an existing file (or the input) is only replaced with ``force=True``.
+
+    Raises
+    ------
+    KmcError
+        InputError, OutputError, ParameterError or PluginError, with a one-line message.
+    """
+    fmt = format_for(output, format)
+    out_path = Path(output)
+    if not force and out_path.exists():
+        raise OutputError(f"{out_path}: already exists (use --force to overwrite)")
+    if out_path.parent != Path("") and not out_path.parent.is_dir():
+        raise OutputError(f"{out_path.parent}: output folder does not exist")
+    t = time.perf_counter()
+    image = read_image(input)
+    read_seconds = time.perf_counter() - t
+    result = process(image, k, plugin=plugin, params=params, seed=seed, dither=dither,
+                     format=fmt, registry=registry)
+    result.stats.seconds["read"] = read_seconds
+    return save(result, out_path, force=force)

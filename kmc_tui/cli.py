@@ -1,0 +1,324 @@
+"""Command line: ``kmc-tui [PATH]`` opens the TUI; ``compress`` and ``plugins`` work headless.
+
+Kept free of heavy imports at module level so ``kmc-tui --help`` and the TUI start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+from .errors import KmcError
+
+IMAGE_EXTENSIONS = frozenset({
+    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".tga", ".ppm",
+    ".pgm", ".pbm", ".pnm", ".ico", ".jp2", ".j2k", ".sgi", ".rgb", ".pcx", ".apng", ".jfif",
+    ".dib", ".icns", ".psd", ".xbm", ".im", ".msp", ".fli", ".flc", ".dds", ".qoi",
+})
+
+
+def human_bytes(n: float | None) -> str:
+    """1234567 -> '1.2 MB'."""
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(n) < 1000 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000.0
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE, got {text!r}")
+    return name.strip(), value
+
+
+def _k(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"k must be a whole number, got {text!r}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="kmc-tui",
+        description="Reduce images to k colors. With no command (or a PATH), open the "
+                    "terminal UI on PATH (a folder or an image; default: the current folder).",
+    )
+    parser.add_argument("--version", action="version", version=f"kmc-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser("compress", help="quantize images to k colors and write them",
+                       description="Quantize one image (-i IN -o OUT) or many (several -i, or a "
+                                   "folder, with -o a folder).")
+    c.add_argument("-i", "--input", action="append", required=True, metavar="IN",
+                   help="input image or folder (repeatable)")
+    c.add_argument("-o", "--output", required=True, metavar="OUT",
+                   help="output file, or folder when there are several inputs")
+    c.add_argument("-k", "--colors", dest="k", type=_k, default=64,
+                   help="number of colors (default 64, as the original script)")
+    c.add_argument("--plugin", default="kmeans", help="quantizer plugin (default kmeans)")
+    c.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
+                   help="plugin parameter (repeatable); see `kmc-tui plugins`")
+    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("--dither", action="store_true", help="Floyd-Steinberg dithering")
+    c.add_argument("--format", choices=("png", "gif", "jpeg", "jpg", "webp"),
+                   help="output format (default: from the output's extension; png for folders)")
+    c.add_argument("--force", action="store_true", help="overwrite existing files")
+    c.add_argument("--json", action="store_true", help="print one JSON object per file")
+    c.add_argument("--plugin-dir", action="append", default=[], metavar="DIR",
+                   help="folder of single-file plugins (repeatable)")
+
+    p = sub.add_parser("plugins", help="list quantizer plugins, their parameters and errors")
+    p.add_argument("--plugin-dir", action="append", default=[], metavar="DIR")
+    p.add_argument("--json", action="store_true")
+
+    t = sub.add_parser("tui", help="open the terminal UI (the default)")
+    t.add_argument("path", nargs="?", default=".")
+    t.add_argument("--plugin-dir", action="append", default=[], metavar="DIR")
+    return parser
+
+
+def _collect_inputs(inputs: list[str]) -> list[Path]:
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files.extend(sorted(p for p in path.iterdir()
+                                if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS))
+        else:
+            files.append(path)
+    return files
+
+
+class _Progress:
+    """A one-line progress bar on stderr, drawn only on a terminal."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.enabled = total > 1 and sys.stderr.isatty()
+        self.start = time.perf_counter()
+
+    def update(self, done: int, name: str) -> None:
+        if not self.enabled:
+            return
+        width = 24
+        filled = int(width * done / self.total)
+        elapsed = time.perf_counter() - self.start
+        eta = f" eta {elapsed / done * (self.total - done):.0f}s" if done else ""
+        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}{eta} {name}"
+        sys.stderr.write(line[:100].ljust(100))
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\r" + " " * 100 + "\r")
+            sys.stderr.flush()
+
+
+def _fmt_float(x: float, digits: int = 2) -> str:
+    return "inf" if math.isinf(x) else f"{x:.{digits}f}"
+
+
+def _record(result) -> dict:
+    s = result.stats
+    return {
+        "input": str(result.image.path), "output": str(result.output),
+        "input_bytes": s.input_bytes, "output_bytes": s.output_bytes, "ratio": s.ratio,
+        "saved_percent": s.saved_percent, "bits_per_pixel": s.bits_per_pixel,
+        "colors": s.colors, "k": result.quantized.k, "exact_colors": s.exact,
+        "psnr": None if math.isinf(s.psnr) else s.psnr, "delta_e": s.delta_e,
+        "seconds": s.total_seconds, "stage_seconds": s.seconds,
+        "width": s.width, "height": s.height, "format": result.format,
+        "plugin": result.quantized.plugin, "params": result.quantized.params,
+        "notes": list(result.notes),
+    }
+
+
+def _line(result) -> str:
+    s = result.stats
+    ratio = "-" if s.ratio is None else f"{s.ratio:.3f} ({s.saved_percent:.0f}% saved)"
+    exact = "" if s.exact else " (lossy format: not exactly k colors)"
+    return (f"{result.image.path} -> {result.output}: {s.colors} colors{exact}, "
+            f"{human_bytes(s.input_bytes)} -> {human_bytes(s.output_bytes)}, ratio {ratio}, "
+            f"{s.bits_per_pixel:.2f} bpp, PSNR {_fmt_float(s.psnr)} dB, "
+            f"ΔE2000 {s.delta_e:.2f}, {s.total_seconds:.2f} s")
+
+
+def _summary(rows: list[tuple[Path, object]]) -> str:
+    head = f"{'file':<32} {'in':>9} {'out':>9} {'ratio':>6} {'colors':>6} {'PSNR':>6} {'ΔE':>5} {'s':>6}"
+    lines = [head, "-" * len(head)]
+    total_in = total_out = 0
+    for path, res in rows:
+        name = path.name if len(path.name) <= 32 else "…" + path.name[-31:]
+        if isinstance(res, Exception):
+            lines.append(f"{name:<32} failed: {res}")
+            continue
+        s = res.stats
+        total_in += s.input_bytes or 0
+        total_out += s.output_bytes
+        lines.append(f"{name:<32} {human_bytes(s.input_bytes):>9} {human_bytes(s.output_bytes):>9} "
+                     f"{(s.ratio or 0):>6.3f} {s.colors:>6} {_fmt_float(s.psnr, 1):>6} "
+                     f"{s.delta_e:>5.2f} {s.total_seconds:>6.2f}")
+    ok = sum(not isinstance(r, Exception) for _, r in rows)
+    ratio = f"{total_out / total_in:.3f}" if total_in else "-"
+    lines.append("-" * len(head))
+    lines.append(f"{ok} of {len(rows)} done, {human_bytes(total_in)} -> {human_bytes(total_out)}"
+                 f" (ratio {ratio}), {len(rows) - ok} failed")
+    return "\n".join(lines)
+
+
+def cmd_compress(args) -> int:
+    from .api import compress
+    from .io import FORMAT_EXTENSIONS, format_for
+    from .quantize import check_k
+    from .registry import Registry
+
+    err = sys.stderr
+    try:
+        registry = Registry(args.plugin_dir)
+        fmt = format_for(args.output, args.format) if args.format or not Path(args.output).is_dir() \
+            and len(args.input) == 1 and not Path(args.input[0]).is_dir() else None
+        check_k(args.k, palette_format=(fmt or format_for("", args.format or "png")) in ("png", "gif"))
+        record = registry.get(args.plugin)
+        record.coerce_params(dict(args.param))
+    except KmcError as exc:
+        print(f"kmc-tui: error: {exc}", file=err)
+        return 2
+    params = dict(args.param)
+    batch = len(args.input) > 1 or Path(args.input[0]).is_dir()
+    if batch:
+        out_dir = Path(args.output)
+        if out_dir.exists() and not out_dir.is_dir():
+            print(f"kmc-tui: error: {out_dir}: several inputs need an output folder", file=err)
+            return 2
+        try:
+            out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            print(f"kmc-tui: error: {out_dir}: cannot create folder: {exc.strerror}", file=err)
+            return 2
+        fmt = format_for("", args.format or "png")
+        ext = FORMAT_EXTENSIONS[fmt][0]
+        inputs = _collect_inputs(args.input)
+        if not inputs:
+            print(f"kmc-tui: error: no image files in {', '.join(args.input)}", file=err)
+            return 1
+        jobs = [(p, out_dir / (p.stem + ext)) for p in inputs]
+    else:
+        jobs = [(Path(args.input[0]), Path(args.output))]
+
+    progress = _Progress(len(jobs))
+    rows: list[tuple[Path, object]] = []
+    failed = 0
+    for n, (src, dst) in enumerate(jobs):
+        progress.update(n, src.name)
+        try:
+            result = compress(src, dst, args.k, plugin=args.plugin, params=params,
+                              seed=args.seed, dither=args.dither, format=args.format,
+                              force=args.force, registry=registry)
+        except KmcError as exc:
+            failed += 1
+            rows.append((src, exc))
+            progress.close()
+            print(f"kmc-tui: error: {exc}", file=err)
+            continue
+        rows.append((src, result))
+        progress.close()
+        if args.json:
+            print(json.dumps(_record(result)), flush=True)
+        else:
+            print(_line(result), flush=True)
+            for note in result.notes:
+                print(f"  note: {note}")
+    progress.close()
+    if batch and not args.json:
+        print(_summary(rows), file=err if args.json else sys.stdout)
+    return 1 if failed else 0
+
+
+def cmd_plugins(args) -> int:
+    from .errors import PluginError
+    from .registry import Registry
+
+    registry = Registry(args.plugin_dir)
+    items = []
+    for record in list(registry) + registry.rejected:
+        info = {"name": record.name, "origin": record.origin, "target": record.target,
+                "description": None, "supports_alpha": None, "params": [], "error": None}
+        if record in registry.rejected:
+            info["error"] = record.error
+        else:
+            try:
+                cls = record.load()
+                info["description"] = cls.description
+                info["supports_alpha"] = cls.supports_alpha
+                info["params"] = [{"name": p.name, "type": p.type.__name__, "default": p.default,
+                                   "choices": list(p.choices) if p.choices else None,
+                                   "min": p.min, "max": p.max, "help": p.help}
+                                  for p in cls.params]
+                info["_specs"] = cls.params
+            except PluginError:
+                info["error"] = record.error
+        items.append(info)
+    if args.json:
+        for info in items:
+            info.pop("_specs", None)
+        print(json.dumps(items, indent=2))
+    else:
+        for info in items:
+            status = "" if info["error"] is None else "  [BROKEN]"
+            print(f"{info['name']}{status}  ({info['origin']})")
+            if info["description"]:
+                print(f"    {info['description']}")
+            for spec in info.get("_specs", ()):
+                print(f"    --param {spec.describe()}")
+            if info["error"]:
+                print(f"    error: {info['error']}")
+    return 0
+
+
+def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
+    target = Path(path)
+    if not target.exists():
+        print(f"kmc-tui: error: {target}: no such file or folder", file=sys.stderr)
+        return 2
+    from .app import KmcApp
+
+    KmcApp(target, plugin_dirs=plugin_dirs).run()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    commands = {"compress", "plugins", "tui"}
+    # The original script's form: `kmc-tui -i in.jpg -o out.png -k 16`.
+    if argv and argv[0] in ("-i", "--input", "-o", "--output", "-k"):
+        argv = ["compress", *argv]
+    elif argv and argv[0] not in commands and not argv[0].startswith("-"):
+        argv = ["tui", *argv]
+    elif not argv:
+        argv = ["tui"]
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "compress":
+            return cmd_compress(args)
+        if args.command == "plugins":
+            return cmd_plugins(args)
+        return cmd_tui(args.path, args.plugin_dir)
+    except KeyboardInterrupt:
+        print("kmc-tui: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,27 @@
+"""Errors the core raises. Each carries a one-line message meant for the user."""
+
+from __future__ import annotations
+
+
+class KmcError(Exception):
+    """Base class: anything the user can fix or should be told about, in one line."""
+
+
+class InputError(KmcError):
+    """The input could not be read as an image (missing, unreadable, corrupt, too large)."""
+
+
+class OutputError(KmcError):
+    """The output could not be written (exists, unwritable, same as input, bad format)."""
+
+
+class ParameterError(KmcError, ValueError):
+    """A value given by the user is out of range or of the wrong kind (k, a plugin parameter)."""
+
+
+class PluginError(KmcError):
+    """A quantizer plugin failed to load, raised, timed out, or returned an invalid result."""
+
+
+class Cancelled(KmcError):
+    """The caller asked the work to stop (a newer request superseded it)."""

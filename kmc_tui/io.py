@@ -1,0 +1,396 @@
+"""Reading any image a user has into 8-bit RGB (+ alpha), and writing files safely.
+
+Decoding goes through imageio with the Pillow plugin named explicitly: imageio's automatic
+plugin selection was seen to hang for over a minute on a fuzzed TIFF.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import struct
+import tempfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError, OutputError, ParameterError
+
+#: Output formats and the file extensions that select them.
+FORMAT_EXTENSIONS = {
+    "png": (".png",),
+    "gif": (".gif",),
+    "jpeg": (".jpg", ".jpeg"),
+    "webp": (".webp",),
+}
+#: Formats that store a palette (so hold exactly the quantized colors, at most 256).
+PALETTE_FORMATS = frozenset({"png", "gif"})
+
+# Everything the decoders in Pillow were seen to raise on broken files; translated to InputError.
+_DECODE_ERRORS = (OSError, SyntaxError, ValueError, IndexError, KeyError, TypeError,
+                  struct.error, EOFError, ZeroDivisionError, MemoryError, zlib.error,
+                  RuntimeError, AttributeError, NotImplementedError)
+
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "La", "RGBa", "RGBX"})
+_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
+
+
+@dataclass(frozen=True, eq=False)
+class Image:
+    """An image ready to quantize: 8-bit RGB plus an optional alpha plane.
+
+    Attributes
+    ----------
+    rgb : ndarray of uint8, shape (H, W, 3)
+    alpha : ndarray of uint8, shape (H, W), or None when every pixel is opaque.
+    path : Path or None
+        Where it was read from, if it was read from a file.
+    file_bytes : int or None
+        Size of that file in bytes.
+    format : str
+        The decoder's name for the file format (``"PNG"``, ``"JPEG"`` …) or ``"array"``.
+    mode : str
+        The source's pixel mode as the decoder reported it (``"P"``, ``"I;16"``, ``"CMYK"`` …).
+    notes : tuple of str
+        Things the user should be told (first frame of an animation used, 16-bit scaled …).
+    """
+
+    rgb: np.ndarray
+    alpha: np.ndarray | None = None
+    path: Path | None = None
+    file_bytes: int | None = None
+    format: str = "array"
+    mode: str = ""
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def height(self) -> int:
+        return self.rgb.shape[0]
+
+    @property
+    def width(self) -> int:
+        return self.rgb.shape[1]
+
+    @property
+    def pixels(self) -> int:
+        return self.rgb.shape[0] * self.rgb.shape[1]
+
+    @property
+    def is_gray(self) -> bool:
+        """True when every pixel has R == G == B."""
+        r, g, b = self.rgb[..., 0], self.rgb[..., 1], self.rgb[..., 2]
+        return bool(np.array_equal(r, g) and np.array_equal(g, b))
+
+    def rgba(self) -> np.ndarray:
+        """The pixels as (H, W, 4) uint8, alpha 255 where the image has none."""
+        out = np.empty((self.height, self.width, 4), np.uint8)
+        out[..., :3] = self.rgb
+        out[..., 3] = 255 if self.alpha is None else self.alpha
+        return out
+
+    def downscaled(self, max_pixels: int) -> "Image":
+        """A copy with at most `max_pixels` pixels (area-averaged), or self if already small."""
+        if self.pixels <= max_pixels:
+            return self
+        from PIL import Image as PILImage
+
+        scale = (max_pixels / self.pixels) ** 0.5
+        size = (max(1, int(self.width * scale)), max(1, int(self.height * scale)))
+        src = PILImage.fromarray(self.rgba() if self.alpha is not None else self.rgb)
+        small = np.asarray(src.resize(size, PILImage.Resampling.BOX))
+        alpha = small[..., 3].copy() if self.alpha is not None else None
+        return Image(np.ascontiguousarray(small[..., :3]), alpha, self.path, self.file_bytes,
+                     self.format, self.mode, self.notes)
+
+
+def _scale_to_uint8(arr: np.ndarray) -> np.ndarray:
+    """Scale any numeric array to uint8 (16-bit scaled, not truncated; floats taken as 0..1)."""
+    if arr.dtype == np.uint8:
+        return arr
+    if arr.dtype == np.bool_:
+        return arr.astype(np.uint8) * np.uint8(255)
+    if arr.dtype.kind == "f":
+        if not np.all(np.isfinite(arr)):
+            raise ParameterError("image has NaN or infinite values")
+        return np.round(np.clip(arr, 0.0, 1.0) * 255.0).astype(np.uint8)
+    if arr.dtype.kind in "iu":
+        lo, hi = (int(arr.min()), int(arr.max())) if arr.size else (0, 0)
+        if lo < 0:
+            raise ParameterError(f"image has negative values (min {lo}) in dtype {arr.dtype}")
+        if arr.dtype == np.uint16 or hi > 255:
+            if hi > 65535:
+                raise ParameterError(f"image values up to {hi} do not fit 16 bits")
+            # Round to nearest: 65535 -> 255, 257 -> 1.
+            return ((arr.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+        return arr.astype(np.uint8)
+    raise ParameterError(f"image dtype {arr.dtype} is not a numeric image type")
+
+
+def as_image(array, **info) -> Image:
+    """Make an :class:`Image` from an array of any common shape and dtype.
+
+    Parameters
+    ----------
+    array : array_like
+        (H, W) gray, (H, W, 1) gray, (H, W, 2) gray + alpha, (H, W, 3) RGB or (H, W, 4) RGBA.
+        bool, uint8, uint16 (scaled), other non-negative integers (8- or 16-bit range),
+        or float in [0, 1].
+    **info
+        Passed through to :class:`Image` (``path``, ``file_bytes``, ``format``, ``mode``, ``notes``).
+    """
+    arr = np.asarray(array)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    if arr.ndim != 3 or arr.shape[2] not in (1, 2, 3, 4):
+        raise ParameterError(f"image must have shape (H, W) or (H, W, 1..4); got {arr.shape}")
+    if arr.shape[0] < 1 or arr.shape[1] < 1:
+        raise ParameterError(f"image is empty: shape {arr.shape}")
+    arr = _scale_to_uint8(arr)
+    channels = arr.shape[2]
+    color = arr[..., :1] if channels <= 2 else arr[..., :3]
+    rgb = np.ascontiguousarray(np.broadcast_to(color, arr.shape[:2] + (3,)))
+    alpha = None
+    if channels in (2, 4):
+        alpha = np.ascontiguousarray(arr[..., -1])
+        if alpha.min() == 255:
+            alpha = None
+    return Image(rgb, alpha, **info)
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    name = type(exc).__name__
+    return f"{text[0]}" if text and text[0] else name
+
+
+def read_image(path: str | os.PathLike) -> Image:
+    """Read an image file as 8-bit RGB (+ alpha), upright, first frame.
+
+    Handles 1/8/16-bit gray and color, gray + alpha, palette images with tRNS transparency,
+    RGBA, CMYK (converted to RGB, not mistaken for RGBA) and EXIF orientation. Pillow's
+    decompression-bomb limit is kept.
+
+    Raises
+    ------
+    InputError
+        With a one-line message naming the file and the problem.
+    """
+    path = Path(path)
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot access: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise InputError(f"{path}: is a folder, not an image")
+    if not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{path}: not a regular file")
+    if st.st_size == 0:
+        raise InputError(f"{path}: empty file")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path}: permission denied")
+
+    import imageio.v3 as iio
+    from PIL import Image as PILImage
+    from PIL import UnidentifiedImageError
+
+    notes: list[str] = []
+    try:
+        # Header only: mode, size and frame count, before any pixel is decoded.
+        with PILImage.open(path) as probe:
+            fmt = probe.format or "?"
+            mode = probe.mode
+            width, height = probe.size
+            has_transparency = "transparency" in probe.info
+            frames = getattr(probe, "n_frames", 1) if getattr(probe, "is_animated", False) else 1
+    except UnidentifiedImageError:
+        raise InputError(f"{path}: not an image file (or a format that cannot be read)") from None
+    except PILImage.DecompressionBombError as exc:
+        raise InputError(f"{path}: refused as a possible decompression bomb: {_describe(exc)}") from None
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"{path}: cannot read image: {_describe(exc)}") from None
+
+    limit = PILImage.MAX_IMAGE_PIXELS
+    if limit and width * height > limit:
+        raise InputError(f"{path}: refused as a possible decompression bomb: {width}x{height} = "
+                         f"{width * height} pixels is over the limit of {limit}")
+    if width < 1 or height < 1:
+        raise InputError(f"{path}: image has no pixels ({width}x{height})")
+
+    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+        target = None  # decode natively, then scale: Pillow's own conversion truncates 16-bit
+        notes.append(f"{mode} input scaled to 8 bits")
+    elif mode in _ALPHA_MODES or has_transparency:
+        target = "LA" if mode in ("L", "LA", "La", "1") else "RGBA"
+    elif mode in ("1", "L"):
+        target = "L"
+    else:
+        target = "RGB"
+        if mode == "CMYK":
+            notes.append("CMYK converted to RGB")
+    if frames > 1:
+        notes.append(f"animated: first of {frames} frames used")
+
+    try:
+        kwargs = {"mode": target} if target else {}
+        arr = iio.imread(path, plugin="pillow", index=0, rotate=True, **kwargs)
+    except PILImage.DecompressionBombError as exc:
+        raise InputError(f"{path}: refused as a possible decompression bomb: {_describe(exc)}") from None
+    except _DECODE_ERRORS as exc:
+        raise InputError(f"{path}: cannot read image: {_describe(exc)}") from None
+    if arr.ndim == 3 and arr.shape[2] == 4 and target is None:
+        raise InputError(f"{path}: unsupported pixel layout {mode} {arr.shape}")
+    if mode == "F" and arr.size and float(np.nanmax(arr)) > 1.0:
+        arr = np.clip(arr, 0, 255) / 255.0  # float data on a 0..255 scale
+    try:
+        return as_image(arr, path=path, file_bytes=st.st_size, format=fmt, mode=mode,
+                        notes=tuple(notes))
+    except ParameterError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+def format_for(path: str | os.PathLike, format: str | None = None) -> str:
+    """The output format: `format` if given, else from the extension of `path`."""
+    if format:
+        fmt = format.lower().lstrip(".")
+        fmt = "jpeg" if fmt == "jpg" else fmt
+        if fmt not in FORMAT_EXTENSIONS:
+            raise ParameterError(f"unknown format {format!r}; choose one of: "
+                                 + ", ".join(FORMAT_EXTENSIONS))
+        return fmt
+    suffix = Path(path).suffix.lower()
+    for fmt, exts in FORMAT_EXTENSIONS.items():
+        if suffix in exts:
+            return fmt
+    raise ParameterError(f"cannot tell the output format from {Path(path).name!r}; use an "
+                         "extension .png, .gif, .jpg or .webp, or --format")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return a.resolve() == b.resolve()
+
+
+def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False,
+                 protect: tuple[os.PathLike, ...] = ()) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and a rename.
+
+    A failure at any point leaves no partial file and any existing file untouched.
+
+    Parameters
+    ----------
+    path : path-like
+    data : bytes
+    force : bool, keyword-only
+        Replace an existing file (or one of the `protect` paths). Without it, an existing
+        target is an error.
+    protect : tuple of path-like, keyword-only
+        Files that must not be overwritten without `force` (the input).
+    """
+    path = Path(path)
+    for other in protect:
+        if path.exists() and _same_file(path, Path(other)) and not force:
+            raise OutputError(f"{path}: is the input file; refusing to overwrite it (use --force)")
+    if path.is_dir():
+        raise OutputError(f"{path}: is a folder")
+    if path.exists() and not force:
+        raise OutputError(f"{path}: already exists (use --force to overwrite)")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"{folder}: output folder does not exist")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise OutputError(f"{folder}: cannot write here: {exc.strerror or exc}") from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        if force:
+            os.replace(tmp, path)
+        else:
+            try:
+                os.link(tmp, path)  # atomic "create only if absent"
+            except FileExistsError:
+                raise OutputError(f"{path}: already exists (use --force to overwrite)") from None
+            except OSError:
+                if path.exists():  # filesystems without hard links
+                    raise OutputError(f"{path}: already exists (use --force to overwrite)") from None
+                os.replace(tmp, path)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
+    finally:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+    return path
+
+
+def encode(quantized, format: str = "png", *, jpeg_quality: int = 90) -> bytes:
+    """Encode a quantized image (palette, alpha, indices) as file bytes.
+
+    PNG and GIF store the palette: PNG at the fewest bits per pixel that hold it (1, 2, 4 or 8),
+    alpha through tRNS; GIF keeps one fully transparent entry. JPEG (alpha flattened onto white)
+    is lossy and so no longer holds exactly the palette's colors; WebP is written lossless.
+    """
+    import io as _io
+
+    from PIL import Image as PILImage
+
+    fmt = format_for("", format)
+    palette = np.asarray(quantized.palette, np.uint8)
+    alpha = quantized.alpha
+    indices = quantized.indices
+    h, w = indices.shape
+    buf = _io.BytesIO()
+    if fmt in PALETTE_FORMATS:
+        if len(palette) > 256:
+            raise ParameterError(f"{len(palette)} colors do not fit a palette (at most 256)")
+        if fmt == "gif" and alpha is not None:
+            # GIF has on/off transparency through one entry: merge all see-through entries.
+            hidden = alpha < 128
+            if hidden.any():
+                first = int(np.flatnonzero(hidden)[0])
+                lut = np.arange(len(palette))
+                lut[hidden] = first
+                indices = lut[indices]
+            alpha = np.where(hidden, 0, 255).astype(np.uint8)
+        img = PILImage.frombytes("P", (w, h), np.ascontiguousarray(indices, np.uint8).tobytes())
+        img.putpalette(palette.tobytes(), rawmode="RGB")
+        options: dict = {}
+        if alpha is not None and alpha.min() < 255:
+            if fmt == "png":
+                last = int(np.flatnonzero(alpha < 255)[-1])
+                options["transparency"] = alpha[: last + 1].tobytes()
+            else:
+                options["transparency"] = int(np.flatnonzero(alpha == 0)[0])
+        if fmt == "gif":
+            options["optimize"] = False  # keep our palette order and size
+        img.save(buf, format=fmt.upper(), **options)
+    else:
+        table = np.empty((len(palette), 4 if alpha is not None else 3), np.uint8)
+        table[:, :3] = palette
+        if alpha is not None:
+            table[:, 3] = alpha
+        pixels = table[indices]
+        if fmt == "jpeg":
+            if alpha is not None:  # JPEG has no alpha: flatten onto white
+                a = pixels[..., 3:4].astype(np.float32) / 255.0
+                pixels = np.round(pixels[..., :3] * a + 255.0 * (1.0 - a)).astype(np.uint8)
+            PILImage.fromarray(pixels).save(buf, format="JPEG", quality=jpeg_quality)
+        else:
+            PILImage.fromarray(pixels).save(buf, format="WEBP", lossless=True)
+    return buf.getvalue()

@@ -1,0 +1,130 @@
+"""The numbers that say what a quantization cost and saved."""
+
+from __future__ import annotations
+
+import io as _io
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Figures for one image, shared by the API, the CLI's --json and the TUI's panel.
+
+    Attributes
+    ----------
+    input_bytes : int or None
+        Size of the input file (None for an in-memory image).
+    output_bytes : int
+    ratio : float or None
+        output_bytes / input_bytes (the original script's definition; lower is better).
+    saved_percent : float or None
+        100 * (1 - ratio).
+    bits_per_pixel : float
+        8 * output_bytes / pixels.
+    colors : int
+        Distinct colors in the output as a decoder will see it.
+    exact : bool
+        True when the file holds exactly the palette (PNG, GIF, lossless WebP).
+    psnr : float
+        Over RGB of the pixels that are not fully transparent, in dB (inf when identical).
+    delta_e : float
+        Mean CIEDE2000 over the same pixels.
+    seconds : dict of str to float
+        Time per stage.
+    """
+
+    width: int
+    height: int
+    input_bytes: int | None
+    output_bytes: int
+    ratio: float | None
+    saved_percent: float | None
+    bits_per_pixel: float
+    colors: int
+    exact: bool
+    psnr: float
+    delta_e: float
+    format: str
+    seconds: dict = field(default_factory=dict)
+
+    @property
+    def total_seconds(self) -> float:
+        return float(sum(self.seconds.values()))
+
+    def as_dict(self) -> dict:
+        out = asdict(self)
+        out["seconds_total"] = self.total_seconds
+        return out
+
+
+def _pairs_from_pixels(src_rgb: np.ndarray, out_rgb: np.ndarray, mask: np.ndarray | None):
+    """Distinct (source color, output color) pairs with counts, over the masked pixels."""
+    src = src_rgb.reshape(-1, 3)
+    out = out_rgb.reshape(-1, 3)
+    if mask is not None:
+        src, out = src[mask.reshape(-1)], out[mask.reshape(-1)]
+    code = ((src[:, 0].astype(np.int64) << 40) | (src[:, 1].astype(np.int64) << 32)
+            | (src[:, 2].astype(np.int64) << 24) | (out[:, 0].astype(np.int64) << 16)
+            | (out[:, 1].astype(np.int64) << 8) | out[:, 2].astype(np.int64))
+    uniq, counts = np.unique(code, return_counts=True)
+    shifts = np.array([40, 32, 24, 16, 8, 0], np.int64)
+    parts = ((uniq[:, None] >> shifts) & 255).astype(np.uint8)
+    return parts[:, :3], parts[:, 3:], counts
+
+
+def color_error(src: np.ndarray, out: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
+    """(PSNR in dB, mean CIEDE2000) of source colors `src` shown as `out`, weighted by counts."""
+    from skimage.color import deltaE_ciede2000, rgb2lab
+
+    total = counts.sum()
+    if total == 0:
+        return float("inf"), 0.0
+    diff = src.astype(np.float64) - out.astype(np.float64)
+    mse = float((counts * (diff * diff).sum(1)).sum() / (3.0 * total))
+    psnr = float("inf") if mse == 0 else float(10.0 * np.log10(255.0 ** 2 / mse))
+    lab_src = rgb2lab(src[None].astype(np.float32) / 255.0)[0]
+    lab_out = rgb2lab(out[None].astype(np.float32) / 255.0)[0]
+    de = deltaE_ciede2000(lab_src, lab_out)
+    return psnr, float((de * counts).sum() / total)
+
+
+def decode_bytes(data: bytes) -> np.ndarray:
+    """Decode an encoded result back to (H, W, 3|4) uint8, as a viewer would see it."""
+    import imageio.v3 as iio
+
+    arr = iio.imread(_io.BytesIO(data), plugin="pillow", index=0)
+    if arr.ndim == 2:
+        arr = np.repeat(arr[..., None], 3, axis=2)
+    return arr
+
+
+def compute_stats(image, quantized, data: bytes, format: str,
+                  seconds: dict | None = None) -> Stats:
+    """Statistics of `quantized` (from `image`) encoded as `data` in `format`."""
+    from .io import PALETTE_FORMATS
+
+    exact = format in PALETTE_FORMATS or format == "webp"
+    visible = None if image.alpha is None else image.alpha > 0
+    if exact and quantized.source_pairs is not None:
+        src, idx, counts = quantized.source_pairs
+        out = quantized.palette[idx]
+        colors = quantized.colors
+    else:
+        decoded = decode_bytes(data) if not exact else quantized.rgba()
+        colors = len(np.unique(
+            (decoded.reshape(-1, decoded.shape[-1]).astype(np.uint32)
+             * (1 << np.arange(8 * (decoded.shape[-1] - 1), -1, -8, dtype=np.uint32))).sum(1)))
+        src, out, counts = _pairs_from_pixels(image.rgb, decoded[..., :3], visible)
+    psnr, delta_e = color_error(src, out, counts)
+    input_bytes = image.file_bytes
+    ratio = len(data) / input_bytes if input_bytes else None
+    return Stats(
+        width=image.width, height=image.height,
+        input_bytes=input_bytes, output_bytes=len(data),
+        ratio=ratio, saved_percent=None if ratio is None else 100.0 * (1.0 - ratio),
+        bits_per_pixel=8.0 * len(data) / image.pixels,
+        colors=int(colors), exact=exact, psnr=psnr, delta_e=delta_e, format=format,
+        seconds=dict(seconds or {}),
+    )

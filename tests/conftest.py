@@ -1,0 +1,43 @@
+"""Shared fixtures: real files on disk and the real CLI in a subprocess."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = Path(__file__).resolve().parent / "data"
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture
+def data() -> Path:
+    return DATA
+
+
+@pytest.fixture
+def samples() -> Path:
+    return SAMPLES
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def run_cli(*args, env=None, timeout=120, cwd=None) -> subprocess.CompletedProcess:
+    """Run the real `kmc-tui` command line in a subprocess."""
+    full_env = dict(os.environ)
+    full_env.pop("KMC_TUI_PLUGIN_PATH", None)
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, "-m", "kmc_tui", *map(str, args)],
+                          capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd)
+
+
+@pytest.fixture
+def cli():
+    return run_cli
