@@ -1,0 +1,112 @@
+"""Every quantizer plugin found: origin, description, parameters and why it failed to load.
+
+Plugins are imported in worker threads (one each: a plugin that hangs at import holds up only
+its own line). Enter picks the plugin under the cursor.
+"""
+
+from __future__ import annotations
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.message import Message
+from textual.screen import ModalScreen
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+
+def describe_record(record, current: str | None = None) -> Text:
+    """Several lines about one plugin record (loads nothing: call after loading)."""
+    text = Text()
+    mark = "● " if record.name == current else "  "
+    text.append(mark + record.name, style="bold")
+    if record.error:
+        text.append("  failed to load", style="bold red")
+    elif record.loaded:
+        text.append("  loaded", style="green")
+    else:
+        text.append("  loading…", style="yellow")
+    text.append(f"\n    from {record.origin}", style="dim")
+    cls = record._cls if record.loaded else None
+    if cls is not None:
+        text.append(f"\n    {cls.description}")
+        if cls.params:
+            for spec in cls.params:
+                text.append(f"\n    · {spec.describe()}", style="cyan")
+        else:
+            text.append("\n    · no parameters", style="dim")
+    if record.error:
+        text.append(f"\n    error: {record.error}", style="red")
+    return text
+
+
+class PluginsScreen(ModalScreen[str | None]):
+    """The plugin list; dismissed with the chosen plugin's name, or None."""
+
+    BINDINGS = [
+        Binding("escape,q", "dismiss(None)", "Close"),
+    ]
+
+    DEFAULT_CSS = """
+    PluginsScreen { align: center middle; }
+    PluginsScreen > Vertical {
+        width: 90; max-width: 100%; height: auto; max-height: 90%;
+        border: round $accent; background: $surface; padding: 0 1;
+    }
+    PluginsScreen OptionList { height: auto; max-height: 30; border: none; }
+    PluginsScreen .hint { color: $text-muted; }
+    """
+
+    class RecordLoaded(Message):
+        def __init__(self, name: str) -> None:
+            super().__init__()
+            self.name = name
+
+    def __init__(self, registry, current: str | None):
+        super().__init__()
+        self.registry = registry
+        self.current = current
+
+    def _records(self):
+        return list(self.registry) + list(self.registry.rejected)
+
+    def compose(self) -> ComposeResult:
+        options = [Option(describe_record(r, self.current), id=f"{i}")
+                   for i, r in enumerate(self._records())]
+        with Vertical() as box:
+            box.border_title = "Quantizer plugins"
+            box.border_subtitle = "enter: use · escape: close"
+            yield OptionList(*options, id="plugin-list")
+            yield Static(f"{len(self.registry.records)} usable names, "
+                         f"{len(self.registry.rejected)} rejected. Add plugins with "
+                         "--plugin-dir DIR or KMC_TUI_PLUGIN_PATH.", classes="hint")
+
+    def on_mount(self) -> None:
+        records = self._records()
+        for i, record in enumerate(records):
+            if record.name == self.current and i < len(self.registry.records):
+                self.query_one(OptionList).highlighted = i
+            if not record.loaded and record.error is None:
+                self._load(record)
+
+    @work(thread=True, group="plugin-load")
+    def _load(self, record) -> None:
+        record.cls  # imports the plugin; an error is kept on the record
+        self.post_message(self.RecordLoaded(record.name))
+
+    def on_plugins_screen_record_loaded(self, message: RecordLoaded) -> None:
+        option_list = self.query_one(OptionList)
+        for i, record in enumerate(self._records()):
+            if record.name == message.name:
+                option_list.replace_option_prompt_at_index(i, describe_record(record, self.current))
+
+    @on(OptionList.OptionSelected)
+    def _chosen(self, event: OptionList.OptionSelected) -> None:
+        index = int(event.option.id)
+        record = self._records()[index]
+        if index >= len(self.registry.records):  # lost a name clash: not usable
+            self.app.notify(f"{record.name}: {record.error}", severity="error")
+            return
+        self.dismiss(record.name)

@@ -1,0 +1,223 @@
+"""The settings: k, the plugin, the plugin's own parameters, dithering and the output format.
+
+Parameter controls are generated from the plugin's declared ``ParamSpec``s (choices -> Select,
+bool -> Switch, int/float/str -> Input with validation), so no plugin needs code here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.validation import Integer, Number
+from textual.widgets import Input, Label, Select, Switch
+
+#: Output formats offered (the core's names).
+FORMATS = ("png", "gif", "webp", "jpeg")
+K_MIN, K_MAX = 1, 256
+
+
+def _label(name: str) -> str:
+    text = name.replace("_", " ")
+    return text if len(text) <= 11 else text[:10] + "…"
+
+
+class Controls(Vertical):
+    """Editable settings. Each change is posted as :class:`Controls.Changed`; the app decides."""
+
+    DEFAULT_CSS = """
+    Controls { height: auto; }
+    Controls .row { height: 1; margin-bottom: 0; }
+    Controls .row > Label { width: 12; color: $text-muted; }
+    Controls Switch { border: none; padding: 0; height: 1; width: 8; }
+    Controls Switch:focus { border: none; }
+    Controls Switch > .switch--slider { color: $foreground-muted; background: $panel-darken-2; }
+    Controls Switch.-on > .switch--slider { color: $success; }
+    Controls Switch:focus > .switch--slider { background: $accent-darken-2; }
+    Controls .row > .state { width: auto; color: $text-muted; margin-left: 1; }
+    Controls .row > Input { width: 1fr; }
+    Controls .row > Select { width: 1fr; }
+    Controls #params { height: auto; }
+    """
+
+    class Changed(Message):
+        """A setting was edited: `name` is "k", "plugin", "dither", "format" or "param:<name>"."""
+
+        def __init__(self, name: str, value: Any) -> None:
+            super().__init__()
+            self.name = name
+            self.value = value
+
+    class Invalid(Message):
+        """A typed value was refused (shown to the user; nothing changes)."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
+    def __init__(self, *, k: int, plugins: list[str], plugin: str, dither: bool, format: str,
+                 id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self._k = k
+        self._plugins = plugins
+        self._plugin = plugin
+        self._dither = dither
+        self._format = format
+        self._specs: dict[str, Any] = {}
+        self._building = 0
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="row"):
+            yield Label("k (1-256)")
+            yield Input(str(self._k), type="integer", max_length=3, compact=True, id="k",
+                        validators=[Integer(K_MIN, K_MAX)], select_on_focus=True)
+        with Horizontal(classes="row"):
+            yield Label("plugin")
+            yield Select([(n, n) for n in self._plugins], value=self._plugin, allow_blank=False,
+                         compact=True, id="plugin")
+        yield Vertical(id="params")
+        with Horizontal(classes="row"):
+            yield Label("dither")
+            yield Switch(self._dither, id="dither")
+            yield Label("on" if self._dither else "off", classes="state", id="dither-state")
+        with Horizontal(classes="row"):
+            yield Label("format")
+            yield Select([(f, f) for f in FORMATS], value=self._format, allow_blank=False,
+                         compact=True, id="format")
+
+    # -- the app sets the shown values ------------------------------------------------------
+    def set_k(self, k: int) -> None:
+        self._k = k
+        field = self.query_one("#k", Input)
+        if field.value != str(k):
+            field.value = str(k)
+
+    def set_plugin(self, name: str) -> None:
+        self._plugin = name
+        select = self.query_one("#plugin", Select)
+        if select.value != name:
+            select.value = name
+
+    def set_plugins(self, names: list[str], current: str) -> None:
+        self._plugins = names
+        select = self.query_one("#plugin", Select)
+        select.set_options([(n, n) for n in names])
+        select.value = current
+
+    def set_dither(self, value: bool) -> None:
+        self._dither = value
+        self.query_one("#dither", Switch).value = value
+
+    def set_format(self, fmt: str) -> None:
+        self._format = fmt
+        self.query_one("#format", Select).value = fmt
+
+    async def set_params(self, specs, values: dict[str, Any]) -> None:
+        """Replace the parameter controls with ones for `specs` showing `values`."""
+        box = self.query_one("#params", Vertical)
+        self._building += 1
+        try:
+            await box.remove_children()
+            self._specs = {spec.name: spec for spec in specs}
+            rows = []
+            for spec in specs:
+                rows.append(Horizontal(Label(_label(spec.name)), self._control(spec, values[spec.name]),
+                                       classes="row"))
+            if rows:
+                await box.mount_all(rows)
+        finally:
+            self._building -= 1
+
+    def set_param(self, name: str, value: Any) -> None:
+        try:
+            widget = self.query_one(f"#param-{name}")
+        except Exception:  # noqa: BLE001 - not built yet
+            return
+        if isinstance(widget, Input):
+            widget.value = str(value)
+        else:
+            widget.value = value
+
+    @staticmethod
+    def _control(spec, value):
+        tooltip = spec.describe()
+        wid = f"param-{spec.name}"
+        if spec.choices is not None:
+            widget = Select([(str(c), c) for c in spec.choices], value=value, allow_blank=False,
+                            compact=True, id=wid)
+        elif spec.type is bool:
+            widget = Switch(bool(value), id=wid)
+            widget.tooltip = tooltip
+            return widget
+        elif spec.type in (int, float):
+            lo = spec.min if spec.min is not None else None
+            hi = spec.max if spec.max is not None else None
+            validator = (Integer(lo, hi) if spec.type is int else Number(lo, hi))
+            widget = Input(str(value), type="integer" if spec.type is int else "number",
+                           compact=True, id=wid, validators=[validator], select_on_focus=True)
+        else:
+            widget = Input(str(value), compact=True, id=wid)
+        widget.tooltip = tooltip
+        return widget
+
+    # -- user edits ---------------------------------------------------------------------------
+    @on(Input.Submitted, "#k")
+    @on(Input.Blurred, "#k")
+    def _k_typed(self, event: Input.Submitted | Input.Blurred) -> None:
+        event.stop()
+        text = event.value.strip()
+        if text == str(self._k):
+            return
+        result = event.validation_result
+        if not text or (result is not None and not result.is_valid):
+            self.post_message(self.Invalid(f"k must be a whole number from {K_MIN} to {K_MAX}; "
+                                           f"got {text or 'nothing'}"))
+            event.input.value = str(self._k)
+            return
+        self.post_message(self.Changed("k", int(text)))
+
+    @on(Select.Changed, "#plugin")
+    def _plugin_chosen(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is not Select.BLANK and event.value != self._plugin:
+            self.post_message(self.Changed("plugin", event.value))
+
+    @on(Switch.Changed, "#dither")
+    def _dither_switched(self, event: Switch.Changed) -> None:
+        event.stop()
+        self.query_one("#dither-state", Label).update("on" if event.value else "off")
+        if event.value != self._dither:
+            self.post_message(self.Changed("dither", event.value))
+
+    @on(Select.Changed, "#format")
+    def _format_chosen(self, event: Select.Changed) -> None:
+        event.stop()
+        if event.value is not Select.BLANK and event.value != self._format:
+            self.post_message(self.Changed("format", event.value))
+
+    @on(Select.Changed, "#params Select")
+    @on(Switch.Changed, "#params Switch")
+    def _param_picked(self, event) -> None:
+        event.stop()
+        if self._building:
+            return
+        name = event.control.id.removeprefix("param-")
+        self.post_message(self.Changed(f"param:{name}", event.value))
+
+    @on(Input.Submitted, "#params Input")
+    @on(Input.Blurred, "#params Input")
+    def _param_typed(self, event) -> None:
+        event.stop()
+        name = event.input.id.removeprefix("param-")
+        spec = self._specs.get(name)
+        if spec is None:
+            return
+        try:
+            value = spec.coerce(event.value)
+        except ValueError as exc:  # ParameterError is a ValueError
+            self.post_message(self.Invalid(str(exc)))
+            return
+        self.post_message(self.Changed(f"param:{name}", value))

@@ -1,0 +1,256 @@
+"""An image drawn with half-block cells: ▀ with the upper pixel as foreground, the lower as background.
+
+Works in any terminal that shows colors (Textual downgrades truecolor for 256-color terminals).
+The widget samples its pixels with nearest-neighbour from what it is given, so a quantized
+result shows exactly the palette's colors; it never decodes or resizes images itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from rich.segment import Segment
+from rich.style import Style
+from textual.geometry import Size
+from textual.message import Message
+from textual.reactive import reactive
+from textual.strip import Strip
+from textual.widget import Widget
+
+UPPER_HALF = "\u2580"
+
+#: Zoom steps as image pixels per screen pixel, below "fit" (which is whatever fits).
+ZOOM_STEPS = (16.0, 8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.125)
+
+
+@dataclass(frozen=True)
+class Viewport:
+    """What part of the image is shown: `scale` image pixels per screen pixel (None: fit).
+
+    ``center_x``/``center_y`` are in full-resolution image pixels; shared by both panes so the
+    original and the result always show the same place.
+    """
+
+    scale: float | None = None
+    center_x: float = 0.0
+    center_y: float = 0.0
+
+    @property
+    def label(self) -> str:
+        if self.scale is None:
+            return "fit"
+        if self.scale <= 1:
+            return f"{round(1 / self.scale)}:1"
+        return f"1:{round(self.scale)}"
+
+
+class Picture:
+    """Pixels a pane can show: an RGB array, or palette indices with their palette.
+
+    Parameters
+    ----------
+    full_size : (width, height)
+        The size of the full-resolution image these pixels stand for.
+    rgb : ndarray (h, w, 3) uint8, optional
+    indices, palette : ndarray (h, w) and (m, 3) uint8, optional
+        Quantized pixels; sampled before the palette lookup, so only palette colors appear.
+    detail : Picture, optional
+        A full-resolution version used when zoomed in further than this one can show.
+    """
+
+    def __init__(self, full_size: tuple[int, int], *, rgb=None, indices=None, palette=None,
+                 detail: "Picture | None" = None):
+        self.full_width, self.full_height = full_size
+        self.rgb = rgb
+        self.indices = indices
+        self.palette = palette
+        self.detail = detail
+        src = rgb if rgb is not None else indices
+        self.height, self.width = src.shape[:2]
+
+    def sample(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Pixels at full-resolution coordinates (nearest neighbour); -1 marks 'outside'."""
+        pic = self
+        step = min(np.diff(xs).min() if len(xs) > 1 else 1.0, np.diff(ys).min() if len(ys) > 1 else 1.0)
+        if self.detail is not None and step < self.full_width / self.width * 0.99:
+            pic = self.detail
+        sx = np.floor(xs * pic.width / pic.full_width).astype(np.int64)
+        sy = np.floor(ys * pic.height / pic.full_height).astype(np.int64)
+        inside_x = (xs >= 0) & (sx >= 0) & (sx < pic.width)
+        inside_y = (ys >= 0) & (sy >= 0) & (sy < pic.height)
+        sxc = np.clip(sx, 0, pic.width - 1)
+        syc = np.clip(sy, 0, pic.height - 1)
+        if pic.rgb is not None:
+            out = pic.rgb[syc[:, None], sxc[None, :]]
+        else:
+            out = pic.palette[pic.indices[syc[:, None], sxc[None, :]]]
+        packed = ((out[..., 0].astype(np.int32) << 16) | (out[..., 1].astype(np.int32) << 8)
+                  | out[..., 2].astype(np.int32))
+        packed[~inside_y, :] = -1
+        packed[:, ~inside_x] = -1
+        return packed
+
+
+class HalfBlockView(Widget):
+    """One pane: a title line and the picture in half-block cells, under a shared viewport."""
+
+    DEFAULT_CSS = """
+    HalfBlockView { width: 1fr; height: 1fr; }
+    """
+
+    viewport: reactive[Viewport] = reactive(Viewport, layout=False)
+
+    class Clicked(Message):
+        """The pane was clicked at an image position (full-resolution pixels)."""
+
+        def __init__(self, x: float, y: float) -> None:
+            super().__init__()
+            self.x = x
+            self.y = y
+
+    def __init__(self, title: str = "", *, id: str | None = None, classes: str | None = None):
+        super().__init__(id=id, classes=classes)
+        self.title = title
+        self.caption = ""
+        self.picture: Picture | None = None
+        self.message = ""
+        self._strips: list[Strip] | None = None
+        self._styles: dict[tuple[int, int], Style] = {}
+        self._mapping: tuple | None = None
+
+    # -- data -------------------------------------------------------------------------------
+    def show(self, picture: Picture | None, caption: str = "") -> None:
+        self.picture = picture
+        self.caption = caption
+        self.message = ""
+        self._invalidate()
+
+    def show_message(self, text: str) -> None:
+        """Show a line of text instead of a picture (nothing open, an error, working …)."""
+        self.picture = None
+        self.message = text
+        self._invalidate()
+
+    def set_caption(self, caption: str) -> None:
+        if caption != self.caption:
+            self.caption = caption
+            self._invalidate()
+
+    def _invalidate(self) -> None:
+        self._strips = None
+        self.refresh()
+
+    def watch_viewport(self) -> None:
+        self._invalidate()
+
+    def on_resize(self) -> None:
+        self._invalidate()
+
+    # -- geometry ---------------------------------------------------------------------------
+    def fit_scale(self, size: Size | None = None) -> float:
+        """Image pixels per screen pixel that fit the whole picture in the pane."""
+        size = size or self.size
+        if self.picture is None or size.width < 1 or size.height < 2:
+            return 1.0
+        cols, px_rows = size.width, 2 * (size.height - 1)
+        return max(self.picture.full_width / cols, self.picture.full_height / max(1, px_rows), 1e-9)
+
+    def _grid(self):
+        pic = self.picture
+        cols, rows = self.size.width, self.size.height - 1
+        vp = self.viewport
+        scale = vp.scale if vp.scale is not None else self.fit_scale()
+        if vp.scale is None:
+            cx, cy = pic.full_width / 2, pic.full_height / 2
+        else:
+            cx, cy = vp.center_x, vp.center_y
+        px_rows = 2 * rows
+        shown_w = min(cols, int(np.ceil(pic.full_width / scale)))
+        shown_h = min(px_rows, int(np.ceil(pic.full_height / scale)))
+        x0 = cx - shown_w * scale / 2
+        y0 = cy - shown_h * scale / 2
+        # Centre the picture in the pane when it is smaller than the pane.
+        off_x = (cols - shown_w) // 2
+        off_y = (px_rows - shown_h) // 2
+        xs = x0 + (np.arange(cols) - off_x + 0.5) * scale
+        ys = y0 + (np.arange(px_rows) - off_y + 0.5) * scale
+        xs[(np.arange(cols) < off_x) | (np.arange(cols) >= off_x + shown_w)] = -1
+        ys[(np.arange(px_rows) < off_y) | (np.arange(px_rows) >= off_y + shown_h)] = -1
+        return xs, ys
+
+    # -- rendering --------------------------------------------------------------------------
+    def _style(self, top: int, bottom: int) -> Style:
+        key = (top, bottom)
+        style = self._styles.get(key)
+        if style is None:
+            if len(self._styles) > 65536:
+                self._styles.clear()
+            base = self.rich_style
+            fg = base.bgcolor if top < 0 else _rgb(top)
+            bg = base.bgcolor if bottom < 0 else _rgb(bottom)
+            style = Style.from_color(fg, bg)
+            self._styles[key] = style
+        return style
+
+    def _title_strip(self, width: int) -> Strip:
+        text = self.title
+        if self.caption:
+            text = f"{text}  {self.caption}" if text else self.caption
+        text = text[:width].ljust(width)
+        return Strip([Segment(text, self.rich_style + Style(bold=True))], width)
+
+    def _build(self) -> list[Strip]:
+        width, height = self.size.width, self.size.height
+        strips = [self._title_strip(width)]
+        rows = height - 1
+        if rows <= 0:
+            return strips
+        blank = Strip([Segment(" " * width, self.rich_style)], width)
+        if self.picture is None:
+            lines = [blank] * rows
+            if self.message:
+                msg = self.message[:width]
+                pad = (width - len(msg)) // 2
+                lines[rows // 2] = Strip([Segment(" " * pad + msg.ljust(width - pad),
+                                                  self.rich_style)], width)
+            return strips + lines
+        xs, ys = self._grid()
+        packed = self.picture.sample(xs, ys)
+        for r in range(rows):
+            top, bottom = packed[2 * r], packed[2 * r + 1]
+            # Runs of equal cells become one segment: quantized images have long runs.
+            change = np.flatnonzero((top[1:] != top[:-1]) | (bottom[1:] != bottom[:-1])) + 1
+            starts = np.concatenate(([0], change))
+            ends = np.concatenate((change, [width]))
+            segments = []
+            for s, e in zip(starts.tolist(), ends.tolist()):
+                t, b = int(top[s]), int(bottom[s])
+                if t < 0 and b < 0:
+                    segments.append(Segment(" " * (e - s), self.rich_style))
+                else:
+                    segments.append(Segment(UPPER_HALF * (e - s), self._style(t, b)))
+            strips.append(Strip(segments, width))
+        return strips
+
+    def render_line(self, y: int) -> Strip:
+        if self._strips is None or len(self._strips) != self.size.height:
+            self._strips = self._build()
+        if 0 <= y < len(self._strips):
+            return self._strips[y]
+        return Strip.blank(self.size.width, self.rich_style)
+
+    def on_click(self, event) -> None:
+        if self.picture is None or event.y < 1:
+            return
+        xs, ys = self._grid()
+        x = xs[min(max(event.x, 0), len(xs) - 1)]
+        y = ys[min(max(2 * (event.y - 1), 0), len(ys) - 1)]
+        if x >= 0 and y >= 0:
+            self.post_message(self.Clicked(float(x), float(y)))
+
+
+def _rgb(packed: int):
+    from rich.color import Color
+
+    return Color.from_rgb((packed >> 16) & 255, (packed >> 8) & 255, packed & 255)

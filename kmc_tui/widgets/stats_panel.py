@@ -1,0 +1,60 @@
+"""The numbers of the current result: sizes, ratio, bits per pixel, colors, PSNR, ΔE2000, time."""
+
+from __future__ import annotations
+
+import math
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import Static
+
+
+def human_bytes(n: float | None) -> str:
+    """1234567 -> '1.2 MB'."""
+    if n is None:
+        return "—"
+    value = float(n)
+    for unit in ("B", "KB", "MB", "GB"):
+        if abs(value) < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000.0
+    return f"{value:.1f} GB"  # pragma: no cover
+
+
+def format_seconds(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+class StatsPanel(Static):
+    """Figures for the full-resolution result (or what is known while it is computed)."""
+
+    DEFAULT_CSS = """
+    StatsPanel { height: auto; }
+    """
+
+    #: Turned off by tests that need a frame independent of the machine's speed.
+    show_times = True
+
+    def clear(self, text: str = "") -> None:
+        self.update(Text(text, style="dim"))
+
+    def show_stats(self, stats, *, input_bytes: int | None, status: str = "") -> None:
+        """Render a :class:`kmc_tui.stats.Stats`."""
+        ratio = "—" if stats.ratio is None else f"{stats.ratio:.3f}"
+        saved = "—" if stats.saved_percent is None else f"{stats.saved_percent:.1f}%"
+        psnr = "∞" if math.isinf(stats.psnr) else f"{stats.psnr:.1f} dB"
+        took = format_seconds(stats.total_seconds) if self.show_times else "—"
+        table = Table.grid(padding=(0, 1), expand=True)
+        for _ in range(3):
+            table.add_column(style="dim", no_wrap=True)
+            table.add_column(justify="right", no_wrap=True)
+        table.add_row("in", human_bytes(input_bytes), "ratio", ratio, "PSNR", psnr)
+        table.add_row("out", human_bytes(stats.output_bytes), "saved", saved,
+                      "ΔE00", f"{stats.delta_e:.2f}")
+        table.add_row("bpp", f"{stats.bits_per_pixel:.2f}", "colors", str(stats.colors),
+                      "time", took)
+        if status:
+            table.add_row(Text(status, style="italic yellow"), "", "", "", "", "")
+        self.update(table)
