@@ -1,0 +1,130 @@
+"""The plugin registry and contract, through the public Python API."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kmc_tui import (Cancelled, ParameterError, ParamSpec, PluginError, Registry, as_image,
+                     compress, process, read_image)
+
+from conftest import SAMPLES, sha256
+
+
+def test_discovery_imports_no_plugin():
+    code = ("import sys\nfrom kmc_tui.registry import Registry\nr = Registry()\n"
+            "assert 'kmeans' in r.names(), r.names()\n"
+            "bad = [m for m in sys.modules if m.startswith(('kmc_kmeans', 'sklearn'))]\n"
+            "print(bad)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+def test_builtin_is_registered_through_entry_points():
+    record = Registry(use_env=False).get("kmeans")
+    assert record.origin.startswith("kmc-tui ")
+    assert record.target == "kmc_kmeans:KMeansQuantizer"
+    cls = record.load()
+    assert cls.name == "kmeans" and {p.name for p in cls.params} >= {"color_space"}
+
+
+def _write(folder, name, body):
+    folder.mkdir(exist_ok=True)
+    (folder / f"{name}.py").write_text(body)
+
+
+PLUGIN = '''
+import numpy as np
+from kmc_tui.registry import ParamSpec, Quantizer, QuantizerOutput
+class First(Quantizer):
+    name = "{name}"
+    description = "takes the first k distinct colors"
+    params = (ParamSpec("offset", int, 0, "skip this many", min=0, max=10),)
+    def quantize(self, hist, k, *, seed=0, offset=0):
+        return QuantizerOutput(hist.colors[offset:offset + k])
+'''
+
+
+def test_file_plugin_loads_and_runs(tmp_path):
+    _write(tmp_path / "p", "first", PLUGIN.format(name="first"))
+    reg = Registry([tmp_path / "p"], use_env=False)
+    record = reg.get("first")
+    assert record.origin == str(tmp_path / "p" / "first.py") and not record.loaded
+    img = read_image(SAMPLES / "chelsea.png")
+    result = process(img, 5, plugin="first", registry=reg, params={"offset": "2"})
+    assert result.quantized.colors <= 5
+    assert result.quantized.params == {"offset": 2}
+    with pytest.raises(ParameterError, match="above the maximum"):
+        process(img, 5, plugin="first", registry=reg, params={"offset": 11})
+
+
+def test_file_plugin_with_a_name_other_than_its_file_is_reported(tmp_path):
+    _write(tmp_path / "p", "first", PLUGIN.format(name="other"))
+    record = Registry([tmp_path / "p"], use_env=False).get("first")
+    with pytest.raises(PluginError, match="declares name 'other'"):
+        record.load()
+    assert "declares name" in record.error and record.cls is None
+
+
+def test_name_clash_is_reported_and_first_wins(tmp_path):
+    _write(tmp_path / "p", "kmeans", PLUGIN.format(name="kmeans"))
+    reg = Registry([tmp_path / "p"], use_env=False)
+    assert reg.get("kmeans").origin.startswith("kmc-tui")
+    assert [r.error for r in reg.rejected] == ["name already taken by " + reg.get("kmeans").origin]
+
+
+def test_env_plugin_path(tmp_path, monkeypatch):
+    _write(tmp_path / "a", "first", PLUGIN.format(name="first"))
+    _write(tmp_path / "b", "second", PLUGIN.format(name="second"))
+    monkeypatch.setenv("KMC_TUI_PLUGIN_PATH", f"{tmp_path / 'a'}:{tmp_path / 'b'}")
+    assert {"first", "second"} <= set(Registry().names())
+    assert not {"first", "second"} & set(Registry(use_env=False).names())
+
+
+@pytest.mark.parametrize("spec,value,expected", [
+    (ParamSpec("b", bool, False), "yes", True),
+    (ParamSpec("b", bool, False), "off", False),
+    (ParamSpec("i", int, 1, min=1, max=4), "3", 3),
+    (ParamSpec("f", float, 0.5, min=0.0, max=1.0), "0.25", 0.25),
+    (ParamSpec("s", str, "a", choices=("a", "b")), "b", "b"),
+])
+def test_param_coercion(spec, value, expected):
+    assert spec.coerce(value) == expected
+
+
+@pytest.mark.parametrize("spec,value,message", [
+    (ParamSpec("b", bool, False), "maybe", "not a valid bool"),
+    (ParamSpec("i", int, 1, min=1, max=4), "5", "above the maximum"),
+    (ParamSpec("i", int, 1, min=1, max=4), "2.5", "not a valid int"),
+    (ParamSpec("s", str, "a", choices=("a", "b")), "c", "not one of a, b"),
+])
+def test_param_errors_say_what_is_wrong(spec, value, message):
+    with pytest.raises(ParameterError, match=message):
+        spec.coerce(value)
+
+
+def test_python_api_compress(tmp_path):
+    out = tmp_path / "o.png"
+    result = compress(SAMPLES / "camera.png", out, 4)
+    assert result.output == out and out.read_bytes() == result.data
+    s = result.stats
+    assert s.colors == result.quantized.colors <= 4
+    assert s.output_bytes == out.stat().st_size and s.input_bytes == (SAMPLES / "camera.png").stat().st_size
+    assert set(s.seconds) >= {"read", "histogram", "quantize", "encode", "write"}
+
+
+def test_should_stop_cancels_between_stages():
+    img = as_image(np.random.default_rng(0).integers(0, 256, (64, 64, 3), dtype=np.uint8))
+    with pytest.raises(Cancelled):
+        process(img, 8, should_stop=lambda: True)
+
+
+def test_input_untouched_by_api(tmp_path):
+    src = SAMPLES / "dice.png"
+    before = sha256(src)
+    compress(src, tmp_path / "o.gif", 8)
+    assert sha256(src) == before
