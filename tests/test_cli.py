@@ -381,3 +381,31 @@ def test_plugin_dir_not_implicit_from_cwd(cli, tmp_path):
     (tmp_path / "evil.py").write_text(RAISING.replace('"boom"', '"evil"'))
     proc = cli("plugins", cwd=tmp_path)
     assert "evil" not in proc.stdout
+
+
+def test_batch_shows_progress_on_a_terminal(tmp_path, photo):
+    """stderr on a pseudo-terminal gets a progress bar; a pipe (as above) gets none."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    master, slave = pty.openpty()
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "kmc_tui", "compress", "-i", photo, "-i",
+                             SAMPLES / "camera.png", "-o", out, "-k", "4"],
+                            stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 4096)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    assert proc.wait(timeout=120) == 0
+    os.close(master)
+    text = b"".join(chunks).decode()
+    assert "[" in text and "1/2" in text and "#" in text
