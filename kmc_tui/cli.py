@@ -180,23 +180,22 @@ def _summary(rows: list[tuple[Path, object]]) -> str:
 
 def cmd_compress(args) -> int:
     from .api import compress
-    from .io import FORMAT_EXTENSIONS, format_for
+    from .io import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
     from .quantize import check_k
     from .registry import Registry
 
     err = sys.stderr
     try:
         registry = Registry(args.plugin_dir)
-        fmt = format_for(args.output, args.format) if args.format or not Path(args.output).is_dir() \
-            and len(args.input) == 1 and not Path(args.input[0]).is_dir() else None
-        check_k(args.k, palette_format=(fmt or format_for("", args.format or "png")) in ("png", "gif"))
+        batch = len(args.input) > 1 or Path(args.input[0]).is_dir()
+        fmt = format_for("", args.format or "png") if batch else format_for(args.output, args.format)
+        check_k(args.k, palette_format=fmt in PALETTE_FORMATS)
         record = registry.get(args.plugin)
         record.coerce_params(dict(args.param))
     except KmcError as exc:
         print(f"kmc-tui: error: {exc}", file=err)
         return 2
     params = dict(args.param)
-    batch = len(args.input) > 1 or Path(args.input[0]).is_dir()
     if batch:
         out_dir = Path(args.output)
         if out_dir.exists() and not out_dir.is_dir():
@@ -207,7 +206,6 @@ def cmd_compress(args) -> int:
         except OSError as exc:
             print(f"kmc-tui: error: {out_dir}: cannot create folder: {exc.strerror}", file=err)
             return 2
-        fmt = format_for("", args.format or "png")
         ext = FORMAT_EXTENSIONS[fmt][0]
         inputs = _collect_inputs(args.input)
         if not inputs:
