@@ -316,6 +316,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kmc-tui: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `kmc-tui plugins | head`: the reader left; exit quietly as Unix tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
