@@ -47,12 +47,16 @@ class Result:
 def process(image: Image, k: int = 64, *, plugin: str = "kmeans", params: dict | None = None,
             seed: int = 0, dither: bool = False, format: str = "png",
             registry: Registry | None = None,
-            should_stop: Callable[[], bool] | None = None) -> Result:
-    """Quantize `image`, encode it in `format` and compute its statistics; write nothing."""
+            should_stop: Callable[[], bool] | None = None,
+            timeout: float | None = None) -> Result:
+    """Quantize `image`, encode it in `format` and compute its statistics; write nothing.
+
+    `timeout` bounds the plugin's seconds (:class:`~kmc_tui.errors.PluginTimeout` past it).
+    """
     fmt = format_for("", format)
     q = quantize(image, k, plugin=plugin, params=params, seed=seed, dither=dither,
                  palette_format=fmt in PALETTE_FORMATS, registry=registry,
-                 should_stop=should_stop)
+                 should_stop=should_stop, timeout=timeout)
     t = time.perf_counter()
     data = encode(q, fmt)
     seconds = dict(q.seconds)
@@ -75,7 +79,7 @@ def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> Res
 def compress(input: str | os.PathLike, output: str | os.PathLike, k: int = 64, *,
              plugin: str = "kmeans", params: dict | None = None, seed: int = 0,
              dither: bool = False, format: str | None = None, force: bool = False,
-             registry: Registry | None = None) -> Result:
+             registry: Registry | None = None, timeout: float | None = None) -> Result:
     """Read `input`, reduce it to at most `k` colors and write `output`.
 
     The format comes from `format` or the extension of `output`. Nothing is written when
@@ -96,6 +100,6 @@ def compress(input: str | os.PathLike, output: str | os.PathLike, k: int = 64, *
     image = read_image(input)
     read_seconds = time.perf_counter() - t
     result = process(image, k, plugin=plugin, params=params, seed=seed, dither=dither,
-                     format=fmt, registry=registry)
+                     format=fmt, registry=registry, timeout=timeout)
     result.stats.seconds["read"] = read_seconds
     return save(result, out_path, force=force)

@@ -47,6 +47,30 @@ def _k(text: str) -> int:
         raise argparse.ArgumentTypeError(f"k must be a whole number, got {text!r}") from None
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0 < value < math.inf:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def _exit_now(code: int) -> int:
+    """Exit at once, without waiting for threads of plugins that timed out.
+
+    They cannot be stopped, and a normal exit could wait forever on a thread one of them
+    started, or trip over one still running during interpreter shutdown.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
@@ -78,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="print one JSON object per file")
     c.add_argument("--plugin-dir", action="append", default=[], metavar="DIR",
                    help="folder of single-file plugins (repeatable)")
+    c.add_argument("--timeout", type=_seconds, metavar="SECONDS",
+                   help="give up on a file when the plugin takes longer (the next file still "
+                        "runs); also bounds loading the plugin")
 
     p = sub.add_parser("plugins", help="list quantizer plugins, their parameters and errors")
     p.add_argument("--plugin-dir", action="append", default=[], metavar="DIR")
@@ -181,7 +208,8 @@ def _summary(rows: list[tuple[Path, object]]) -> str:
 def cmd_compress(args) -> int:
     from .api import compress
     from .io import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
-    from .quantize import check_k
+    from .errors import PluginTimeout
+    from .quantize import call_with_timeout, check_k
     from .registry import Registry
 
     err = sys.stderr
@@ -191,10 +219,14 @@ def cmd_compress(args) -> int:
         fmt = format_for("", args.format or "png") if batch else format_for(args.output, args.format)
         check_k(args.k, palette_format=fmt in PALETTE_FORMATS)
         record = registry.get(args.plugin)
-        record.coerce_params(dict(args.param))
+        if args.timeout is None:
+            record.coerce_params(dict(args.param))
+        else:  # importing the plugin may hang too
+            call_with_timeout(lambda: record.coerce_params(dict(args.param)), args.timeout,
+                              what=f"loading plugin {args.plugin!r}")
     except KmcError as exc:
         print(f"kmc-tui: error: {exc}", file=err)
-        return 2
+        return _exit_now(2) if isinstance(exc, PluginTimeout) else 2
     params = dict(args.param)
     if batch:
         out_dir = Path(args.output)
@@ -218,13 +250,15 @@ def cmd_compress(args) -> int:
     progress = _Progress(len(jobs))
     rows: list[tuple[Path, object]] = []
     failed = 0
+    abandoned = False  # a plugin timed out: its thread still runs
     for n, (src, dst) in enumerate(jobs):
         progress.update(n, src.name)
         try:
             result = compress(src, dst, args.k, plugin=args.plugin, params=params,
                               seed=args.seed, dither=args.dither, format=args.format,
-                              force=args.force, registry=registry)
+                              force=args.force, registry=registry, timeout=args.timeout)
         except KmcError as exc:
+            abandoned = abandoned or isinstance(exc, PluginTimeout)
             failed += 1
             rows.append((src, exc))
             progress.close()
@@ -241,6 +275,8 @@ def cmd_compress(args) -> int:
     progress.close()
     if batch and not args.json:
         print(_summary(rows), file=err if args.json else sys.stdout)
+    if abandoned:
+        return _exit_now(1)
     return 1 if failed else 0
 
 

@@ -23,5 +23,9 @@ class PluginError(KmcError):
     """A quantizer plugin failed to load, raised, timed out, or returned an invalid result."""
 
 
+class PluginTimeout(PluginError):
+    """A quantizer plugin did not finish in time; its thread is abandoned, still running."""
+
+
 class Cancelled(KmcError):
     """The caller asked the work to stop (a newer request superseded it)."""

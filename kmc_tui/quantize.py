@@ -6,13 +6,14 @@ everything around that is here, so every plugin gets alpha, dithering and valida
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
 
-from .errors import Cancelled, ParameterError, PluginError
+from .errors import Cancelled, ParameterError, PluginError, PluginTimeout
 from .io import Image
 from .registry import ColorHistogram, QuantizerOutput, Registry, default_registry
 
@@ -188,12 +189,54 @@ def _validate(result: Any, name: str, n: int, channels: int, k: int):
     return palette, labels
 
 
-def run_plugin(record, hist: ColorHistogram, k: int, *, seed: int, params: dict):
-    """Call a plugin and validate what it returns; every failure becomes a PluginError."""
+def call_with_timeout(fn: Callable[[], Any], timeout: float, *, what: str = "plugin",
+                      should_stop: Callable[[], bool] | None = None) -> Any:
+    """Call `fn` in a daemon thread and wait at most `timeout` seconds for its result.
+
+    A Python thread cannot be killed: on timeout (PluginTimeout) or cancellation (Cancelled)
+    it is abandoned and keeps running, as a daemon so it does not hold up the interpreter's exit.
+    Whatever `fn` raises is re-raised here.
+    """
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn()
+        except BaseException as exc:  # noqa: BLE001 - handed to the waiting thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name=f"kmc-tui {what}", daemon=True)
+    deadline = time.monotonic() + timeout
+    thread.start()
+    while thread.is_alive():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise PluginTimeout(f"{what} timed out after {timeout:g} s")
+        thread.join(min(left, 0.05))
+        if should_stop is not None and thread.is_alive() and should_stop():
+            raise Cancelled("cancelled")
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
+def run_plugin(record, hist: ColorHistogram, k: int, *, seed: int, params: dict,
+               timeout: float | None = None,
+               should_stop: Callable[[], bool] | None = None):
+    """Call a plugin and validate what it returns; every failure becomes a PluginError.
+
+    With `timeout` (seconds) the plugin runs in a thread that is abandoned if it does not
+    finish in time (PluginTimeout) or when `should_stop()` turns True meanwhile (Cancelled).
+    """
     cls = record.load()
     try:
-        result = cls().quantize(hist, k, seed=seed, **params)
-    except Cancelled:
+        if timeout is None:
+            result = cls().quantize(hist, k, seed=seed, **params)
+        else:
+            result = call_with_timeout(lambda: cls().quantize(hist, k, seed=seed, **params),
+                                       timeout, what=f"plugin {record.name!r}",
+                                       should_stop=should_stop)
+    except (Cancelled, PluginTimeout):
         raise
     except (KeyboardInterrupt, MemoryError):
         raise
@@ -210,7 +253,8 @@ def run_plugin(record, hist: ColorHistogram, k: int, *, seed: int, params: dict)
 def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | None = None,
              seed: int = 0, dither: bool = False, palette_format: bool = True,
              registry: Registry | None = None,
-             should_stop: Callable[[], bool] | None = None) -> Quantized:
+             should_stop: Callable[[], bool] | None = None,
+             timeout: float | None = None) -> Quantized:
     """Reduce `image` to at most `k` colors with a quantizer plugin.
 
     Parameters
@@ -229,6 +273,9 @@ def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | Non
     registry : Registry, optional
     should_stop : callable, optional
         Polled between stages; when it returns True, :class:`Cancelled` is raised.
+    timeout : float, optional
+        Seconds the plugin may take; past that, :class:`PluginTimeout` is raised and its
+        thread abandoned (see :func:`call_with_timeout`).
 
     Returns
     -------
@@ -288,7 +335,8 @@ def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | Non
                          f"k={k} keeps them all")
     else:
         hist = ColorHistogram(colors, counts, image_for_plugin)
-        palette, labels = run_plugin(record, hist, k_colors, seed=seed, params=values)
+        palette, labels = run_plugin(record, hist, k_colors, seed=seed, params=values,
+                                     timeout=timeout, should_stop=should_stop)
     t = stage("quantize", t)
 
     if len(colors) and np.all(colors[:, 0] == colors[:, 1]) and np.all(colors[:, 1] == colors[:, 2]):
