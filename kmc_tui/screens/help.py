@@ -48,14 +48,14 @@ class HelpScreen(ModalScreen[None]):
 
     def __init__(self, bindings: list[Binding]):
         super().__init__()
-        self._bindings = bindings
+        self._key_bindings = bindings
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="bold cyan", no_wrap=True)
         table.add_column()
         seen = set()
-        for binding in self._bindings:
+        for binding in self._key_bindings:
             label = key_label(binding)
             if label in seen or not binding.description:
                 continue

@@ -1,0 +1,488 @@
+"""The terminal UI driven through Textual's pilot: every key path, on real files on disk."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+
+from kmc_tui.app import KmcApp
+from kmc_tui.screens.help import HelpScreen
+from kmc_tui.screens.plugins import PluginsScreen
+from kmc_tui.widgets.file_browser import FileBrowser
+from kmc_tui.widgets.preview import HalfBlockView
+
+DATA = Path(__file__).resolve().parent / "data"
+HOPPER = DATA / "pillow" / "hopper.png"  # 128x128 RGB: quick to quantize
+
+
+def sync(test):
+    """Run an async pilot test with asyncio (no async pytest plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def _no_env_plugins(monkeypatch):
+    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    """A folder with two real images, a corrupt one and a subfolder."""
+    shutil.copy(HOPPER, tmp_path / "hopper.png")
+    shutil.copy(DATA / "pngsuite" / "basn2c08.png", tmp_path / "basn2c08.png")
+    (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 20)
+    (tmp_path / "notes.txt").write_text("not an image")
+    (tmp_path / "sub").mkdir()
+    return tmp_path
+
+
+def record_notifications(app: KmcApp) -> list[tuple[str, str]]:
+    """Wrap the app's public notify() to see (severity, message) of every notification."""
+    seen: list[tuple[str, str]] = []
+    original = app.notify
+
+    def notify(message, *args, **kwargs):
+        seen.append((kwargs.get("severity", "information"), str(message)))
+        return original(message, *args, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return seen
+
+
+async def wait_until(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def result_ready(app: KmcApp) -> bool:
+    return app.shown.result is not None and app.shown.settings == app.settings
+
+
+async def wait_result(pilot, app: KmcApp, timeout: float = 60.0):
+    await wait_until(pilot, lambda: result_ready(app), timeout, "the full result")
+    return app.shown.result
+
+
+def widget_text(widget) -> str:
+    """The text a widget shows on screen, line by line."""
+    return "\n".join("".join(seg.text for seg in widget.render_line(y))
+                     for y in range(widget.size.height))
+
+
+def pane_colors(pane: HalfBlockView) -> set[tuple[int, int, int]]:
+    """Every color drawn in a pane's picture cells (fg and bg of the half blocks).
+
+    The pane's own background (around a picture that does not fill it) is left out.
+    """
+    colors = set()
+    background = pane.rich_style.bgcolor
+    for y in range(1, pane.size.height):
+        for segment in pane.render_line(y):
+            if segment.text.strip() and segment.style is not None:
+                for color in (segment.style.color, segment.style.bgcolor):
+                    if color is not None and color.triplet is not None and color != background:
+                        colors.add(tuple(color.triplet))
+    return colors
+
+
+# -- opening ----------------------------------------------------------------------------------
+
+@sync
+async def test_image_path_opens_its_folder_with_it_selected_and_shows_result(folder):
+    app = KmcApp(folder / "hopper.png", k=8)
+    async with app.run_test(size=(120, 40)) as pilot:
+        result = await wait_result(pilot, app)
+        browser = app.query_one(FileBrowser)
+        assert browser.folder == folder
+        assert browser.current.path == folder / "hopper.png"
+        assert result.quantized.colors <= 8
+        original = app.query_one("#original", HalfBlockView)
+        assert original.picture is not None and "hopper.png" in original.caption
+        # The result pane draws exactly the palette's colors (nearest-neighbour downscale).
+        palette = {tuple(int(v) for v in c) for c in result.quantized.palette}
+        drawn = pane_colors(app.query_one("#result", HalfBlockView))
+        assert drawn and drawn <= palette
+        stats_text = widget_text(app.query_one("#stats"))
+        assert "saved" in stats_text and "ΔE00" in stats_text and "PSNR" in stats_text
+        assert f"{result.stats.output_bytes / 1000:.1f} KB" in stats_text
+
+
+@sync
+async def test_browser_lists_folders_and_images_only_with_sizes_and_enter_opens(folder):
+    app = KmcApp(folder, k=4)
+    async with app.run_test(size=(100, 30)) as pilot:
+        browser = app.query_one(FileBrowser)
+        await wait_until(pilot, lambda: not browser.loading_folder, 10, "listing")
+        names = [e.name for e in browser.entries]
+        assert names == ["..", "sub", "basn2c08.png", "broken.png", "hopper.png"]
+        sizes = {e.name: e.size for e in browser.entries if e.kind == "image"}
+        assert sizes["hopper.png"] == HOPPER.stat().st_size
+        # Cursor starts on the first entry after "..": go down to basn2c08.png and open it.
+        await pilot.press("down", "enter")
+        result = await wait_result(pilot, app)
+        assert result.image.path == folder / "basn2c08.png"
+        assert result.quantized.colors <= 4
+        # Enter on a folder lists it; backspace returns with the cursor on it.
+        await pilot.press("up", "enter")
+        await wait_until(pilot, lambda: browser.folder == folder / "sub"
+                         and not browser.loading_folder, 10, "sub listing")
+        assert [e.name for e in browser.entries] == [".."]
+        await pilot.press("backspace")
+        await wait_until(pilot, lambda: browser.folder == folder and not browser.loading_folder,
+                         10, "parent listing")
+        assert browser.current.name == "sub"
+
+
+@sync
+async def test_corrupt_file_is_a_notification_and_the_app_goes_on(folder):
+    app = KmcApp(folder / "broken.png")
+    seen = record_notifications(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
+        assert any("broken.png" in m for s, m in seen if s == "error")
+        assert app.shown.image is None
+        # Still alive: open a good file from the browser.
+        browser = app.query_one(FileBrowser)
+        browser.select_path(folder / "hopper.png")
+        await pilot.press("enter")
+        result = await wait_result(pilot, app)
+        assert result.image.path == folder / "hopper.png"
+
+
+# -- k from the keyboard ----------------------------------------------------------------------
+
+@sync
+async def test_k_keys_step_double_and_halve(folder):
+    app = KmcApp(folder / "hopper.png", k=16)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        await pilot.press("plus")
+        assert app.settings.k == 17
+        await pilot.press("minus", "minus")
+        assert app.settings.k == 15
+        await pilot.press("right_square_bracket")
+        assert app.settings.k == 30
+        await pilot.press("left_square_bracket", "left_square_bracket")
+        assert app.settings.k == 7
+        result = await wait_result(pilot, app)
+        assert result.quantized.k == 7 and result.quantized.colors <= 7
+        assert app.query_one("#k").value == "7"
+
+
+@sync
+async def test_k_stays_between_1_and_256(folder):
+    app = KmcApp(folder, k=3)  # no image open: only the setting moves
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("left_square_bracket", "left_square_bracket", "minus")
+        assert app.settings.k == 1
+        for _ in range(9):
+            await pilot.press("right_square_bracket")
+        assert app.settings.k == 256
+        await pilot.press("plus")
+        assert app.settings.k == 256
+        assert app.query_one("#k").value == "256"
+
+
+@sync
+async def test_typing_k_applies_it_and_refuses_bad_values(folder):
+    app = KmcApp(folder / "hopper.png", k=16)
+    seen = record_notifications(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        await pilot.press("k")
+        assert app.focused.id == "k"
+        await pilot.press("backspace", "backspace", "5", "enter")
+        result = await wait_result(pilot, app)
+        assert app.settings.k == 5 and result.quantized.colors <= 5
+        await pilot.press("backspace", "0", "enter")
+        await pilot.pause()
+        assert app.settings.k == 5
+        assert any(s == "error" and "k must be" in m for s, m in seen)
+        assert app.query_one("#k").value == "5"
+
+
+# -- plugins and parameters -------------------------------------------------------------------
+
+@sync
+async def test_switch_plugin_and_parameter_from_the_keyboard(folder):
+    app = KmcApp(folder / "hopper.png", k=8)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        names = app.registry.names()
+        assert len(names) >= 2, "the built-in plugins are installed"
+        # Parameter: color space lab -> rgb through its Select, by keys.
+        app.query_one("#param-color_space").focus()
+        await pilot.press("enter", "down", "enter")
+        assert app.settings.param_dict["color_space"] == "rgb"
+        result = await wait_result(pilot, app)
+        assert result.quantized.params["color_space"] == "rgb"
+        # Plugin: p goes to the next one; its own parameters replace the controls.
+        await pilot.press("escape")
+        await pilot.press("p")
+        second = names[(names.index("kmeans") + 1) % len(names)]
+        assert app.settings.plugin == second
+        result = await wait_result(pilot, app)
+        assert result.quantized.plugin == second and result.quantized.colors <= 8
+        specs = app.registry.get(second).load().params
+        shown = {w.id for row in app.query_one("#params").children for w in row.children if w.id}
+        assert shown == {f"param-{s.name}" for s in specs}
+        # Dithering toggle and output format.
+        await pilot.press("d")
+        result = await wait_result(pilot, app)
+        assert result.quantized.dithered
+        await pilot.press("f")
+        result = await wait_result(pilot, app)
+        assert result.format == "gif"
+
+
+@sync
+async def test_plugins_screen_lists_every_plugin_with_errors_and_picks_one(folder, tmp_path_factory):
+    plugins = tmp_path_factory.mktemp("plugins")
+    (plugins / "broken_syntax.py").write_text("def oops(:\n")
+    (plugins / "uniform.py").write_text(
+        "import numpy as np\n"
+        "from kmc_tui.registry import ParamSpec, Quantizer, QuantizerOutput\n"
+        "class Uniform(Quantizer):\n"
+        "    name = 'uniform'\n"
+        "    description = 'Evenly spaced grays'\n"
+        "    params = (ParamSpec('levels_only', bool, False, 'ignored'),)\n"
+        "    def quantize(self, hist, k, *, seed=0, levels_only=False):\n"
+        "        v = np.linspace(0, 255, k).round().astype(np.uint8)\n"
+        "        return QuantizerOutput(np.repeat(v[:, None], hist.channels, 1))\n")
+    app = KmcApp(folder / "hopper.png", k=4, plugin_dirs=[plugins])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        await pilot.press("f2")
+        assert isinstance(app.screen, PluginsScreen)
+        screen = app.screen
+        await wait_until(pilot, lambda: all(r.loaded or r.error for r in app.registry), 30,
+                         "plugins loaded")
+        await pilot.pause()
+        from textual.widgets import OptionList
+
+        options = screen.query_one(OptionList)
+        text = "\n".join(str(options.get_option_at_index(i).prompt)
+                         for i in range(options.option_count))
+        for name in app.registry.names():
+            assert name in text
+        assert "broken_syntax" in text and "SyntaxError" in text
+        assert "levels_only" in text and str(plugins / "uniform.py") in text
+        # Pick "uniform" with the keyboard.
+        index = app.registry.names().index("uniform")
+        options.highlighted = index
+        await pilot.press("enter")
+        assert not isinstance(app.screen, PluginsScreen)
+        assert app.settings.plugin == "uniform"
+        result = await wait_result(pilot, app)
+        assert result.quantized.plugin == "uniform"
+        assert app.query_one("#param-levels_only") is not None
+
+
+@sync
+async def test_a_hanging_plugin_can_be_cancelled_and_the_app_stays_responsive(folder, tmp_path_factory):
+    plugins = tmp_path_factory.mktemp("hang")
+    release = plugins / "release"
+    (plugins / "hang.py").write_text(
+        "import time\nfrom pathlib import Path\n"
+        "from kmc_tui.registry import Quantizer\n"
+        f"RELEASE = Path({str(release)!r})\n"
+        "class Hang(Quantizer):\n"
+        "    name = 'hang'\n"
+        "    description = 'Never returns until released'\n"
+        "    def quantize(self, hist, k, *, seed=0):\n"
+        "        deadline = time.monotonic() + 120\n"
+        "        while not RELEASE.exists() and time.monotonic() < deadline:\n"
+        "            time.sleep(0.02)\n"
+        "        raise RuntimeError('released')\n")
+    app = KmcApp(folder / "hopper.png", k=8, plugin_dirs=[plugins])
+    seen = record_notifications(app)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_result(pilot, app)
+            app._choose_plugin("hang")
+            await wait_until(pilot, lambda: app._job_running and app.settings.plugin == "hang",
+                             10, "hanging job")
+            await pilot.pause(0.3)
+            # Responsive: keys are handled while the plugin hangs.
+            started = time.monotonic()
+            await pilot.press("plus")
+            assert app.settings.k == 9
+            assert time.monotonic() - started < 5
+            await pilot.press("escape")
+            assert not app._job_running
+            assert any("cancelled" in m for _, m in seen)
+            # Its result, whenever it comes, is ignored: release it and nothing changes.
+            release.write_text("go")
+            await pilot.pause(0.5)
+            assert not any(s == "error" for s, _ in seen)
+            # Back to a working plugin: results come again.
+            app._choose_plugin("kmeans")
+            result = await wait_result(pilot, app)
+            assert result.quantized.plugin == "kmeans" and result.quantized.k == 9
+    finally:
+        release.write_text("go")
+
+
+# -- saving -----------------------------------------------------------------------------------
+
+@sync
+async def test_save_writes_a_palette_png_next_to_the_input_and_never_overwrites(folder):
+    before = sha256(folder / "hopper.png")
+    app = KmcApp(folder / "hopper.png", k=6)
+    seen = record_notifications(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        await pilot.press("s")
+        target = folder / "hopper-k6.png"
+        await wait_until(pilot, target.exists, 20, "saved file")
+        await wait_until(pilot, lambda: any(str(target) in m for _, m in seen), 10, "notice")
+        await pilot.press("s")
+        second = folder / "hopper-k6-2.png"
+        await wait_until(pilot, second.exists, 20, "second file")
+    for path in (target, second):
+        with PILImage.open(path) as saved:
+            assert saved.format == "PNG" and saved.mode == "P"
+            assert len(saved.convert("RGB").getcolors(1 << 16)) <= 6
+    assert target.read_bytes() == second.read_bytes()
+    assert sha256(folder / "hopper.png") == before
+    assert not list(folder.glob(".*.tmp"))
+
+
+@sync
+async def test_save_before_the_result_is_ready_saves_when_it_is(folder):
+    app = KmcApp(folder / "hopper.png", k=3)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("s")  # pressed at once: the result is not there yet
+        target = folder / "hopper-k3.png"
+        await wait_until(pilot, target.exists, 60, "saved file")
+        with PILImage.open(target) as saved:
+            assert len(saved.convert("RGB").getcolors(1 << 16)) <= 3
+
+
+@sync
+async def test_save_failure_is_a_notification(folder, monkeypatch):
+    app = KmcApp(folder / "hopper.png", k=4)
+    seen = record_notifications(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+
+        def refuse(*args, **kwargs):
+            raise OSError(28, "No space left on device")
+
+        import kmc_tui.io
+
+        monkeypatch.setattr(kmc_tui.io.tempfile, "mkstemp", refuse)
+        await pilot.press("s")
+        await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
+        assert any("No space left" in m for s, m in seen if s == "error")
+        assert not (folder / "hopper-k4.png").exists()
+        assert app.is_running
+
+
+# -- screens, layout, zoom ----------------------------------------------------------------------
+
+@sync
+async def test_help_lists_every_key_and_command_palette_offers_actions(folder):
+    app = KmcApp(folder)
+    async with app.run_test(size=(120, 50)) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.pause()
+        text = "\n".join(widget_text(static) for static in app.screen.query("Static"))
+        for binding in app.BINDINGS:
+            assert binding.description in text
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+        await pilot.press("f1")
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        for title in ("Save result", "Double k", "Next plugin", "Plugins", "Toggle dithering"):
+            assert title in titles
+        await pilot.press("ctrl+p")
+        from textual.command import CommandPalette
+
+        assert isinstance(app.screen, CommandPalette)
+        await pilot.press(*"halve k")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause()
+        assert app.settings.k == 8
+
+
+@sync
+async def test_resize_to_80x24_shows_one_pane_and_v_toggles(folder):
+    app = KmcApp(folder / "hopper.png", k=4)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        original = app.query_one("#original", HalfBlockView)
+        result = app.query_one("#result", HalfBlockView)
+        assert original.display and result.display
+        await pilot.resize_terminal(80, 24)
+        await pilot.pause()
+        assert app.screen.has_class("narrow")
+        assert result.display and not original.display
+        assert result.size.width > 20 and result.size.height > 5
+        await pilot.press("v")
+        await pilot.pause()
+        assert original.display and not result.display
+        await pilot.press("v")
+        await pilot.pause()
+        assert original.display and result.display
+        assert app.query_one("#panes").has_class("stacked")
+        assert pane_colors(result)
+
+
+@sync
+async def test_zoom_to_one_to_one_and_pan(folder):
+    app = KmcApp(folder / "hopper.png", k=4)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        result = app.query_one("#result", HalfBlockView)
+        await pilot.press("1")
+        assert app.viewport.scale == 1.0
+        assert result.viewport == app.viewport == app.query_one("#original").viewport
+        center = app.viewport.center_x
+        await pilot.press("shift+right")
+        assert app.viewport.center_x > center
+        await pilot.press("z")
+        assert app.viewport.scale == 0.5
+        await pilot.press("x", "x")
+        assert app.viewport.scale == 2.0 or app.viewport.scale is None
+        await pilot.press("0")
+        assert app.viewport.scale is None
+        # Still only palette colors, at any zoom.
+        palette = {tuple(int(v) for v in c) for c in app.shown.result.quantized.palette}
+        await pilot.press("1")
+        await pilot.pause()
+        assert pane_colors(result) <= palette
+
+
+@sync
+async def test_q_quits(folder):
+    app = KmcApp(folder)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("q")
+        await pilot.pause()
+    assert app.return_code == 0 or app.return_code is None
+    assert not app.is_running
