@@ -283,7 +283,7 @@ class KmcApp(App):
         self.query_one("#palette", PaletteView).set_rows(2 if narrow else 4)
 
     # -- plugins -----------------------------------------------------------------------------
-    @work(thread=True, group="plugin-load")
+    @work(thread=True, group="plugin-load", description="load plugin")
     def _load_plugin(self, name: str) -> None:
         try:
             record = self.registry.get(name)
@@ -327,7 +327,7 @@ class KmcApp(App):
 
     def on_file_browser_folder_listed(self, message: FileBrowser.FolderListed) -> None:
         if message.error:
-            self.notify(message.error, severity="error")
+            self.notify(f"{message.folder}: {message.error}", severity="error")
 
     def open_image(self, path: Path) -> None:
         """Read `path` in a worker; the panes show it when it is decoded."""
@@ -336,7 +336,7 @@ class KmcApp(App):
         self.query_one("#original", HalfBlockView).set_caption(f"loading {path.name}…")
         self._load(self._load_request, Path(path))
 
-    @work(thread=True, exclusive=True, group="load")
+    @work(thread=True, exclusive=True, group="load", description="read image")
     def _load(self, request: int, path: Path) -> None:
         from .io import read_image
 
@@ -436,7 +436,7 @@ class KmcApp(App):
         self._quantize(self._job, image, preview_input, settings,
                        self._plugin_specs.get(settings.plugin, ()), 0.05 if rapid else 0.0)
 
-    @work(thread=True, exclusive=True, group="quantize")
+    @work(thread=True, exclusive=True, group="quantize", description="quantize")
     def _quantize(self, job: int, image, preview_input, settings: Settings, specs: tuple,
                   settle: float) -> None:
         from .api import process
@@ -721,7 +721,7 @@ class KmcApp(App):
             return
         self._save(result, self.settings)
 
-    @work(thread=True, group="save")
+    @work(thread=True, group="save", description="save")
     def _save(self, result, settings: Settings) -> None:
         from .api import save
         from .errors import OutputError

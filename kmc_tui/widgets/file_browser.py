@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,7 +88,7 @@ def list_folder(folder: Path, should_stop=lambda: False) -> tuple[list[Entry], s
                     continue
                 (images if entry.kind == "image" else folders).append(entry)
     except OSError as exc:
-        return entries, f"cannot list {folder}: {exc.strerror or exc}"
+        return entries, f"cannot list: {exc.strerror or exc}"
     folders.sort(key=lambda e: e.name.lower())
     images.sort(key=lambda e: e.name.lower())
     return entries + folders + images, None
@@ -168,6 +169,18 @@ class FileBrowser(ScrollView, can_focus=True):
         self._select = select
         self._request = 0
         self._highlight = Style(reverse=True)
+        self._base: Style | None = None
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+
+    @property
+    def base_style(self) -> Style:
+        """The widget's own style (computing it is not free: kept until styles change)."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
 
     def on_mount(self) -> None:
         if self.folder is not None:
@@ -208,7 +221,7 @@ class FileBrowser(ScrollView, can_focus=True):
                     break
         elif len(self.entries) > 1:
             index = 1  # the first thing in the folder, not ".."
-        self.virtual_size = Size(self.size.width, len(self.entries) + (1 if self.error else 0))
+        self.virtual_size = Size(self.size.width, len(self.entries) + (4 if self.error else 0))
         self.cursor = index
         self._scroll_to_cursor()
         self.refresh()
@@ -282,7 +295,7 @@ class FileBrowser(ScrollView, can_focus=True):
     def render_line(self, y: int) -> Strip:
         width = self.scrollable_content_region.width or self.size.width
         row = y + self.scroll_offset.y
-        base = self.rich_style
+        base = self.base_style
         if self.loading_folder and not self.entries:
             text = "listing…" if y == 0 else ""
             return Strip([Segment(text.ljust(width), base)], width)
@@ -299,9 +312,12 @@ class FileBrowser(ScrollView, can_focus=True):
                 line_style = line_style + (self._highlight if self.has_focus
                                            else Style(bgcolor="grey35"))
             return Strip([Segment(text, line_style)], width)
-        if self.error and row == len(self.entries):
-            return Strip([Segment((" " + self.error)[:width].ljust(width),
-                                  base + Style(color="red"))], width)
+        if self.error and row >= len(self.entries):
+            lines = textwrap.wrap(self.error, max(4, width - 2))
+            if row - len(self.entries) < len(lines):
+                text = " " + lines[row - len(self.entries)]
+                return Strip([Segment(text[:width].ljust(width), base + Style(color="red"))],
+                             width)
         return Strip.blank(width, base)
 
     def _line(self, entry: Entry) -> tuple[str, str, Style]:

@@ -116,8 +116,9 @@ class HalfBlockView(Widget):
         self.picture: Picture | None = None
         self.message = ""
         self._strips: list[Strip] | None = None
+        self._title: Strip | None = None
         self._styles: dict[tuple[int, int], Style] = {}
-        self._mapping: tuple | None = None
+        self._base: Style | None = None
 
     # -- data -------------------------------------------------------------------------------
     def show(self, picture: Picture | None, caption: str = "") -> None:
@@ -135,11 +136,26 @@ class HalfBlockView(Widget):
     def set_caption(self, caption: str) -> None:
         if caption != self.caption:
             self.caption = caption
-            self._invalidate()
+            self._title = None
+            self.refresh(self.region.__class__(0, 0, self.size.width, 1))
 
     def _invalidate(self) -> None:
         self._strips = None
+        self._title = None
         self.refresh()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._base = None
+        self._styles.clear()
+        self._invalidate()
+
+    @property
+    def base_style(self) -> Style:
+        """The widget's own style (computing it is not free: kept until styles change)."""
+        if self._base is None:
+            self._base = self.rich_style
+        return self._base
 
     def watch_viewport(self) -> None:
         self._invalidate()
@@ -186,7 +202,7 @@ class HalfBlockView(Widget):
         if style is None:
             if len(self._styles) > 65536:
                 self._styles.clear()
-            base = self.rich_style
+            base = self.base_style
             fg = base.bgcolor if top < 0 else _rgb(top)
             bg = base.bgcolor if bottom < 0 else _rgb(bottom)
             style = Style.from_color(fg, bg)
@@ -198,22 +214,24 @@ class HalfBlockView(Widget):
         if self.caption:
             text = f"{text}  {self.caption}" if text else self.caption
         text = text[:width].ljust(width)
-        return Strip([Segment(text, self.rich_style + Style(bold=True))], width)
+        return Strip([Segment(text, self.base_style + Style(bold=True))], width)
 
     def _build(self) -> list[Strip]:
+        """The picture's lines (below the title line)."""
         width, height = self.size.width, self.size.height
-        strips = [self._title_strip(width)]
+        strips: list[Strip] = []
         rows = height - 1
         if rows <= 0:
             return strips
-        blank = Strip([Segment(" " * width, self.rich_style)], width)
+        base = self.base_style
+        blank = Strip([Segment(" " * width, base)], width)
         if self.picture is None:
             lines = [blank] * rows
             if self.message:
                 msg = self.message[:width]
                 pad = (width - len(msg)) // 2
-                lines[rows // 2] = Strip([Segment(" " * pad + msg.ljust(width - pad),
-                                                  self.rich_style)], width)
+                lines[rows // 2] = Strip([Segment(" " * pad + msg.ljust(width - pad), base)],
+                                         width)
             return strips + lines
         xs, ys = self._grid()
         packed = self.picture.sample(xs, ys)
@@ -227,18 +245,22 @@ class HalfBlockView(Widget):
             for s, e in zip(starts.tolist(), ends.tolist()):
                 t, b = int(top[s]), int(bottom[s])
                 if t < 0 and b < 0:
-                    segments.append(Segment(" " * (e - s), self.rich_style))
+                    segments.append(Segment(" " * (e - s), base))
                 else:
                     segments.append(Segment(UPPER_HALF * (e - s), self._style(t, b)))
             strips.append(Strip(segments, width))
         return strips
 
     def render_line(self, y: int) -> Strip:
-        if self._strips is None or len(self._strips) != self.size.height:
+        if y == 0:
+            if self._title is None or self._title.cell_length != self.size.width:
+                self._title = self._title_strip(self.size.width)
+            return self._title
+        if self._strips is None or len(self._strips) != self.size.height - 1:
             self._strips = self._build()
-        if 0 <= y < len(self._strips):
-            return self._strips[y]
-        return Strip.blank(self.size.width, self.rich_style)
+        if 0 <= y - 1 < len(self._strips):
+            return self._strips[y - 1]
+        return Strip.blank(self.size.width, self.base_style)
 
     def on_click(self, event) -> None:
         if self.picture is None or event.y < 1:

@@ -1,0 +1,263 @@
+"""The terminal UI under faults: files vanishing, unreadable folders, loops, huge folders, key storms."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+from PIL import Image as PILImage
+from textual import events
+
+from kmc_tui.app import KmcApp
+from kmc_tui.widgets.file_browser import FileBrowser
+
+DATA = Path(__file__).resolve().parent / "data"
+HOPPER = DATA / "pillow" / "hopper.png"
+
+
+def sync(test):
+    """Run an async pilot test with asyncio (no async pytest plugin needed)."""
+
+    @functools.wraps(test)
+    def run(*args, **kwargs):
+        asyncio.run(test(*args, **kwargs))
+
+    return run
+
+
+@pytest.fixture(autouse=True)
+def _no_env_plugins(monkeypatch):
+    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
+
+
+def record_notifications(app: KmcApp) -> list[tuple[str, str]]:
+    seen: list[tuple[str, str]] = []
+    original = app.notify
+
+    def notify(message, *args, **kwargs):
+        seen.append((kwargs.get("severity", "information"), str(message)))
+        return original(message, *args, **kwargs)
+
+    app.notify = notify  # type: ignore[method-assign]
+    return seen
+
+
+async def wait_until(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
+    start = time.monotonic()
+    while not condition():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def result_ready(app: KmcApp) -> bool:
+    return app.shown.result is not None and app.shown.settings == app.settings
+
+
+async def wait_result(pilot, app: KmcApp, timeout: float = 60.0):
+    await wait_until(pilot, lambda: result_ready(app), timeout, "the full result")
+    return app.shown.result
+
+
+async def wait_listed(pilot, browser: FileBrowser, folder: Path, timeout: float = 20.0) -> None:
+    await wait_until(pilot, lambda: browser.folder == folder and not browser.loading_folder,
+                     timeout, f"listing of {folder}")
+
+
+@sync
+async def test_open_file_deleted_while_shown(tmp_path):
+    image = tmp_path / "hopper.png"
+    shutil.copy(HOPPER, image)
+    app = KmcApp(image, k=4)
+    seen = record_notifications(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        image.unlink()
+        # The decoded image is in memory: changing k still works, and so does saving.
+        await pilot.press("plus")
+        result = await wait_result(pilot, app)
+        assert result.quantized.k == 5
+        await pilot.press("s")
+        saved = tmp_path / "hopper-k5.png"
+        await wait_until(pilot, saved.exists, 20, "saved file")
+        await wait_until(pilot, lambda: any("input file is gone" in m for _, m in seen), 10,
+                         "notice")
+        # Opening the stale entry again is one clear error, not a crash.
+        browser = app.query_one(FileBrowser)
+        browser.select_path(image)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
+        assert any("no such file" in m for s, m in seen if s == "error")
+        assert app.is_running
+    with PILImage.open(saved) as out:
+        assert len(out.convert("RGB").getcolors(1 << 16)) <= 5
+
+
+@sync
+async def test_open_file_replaced_while_shown(tmp_path):
+    image = tmp_path / "picture.png"
+    shutil.copy(HOPPER, image)  # 128x128
+    app = KmcApp(image, k=4)
+    seen = record_notifications(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        assert app.shown.image.width == 128
+        # Replaced by another image: what is shown stays consistent until it is reopened.
+        tmp = tmp_path / "new.tmp"
+        shutil.copy(DATA / "pngsuite" / "basn2c08.png", tmp)  # 32x32
+        os.replace(tmp, image)
+        await pilot.press("plus")
+        result = await wait_result(pilot, app)
+        assert result.image.width == 128 and result.quantized.indices.shape == (128, 128)
+        await pilot.press("enter")  # the cursor is on picture.png
+        await wait_until(pilot, lambda: app.shown.image is not None
+                         and app.shown.image.width == 32, 20, "reopened image")
+        result = await wait_result(pilot, app)
+        assert result.quantized.indices.shape == (32, 32)
+        # Replaced by garbage: reopening it is an error notification; the app goes on.
+        image.write_bytes(b"garbage" * 100)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
+        assert app.shown.image is None
+        await pilot.press("plus")  # nothing open: only the setting changes
+        assert app.is_running
+
+
+@sync
+async def test_folder_that_cannot_be_listed(tmp_path, monkeypatch):
+    """Tests run as root, for whom chmod 000 changes nothing; so the listing itself is made to
+    fail the way it does for an unprivileged user: os.scandir raises PermissionError."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    shutil.copy(HOPPER, locked / "inside.png")
+    real_scandir = os.scandir
+
+    def scandir(path="."):
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    app = KmcApp(tmp_path)
+    seen = record_notifications(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        browser = app.query_one(FileBrowser)
+        await wait_listed(pilot, browser, tmp_path)
+        browser.select_path(locked)
+        await pilot.press("enter")
+        await wait_listed(pilot, browser, locked)
+        assert [e.kind for e in browser.entries] == ["parent"]
+        assert browser.error and "Permission denied" in browser.error
+        assert any(s == "error" and "Permission denied" in m for s, m in seen)
+        # The error is on screen, and the way back works.
+        text = " ".join("".join(seg.text for seg in browser.render_line(y))
+                        for y in range(browser.size.height))
+        assert "Permission denied" in " ".join(text.split())
+        await pilot.press("backspace")
+        await wait_listed(pilot, browser, tmp_path)
+        assert browser.current.path == locked
+
+
+@sync
+async def test_symlink_loop_and_broken_link_are_shown_as_such(tmp_path):
+    shutil.copy(HOPPER, tmp_path / "real.png")
+    os.symlink(tmp_path / "loop_b.png", tmp_path / "loop_a.png")
+    os.symlink(tmp_path / "loop_a.png", tmp_path / "loop_b.png")
+    os.symlink(tmp_path / "missing.png", tmp_path / "dangling.png")
+    os.symlink(tmp_path, tmp_path / "self")  # a folder that contains itself
+    app = KmcApp(tmp_path)
+    seen = record_notifications(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        browser = app.query_one(FileBrowser)
+        await wait_listed(pilot, browser, tmp_path)
+        kinds = {e.name: (e.kind, e.note) for e in browser.entries}
+        assert kinds["loop_a.png"] == ("broken", "symlink loop")
+        assert kinds["loop_b.png"] == ("broken", "symlink loop")
+        assert kinds["dangling.png"] == ("broken", "broken symlink")
+        assert kinds["real.png"][0] == "image"
+        assert kinds["self"][0] == "folder"
+        browser.select_path(tmp_path / "loop_a.png")
+        await pilot.press("enter")
+        await pilot.pause()
+        assert any(s == "warning" and "symlink loop" in m for s, m in seen)
+        # Following the self-link a few levels deep stays finite and responsive.
+        target = tmp_path
+        for _ in range(3):
+            target = target / "self"
+            browser.select_path(target)
+            await pilot.press("enter")
+            await wait_listed(pilot, browser, target)
+        browser.select_path(target / "real.png")
+        await pilot.press("enter")
+        result = await wait_result(pilot, app)
+        assert result.image.width == 128
+
+
+@sync
+async def test_folder_of_10000_files_stays_responsive(tmp_path):
+    big = tmp_path / "big"
+    big.mkdir()
+    for i in range(10_000):
+        (big / f"img{i:05d}.png").touch()
+    started = time.monotonic()
+    app = KmcApp(big)
+    async with app.run_test(size=(100, 30)) as pilot:
+        browser = app.query_one(FileBrowser)
+        await wait_listed(pilot, browser, big, timeout=30)
+        listed = time.monotonic() - started
+        assert len(browser.entries) == 10_001
+        # Not a speed test (see benchmarks/tui_latency.py): a bound that only a hang breaks.
+        assert listed < 30
+        await pilot.press("end")
+        assert browser.current.name == "img09999.png"
+        assert browser.scroll_offset.y > 9_000
+        await pilot.press("home", "down", "pagedown")
+        assert browser.cursor > 10
+        text = "".join(seg.text for seg in browser.render_line(0))
+        assert "img" in text
+        # Keys are answered promptly while it is shown.
+        t = time.monotonic()
+        for _ in range(20):
+            await pilot.press("down")
+        assert time.monotonic() - t < 10
+
+
+@sync
+async def test_k_changed_50_times_in_a_second_ends_on_the_last_k(tmp_path):
+    image = tmp_path / "hopper.png"
+    shutil.copy(HOPPER, image)
+    app = KmcApp(image, k=2)
+    shown_ks: list[int] = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        original = app._show_result
+
+        def spy(result, settings):
+            shown_ks.append(settings.k)
+            return original(result, settings)
+
+        app._show_result = spy  # type: ignore[method-assign]
+        # pilot.press() waits for the process to go idle after each key, which it never is
+        # while quantizing; so the keys go through the driver as a terminal would send them.
+        start = time.monotonic()
+        for _ in range(50):
+            key = events.Key("plus", "+")
+            key.set_sender(app)
+            app._driver.send_message(key)
+            await asyncio.sleep(0.01)
+        pressing = time.monotonic() - start
+        await wait_until(pilot, lambda: app.settings.k == 52, 10, "all 50 keys handled")
+        assert pressing < 3.0  # ~1 s unless the machine is very busy
+        result = await wait_result(pilot, app)
+        await pilot.pause(1.0)  # any stale result would arrive in this time
+        assert app.shown.result.quantized.k == 52
+        assert result.quantized.k == 52 and result.quantized.colors <= 52
+        assert shown_ks and shown_ks[-1] == 52
+        assert app.query_one("#k").value == "52"
+        assert "k=52" in app.query_one("#result").caption
+        print(f"50 presses took {pressing:.2f} s; results shown for k = {shown_ks}")
