@@ -35,10 +35,15 @@ class MiniBatchKMeansQuantizer(Quantizer):
         if len(colors) <= k:
             return QuantizerOutput(colors.copy(), np.arange(len(colors)))
         from sklearn.cluster import MiniBatchKMeans
+        from threadpoolctl import threadpool_limits
 
         feats = to_features(colors, color_space)
         model = MiniBatchKMeans(n_clusters=k, init="k-means++", n_init=3, max_iter=max_iter,
                                 batch_size=batch_size, random_state=seed, compute_labels=True)
-        model.fit(feats, sample_weight=counts.astype(np.float32))
+        # One OpenMP thread: a step's batch is too small to share, and waking threads for
+        # each of hundreds of steps cost more than the step itself (40 ms vs 0.5 ms measured
+        # on a busy 2-core machine).
+        with threadpool_limits(limits=1, user_api="openmp"):
+            model.fit(feats, sample_weight=counts.astype(np.float32))
         return QuantizerOutput(from_features(model.cluster_centers_, color_space),
                                model.labels_)

@@ -1,0 +1,287 @@
+"""The conformance kit: every built-in plugin passes it, and it catches each kind of broken plugin.
+
+Each broken plugin below is a correct reference plugin (``Popular``) with one defect, so the
+failure the kit reports is that defect's; ``test_reference_plugin_passes`` is the control.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import warnings
+from importlib import metadata
+
+import numpy as np
+import pytest
+
+from kmc_tui.registry import (ENTRY_POINT_GROUP, ParamSpec, Quantizer, QuantizerOutput,
+                              Registry)
+from kmc_tui.testing import CheckResult, ConformanceError, check_quantizer
+
+BUILT_IN = sorted(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
+                  if ep.dist is not None and ep.dist.name == "kmc-tui")
+
+
+# --- built-ins --------------------------------------------------------------------------------
+
+def test_all_built_in_plugins_are_registered():
+    assert {"kmeans", "mediancut", "octree", "minibatch"} <= set(BUILT_IN)
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_built_in_plugin_conforms(name):
+    record = Registry(use_env=False).get(name)
+    results = check_quantizer(record)
+    assert all(isinstance(r, CheckResult) and r.passed for r in results)
+    names = {r.name for r in results}
+    # The kit ran every family of checks, not just the first.
+    assert {"declares_params", "output_contract", "k_is_1", "rgba_input", "one_pixel",
+            "deterministic", "invalid_params_rejected", "edge_values_handled", "quiet",
+            "finishes"} <= names
+
+
+# --- a correct reference plugin and its broken variants ----------------------------------------
+
+class Popular(Quantizer):
+    """The k most common colors (or k colors spread over the luma order)."""
+
+    name = "popular"
+    description = "The k most common colors, or k colors spread by brightness"
+    params = (ParamSpec("by", str, "count", "how colors are picked", choices=("count", "luma")),)
+    supports_alpha = True
+
+    def pick(self, hist, k, by):
+        if by == "count":
+            return np.argsort(-hist.counts, kind="stable")[:k]
+        luma = hist.colors[:, :3].astype(np.float64) @ [0.299, 0.587, 0.114]
+        order = np.argsort(luma, kind="stable")
+        return order[np.linspace(0, len(order) - 1, min(k, len(order))).round().astype(int)]
+
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        if by not in ("count", "luma"):
+            raise ValueError(f"by must be count or luma, not {by!r}")
+        return QuantizerOutput(hist.colors[self.pick(hist, k, by)].copy())
+
+
+def failed_checks(plugin, **kwargs) -> list[str]:
+    with pytest.raises(ConformanceError) as info:
+        check_quantizer(plugin, **kwargs)
+    error = info.value
+    assert isinstance(error, AssertionError)
+    for name in error.failed:  # the message names each failed check
+        assert f"  {name}: " in str(error)
+    return error.failed
+
+
+def test_reference_plugin_passes():
+    results = check_quantizer(Popular)
+    assert len(results) >= 20 and all(r.passed for r in results)
+    assert check_quantizer(Popular())  # an instance is accepted too
+
+
+class NoName(Popular):
+    name = ""
+
+
+class TwoLineDescription(Popular):
+    description = "The k most common colors.\nAlso spreads by luma."
+
+
+class ParamsNotATuple(Popular):
+    params = [ParamSpec("by", str, "count", choices=("count", "luma"))]
+
+
+class ReservedParamName(Popular):
+    params = Popular.params + (ParamSpec("seed", int, 0),)
+
+    def quantize(self, hist, k, **kwargs):
+        return super().quantize(hist, k, by=kwargs.get("by", "count"))
+
+
+class DefaultOutsideItsRange(Popular):
+    params = (ParamSpec("by", str, "count", choices=("count", "luma")),
+              ParamSpec("boost", int, 0, "never used", min=1, max=8))
+
+    def quantize(self, hist, k, *, seed=0, by="count", boost=1):
+        return super().quantize(hist, k, by=by)
+
+
+class SignatureMissesParam(Popular):
+    def quantize(self, hist, k, *, seed=0):
+        return super().quantize(hist, k)
+
+
+class FloatPalette(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        return QuantizerOutput(super().quantize(hist, k, by=by).palette.astype(np.float64))
+
+
+class ReturnsList(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        return super().quantize(hist, k, by=by).palette.tolist()
+
+
+class TooManyColors(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        return QuantizerOutput(hist.colors[: k + 1].copy())
+
+
+class LabelsOutOfRange(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        palette = super().quantize(hist, k, by=by).palette
+        return QuantizerOutput(palette, np.arange(len(hist.colors)) % (len(palette) + 1))
+
+
+class IgnoresAlpha(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        return QuantizerOutput(super().quantize(hist, k, by=by).palette[:, :3].copy())
+
+
+class CrashesOnK1(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        step = 255 // (k - 1)  # evenly spaced gray levels
+        return super().quantize(hist, min(k, step), by=by)
+
+
+class CrashesWhenKAboveColors(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        rng = np.random.default_rng(seed)
+        picks = rng.choice(len(hist.colors), size=k, replace=False)
+        return QuantizerOutput(hist.colors[picks].copy())
+
+
+class CrashesOnGray(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        # Whitening with the Cholesky factor of the covariance: singular for gray images.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # np.cov of a single color
+            np.linalg.cholesky(np.cov(hist.colors[:, :3].T.astype(np.float64)))
+        return super().quantize(hist, k, by=by)
+
+
+class CrashesOnOnePixel(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        second = hist.colors[np.argsort(-hist.counts)[1]]  # "the runner-up color"
+        palette = super().quantize(hist, k, by=by).palette
+        palette[-1] = second if len(palette) > 1 else palette[-1]
+        return QuantizerOutput(palette)
+
+
+class NeedsPixels(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        _ = hist.image.reshape(-1, hist.channels)
+        return super().quantize(hist, k, by=by)
+
+
+class Nondeterministic(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        rng = np.random.default_rng()  # ignores the seed
+        picks = rng.permutation(len(hist.colors))[:k]
+        return QuantizerOutput(hist.colors[picks].copy())
+
+
+class ModifiesInput(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        hist.counts[:] = hist.counts.max() - hist.counts  # reuses the buffer
+        return super().quantize(hist, k, by=by)
+
+
+class Prints(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        print(f"quantizing {len(hist.colors)} colors")
+        return super().quantize(hist, k, by=by)
+
+
+class ChoiceNotImplemented(Popular):
+    params = (ParamSpec("by", str, "count", choices=("count", "luma", "median")),)
+
+
+class CrashesAtUnboundedZero(Popular):
+    params = Popular.params + (ParamSpec("levels", int, 4, "gray levels", max=16),)
+
+    def quantize(self, hist, k, *, seed=0, by="count", levels=4):
+        _ = 255 // levels
+        return super().quantize(hist, k, by=by)
+
+
+class CallsSysExit(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        sys.exit("giving up")
+
+
+BROKEN = [
+    (NoName, "declares_name"),
+    (TwoLineDescription, "declares_description"),
+    (ParamsNotATuple, "declares_params"),
+    (ReservedParamName, "declares_params"),
+    (DefaultOutsideItsRange, "defaults_valid"),
+    (SignatureMissesParam, "signature_accepts_params"),
+    (FloatPalette, "output_contract"),
+    (ReturnsList, "output_contract"),
+    (TooManyColors, "output_contract"),
+    (LabelsOutOfRange, "output_contract"),
+    (IgnoresAlpha, "rgba_input"),
+    (CrashesOnK1, "k_is_1"),
+    (CrashesWhenKAboveColors, "k_above_colors"),
+    (CrashesOnGray, "gray_input"),
+    (CrashesOnOnePixel, "one_pixel"),
+    (NeedsPixels, "without_pixels"),
+    (Nondeterministic, "deterministic"),
+    (ModifiesInput, "input_untouched"),
+    (Prints, "quiet"),
+    (ChoiceNotImplemented, "declared_values_work"),
+    (CrashesAtUnboundedZero, "edge_values_handled"),
+    (CallsSysExit, "output_contract"),
+]
+
+
+@pytest.mark.parametrize("plugin, check", BROKEN, ids=[cls.__name__ for cls, _ in BROKEN])
+def test_kit_catches_broken_plugin(plugin, check):
+    failed = failed_checks(plugin)
+    assert check in failed
+
+
+def test_targeted_defects_fail_only_their_checks():
+    # A defect in one place is reported there, not as a wall of unrelated failures.
+    assert failed_checks(Nondeterministic) == ["deterministic"]
+    assert failed_checks(IgnoresAlpha) == ["rgba_input", "end_to_end"]  # the core refuses it
+    assert failed_checks(Prints) == ["quiet"]
+    assert failed_checks(ChoiceNotImplemented) == ["declared_values_work"]
+    assert failed_checks(CrashesAtUnboundedZero) == ["edge_values_handled"]
+    assert failed_checks(ModifiesInput) == ["input_untouched"]
+    assert failed_checks(CrashesOnOnePixel) == ["one_pixel"]
+    assert failed_checks(NeedsPixels) == ["without_pixels"]
+    assert failed_checks(TwoLineDescription) == ["declares_description"]
+
+
+class Hangs(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count"):
+        threading.Event().wait()  # forever; sleeps, so the abandoned thread costs no CPU
+
+
+def test_kit_reports_a_hanging_plugin_and_returns():
+    started = time.perf_counter()
+    with pytest.raises(ConformanceError) as info:
+        check_quantizer(Hangs, timeout=0.3)
+    assert time.perf_counter() - started < 10
+    failed = info.value.failed
+    assert "finishes" in failed and "output_contract" in failed
+    messages = {r.name: r.message for r in info.value.failures}
+    assert "timed out after 0.3 s" in messages["output_contract"]
+    # After the first hang the rest are not run (each would hang and leave a thread behind).
+    assert messages["k_is_1"].startswith("not run")
+
+
+def test_kit_takes_file_plugins_through_their_record(data):
+    registry = Registry([data / "plugins" / "conformance"], use_entry_points=False,
+                        use_env=False)
+    assert failed_checks(registry.get("fails_to_import")) == ["loads"]
+    error = pytest.raises(ConformanceError, check_quantizer, registry.get("float_palette"))
+    assert "output_contract" in error.value.failed
+    assert "dtype is float64, expected uint8" in str(error.value)
+
+
+def test_kit_takes_a_registered_name():
+    assert all(r.passed for r in check_quantizer("octree"))
+    assert failed_checks("no_such_plugin_xyz") == ["loads"]
