@@ -129,7 +129,7 @@ class KmcApp(App):
     """
 
     TITLE = "kmc-tui"
-    CSS_PATH = "app.tcss"
+    CSS_PATH = Path(__file__).with_name("app.tcss")  # absolute: subclasses live elsewhere
 
     BINDINGS = [
         Binding("q", "quit", "Quit"),

@@ -259,11 +259,11 @@ async def test_switch_plugin_and_parameter_from_the_keyboard(folder):
 async def test_plugins_screen_lists_every_plugin_with_errors_and_picks_one(folder, tmp_path_factory):
     plugins = tmp_path_factory.mktemp("plugins")
     (plugins / "broken_syntax.py").write_text("def oops(:\n")
-    (plugins / "uniform.py").write_text(
+    (plugins / "tui_grays.py").write_text(
         "import numpy as np\n"
         "from kmc_tui.registry import ParamSpec, Quantizer, QuantizerOutput\n"
         "class Uniform(Quantizer):\n"
-        "    name = 'uniform'\n"
+        "    name = 'tui_grays'\n"
         "    description = 'Evenly spaced grays'\n"
         "    params = (ParamSpec('levels_only', bool, False, 'ignored'),)\n"
         "    def quantize(self, hist, k, *, seed=0, levels_only=False):\n"
@@ -286,15 +286,15 @@ async def test_plugins_screen_lists_every_plugin_with_errors_and_picks_one(folde
         for name in app.registry.names():
             assert name in text
         assert "broken_syntax" in text and "SyntaxError" in text
-        assert "levels_only" in text and str(plugins / "uniform.py") in text
-        # Pick "uniform" with the keyboard.
-        index = app.registry.names().index("uniform")
+        assert "levels_only" in text and str(plugins / "tui_grays.py") in text
+        # Pick "tui_grays" with the keyboard.
+        index = app.registry.names().index("tui_grays")
         options.highlighted = index
         await pilot.press("enter")
         assert not isinstance(app.screen, PluginsScreen)
-        assert app.settings.plugin == "uniform"
+        assert app.settings.plugin == "tui_grays"
         result = await wait_result(pilot, app)
-        assert result.quantized.plugin == "uniform"
+        assert result.quantized.plugin == "tui_grays"
         assert app.query_one("#param-levels_only") is not None
 
 
