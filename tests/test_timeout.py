@@ -1,0 +1,87 @@
+"""`kmc-tui compress --timeout`: a plugin that hangs does not hang the command line.
+
+The hanging plugins are real single-file plugins in tests/data/plugins/, loaded with
+--plugin-dir. ``hang`` spins forever in pure Python and first starts a non-daemon thread that
+never ends, so the command must not wait for threads at exit; ``hang_on_import`` never finishes
+importing.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+
+import numpy as np
+from PIL import Image
+
+TIMEOUT = "0.5"
+
+
+def _folder(tmp_path, data):
+    """a.png: a photo (the plugin runs and hangs); b.png: 3 colors (kept as is, no plugin)."""
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(data / "pillow" / "hopper.png", folder / "a.png")
+    three = np.zeros((8, 8, 3), np.uint8)
+    three[:, 3:] = (200, 30, 30)
+    three[:, 6:] = (20, 20, 220)
+    Image.fromarray(three).save(folder / "b.png")
+    return folder
+
+
+def test_hanging_plugin_times_out_and_batch_goes_on(cli, data, tmp_path):
+    src = _folder(tmp_path, data)
+    out = tmp_path / "out"
+    started = time.monotonic()
+    done = cli("compress", "-i", src, "-o", out, "-k", "16", "--plugin", "hang",
+               "--plugin-dir", data / "plugins" / "hanging", "--timeout", TIMEOUT, "--json",
+               timeout=60)
+    elapsed = time.monotonic() - started
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"kmc-tui: error: plugin 'hang' timed out after {TIMEOUT} s"]
+    # The file after the hung one was still done; the hung one left nothing behind.
+    records = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [r["input"] for r in records] == [str(src / "b.png")]
+    assert sorted(p.name for p in out.iterdir()) == ["b.png"]
+    assert elapsed < 30  # it exited despite a spinning thread and a never-ending one
+
+
+def test_single_file_timeout(cli, data, tmp_path):
+    src = data / "pillow" / "hopper.png"
+    out = tmp_path / "out.png"
+    done = cli("compress", "-i", src, "-o", out, "--plugin", "hang", "--param", "spin=no",
+               "--plugin-dir", data / "plugins" / "hanging", "--timeout", TIMEOUT, timeout=60)
+    assert done.returncode == 1
+    assert done.stderr == f"kmc-tui: error: plugin 'hang' timed out after {TIMEOUT} s\n"
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_plugin_that_hangs_while_importing(cli, data, tmp_path):
+    out = tmp_path / "out.png"
+    done = cli("compress", "-i", data / "pillow" / "hopper.png", "-o", out,
+               "--plugin", "hang_on_import", "--plugin-dir", data / "plugins" / "hanging_import",
+               "--timeout", TIMEOUT, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == (f"kmc-tui: error: loading plugin 'hang_on_import' timed out after "
+                           f"{TIMEOUT} s\n")
+    assert not out.exists()
+
+
+def test_timeout_leaves_working_plugins_alone(cli, data, tmp_path):
+    out = tmp_path / "out.png"
+    done = cli("compress", "-i", data / "pillow" / "hopper.png", "-o", out, "-k", "8",
+               "--plugin", "mediancut", "--timeout", "60", "--json", timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["colors"] <= 8 and out.exists()
+
+
+def test_timeout_must_be_positive(cli, data, tmp_path):
+    for bad in ("0", "-1", "soon", "nan", "inf"):
+        done = cli("compress", "-i", data / "pillow" / "hopper.png", "-o", tmp_path / "x.png",
+                   "--timeout", bad)
+        assert done.returncode == 2
+        assert f"argument --timeout: expected a positive number of seconds, got '{bad}'" \
+            in done.stderr
+    assert list(tmp_path.iterdir()) == []
