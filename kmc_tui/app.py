@@ -253,7 +253,7 @@ class KmcApp(App):
                     yield palette
         from textual.widgets import Footer
 
-        yield Footer(compact=True, show_command_palette=False)
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#files", FileBrowser).focus()
@@ -280,7 +280,8 @@ class KmcApp(App):
         result.display = mode in ("both", "result")
         panes = self.query_one("#panes")
         panes.set_class(mode == "both" and narrow, "stacked")
-        self.query_one("#palette", PaletteView).set_rows(2 if narrow else 4)
+        rows = 2 if narrow else (6 if self.size.height >= 36 else 4)
+        self.query_one("#palette", PaletteView).set_rows(rows)
 
     # -- plugins -----------------------------------------------------------------------------
     @work(thread=True, group="plugin-load", description="load plugin")
@@ -377,8 +378,7 @@ class KmcApp(App):
                           else None)
         original = self.query_one("#original", HalfBlockView)
         original.show(picture, self._original_caption())
-        for pane in self.query(HalfBlockView):
-            pane.viewport = self.viewport
+        self._set_viewport(Viewport())
         self.query_one("#result", HalfBlockView).show_message("")
         self.query_one("#palette", PaletteView).show_palette(None, None)
         for note in image.notes:
@@ -654,9 +654,9 @@ class KmcApp(App):
         self.viewport = viewport
         for pane in self.query(HalfBlockView):
             pane.viewport = viewport
-        pane = self._pane()
-        if pane is not None:
-            self.query_one("#original", HalfBlockView).title = f"Original [{viewport.label}]"
+        zoom = "" if viewport.scale is None else f" [{viewport.label}]"
+        self.query_one("#original", HalfBlockView).title = f"Original{zoom}"
+        self.query_one("#result", HalfBlockView).title = f"Result{zoom}"
 
     def action_zoom(self, direction: int) -> None:
         pane = self._pane()

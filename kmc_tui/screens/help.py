@@ -12,12 +12,12 @@ from textual.widgets import Static
 
 #: Keys handled by widgets rather than app bindings, listed for completeness.
 WIDGET_KEYS = (
-    ("up / down, pgup / pgdn, home / end", "move in the file list"),
+    ("↑ ↓ pgup pgdn home end", "move in the file list"),
     ("enter", "open the folder or image under the cursor"),
     ("backspace", "go to the parent folder"),
-    ("tab / shift+tab", "move between the file list, the settings and the preview"),
-    ("arrows (preview focused)", "pan the zoomed preview"),
+    ("tab / shift+tab", "next / previous control (file list, settings)"),
     ("enter (in a field)", "apply a typed k or parameter"),
+    ("mouse", "click a file to open it; click the picture to zoom there"),
 )
 
 

@@ -6,6 +6,8 @@ its own line). Enter picks the plugin under the cursor.
 
 from __future__ import annotations
 
+import textwrap
+
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -15,6 +17,13 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
+
+
+def _wrapped(text: Text, line: str, style: str = "", *, width: int = 84,
+             indent: str = "    ", hang: str = "      ") -> None:
+    for i, part in enumerate(textwrap.wrap(line, width, initial_indent=indent,
+                                           subsequent_indent=hang) or [indent]):
+        text.append("\n" + part, style=style)
 
 
 def describe_record(record, current: str | None = None) -> Text:
@@ -28,17 +37,17 @@ def describe_record(record, current: str | None = None) -> Text:
         text.append("  loaded", style="green")
     else:
         text.append("  loading…", style="yellow")
-    text.append(f"\n    from {record.origin}", style="dim")
-    cls = record._cls if record.loaded else None
+    _wrapped(text, f"from {record.origin}", "dim")
+    cls = record.cls if record.loaded else None
     if cls is not None:
-        text.append(f"\n    {cls.description}")
+        _wrapped(text, cls.description)
         if cls.params:
             for spec in cls.params:
-                text.append(f"\n    · {spec.describe()}", style="cyan")
+                _wrapped(text, f"· {spec.describe()}", "cyan")
         else:
-            text.append("\n    · no parameters", style="dim")
+            _wrapped(text, "· no parameters", "dim")
     if record.error:
-        text.append(f"\n    error: {record.error}", style="red")
+        _wrapped(text, f"error: {record.error}", "red")
     return text
 
 
@@ -55,7 +64,8 @@ class PluginsScreen(ModalScreen[str | None]):
         width: 90; max-width: 100%; height: auto; max-height: 90%;
         border: round $accent; background: $surface; padding: 0 1;
     }
-    PluginsScreen OptionList { height: auto; max-height: 30; border: none; }
+    PluginsScreen OptionList { height: auto; max-height: 30; border: none; padding: 0; }
+    PluginsScreen OptionList:focus { border: none; }
     PluginsScreen .hint { color: $text-muted; }
     """
 

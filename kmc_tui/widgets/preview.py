@@ -111,7 +111,7 @@ class HalfBlockView(Widget):
 
     def __init__(self, title: str = "", *, id: str | None = None, classes: str | None = None):
         super().__init__(id=id, classes=classes)
-        self.title = title
+        self._title_text = title
         self.caption = ""
         self.picture: Picture | None = None
         self.message = ""
@@ -119,6 +119,17 @@ class HalfBlockView(Widget):
         self._title: Strip | None = None
         self._styles: dict[tuple[int, int], Style] = {}
         self._base: Style | None = None
+
+    @property
+    def title(self) -> str:
+        return self._title_text
+
+    @title.setter
+    def title(self, text: str) -> None:
+        if text != self._title_text:
+            self._title_text = text
+            self._title = None
+            self.refresh()
 
     # -- data -------------------------------------------------------------------------------
     def show(self, picture: Picture | None, caption: str = "") -> None:
