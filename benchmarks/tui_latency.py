@@ -10,6 +10,7 @@
 Usage::
 
     python benchmarks/tui_latency.py [--repeat 3] [--k 16] [--big-only | --small-only]
+                                     [--preview-pixels N]
 """
 
 from __future__ import annotations
@@ -108,9 +109,15 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=16)
     parser.add_argument("--big-only", action="store_true")
     parser.add_argument("--small-only", action="store_true")
+    parser.add_argument("--preview-pixels", type=int, default=None,
+                        help="try another size for the quick preview's copy")
     args = parser.parse_args()
+    if args.preview_pixels:
+        import kmc_tui.app
 
-    if not args.big_only:
+        kmc_tui.app.PREVIEW_PIXELS = args.preview_pixels
+
+    if not args.big_only and not args.preview_pixels:
         if shutil.which("tmux"):
             print(f"kmc-tui samples/ -> first frame : {fmt(first_frame_seconds(ROOT / 'samples', args.repeat))}")
         else:
