@@ -22,15 +22,17 @@ class MiniBatchKMeansQuantizer(Quantizer):
     params = (
         ParamSpec("color_space", str, "lab", "space the distances are measured in",
                   choices=("lab", "rgb")),
-        ParamSpec("batch_size", int, 4096, "distinct colors per mini-batch", min=16,
-                  max=1 << 20),
-        ParamSpec("max_iter", int, 100, "most passes over the distinct colors", min=1,
-                  max=10000),
+        ParamSpec("batch_size", int, 4096, "colors per mini-batch", min=16, max=1 << 20),
+        ParamSpec("max_iter", int, 100, "most passes over the colors", min=1, max=10000),
+        ParamSpec("sample_size", int, 1 << 18,
+                  "with more distinct colors, learn from this many drawn by pixel count",
+                  min=1024, max=1 << 24),
     )
     supports_alpha = True
 
     def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0, color_space: str = "lab",
-                 batch_size: int = 4096, max_iter: int = 100) -> QuantizerOutput:
+                 batch_size: int = 4096, max_iter: int = 100,
+                 sample_size: int = 1 << 18) -> QuantizerOutput:
         colors, counts = hist.colors, hist.counts
         if len(colors) <= k:
             return QuantizerOutput(colors.copy(), np.arange(len(colors)))
@@ -39,11 +41,20 @@ class MiniBatchKMeansQuantizer(Quantizer):
 
         feats = to_features(colors, color_space)
         model = MiniBatchKMeans(n_clusters=k, init="k-means++", n_init=3, max_iter=max_iter,
-                                batch_size=batch_size, random_state=seed, compute_labels=True)
+                                batch_size=batch_size, random_state=seed)
+        if len(colors) > sample_size:
+            # scikit-learn draws every mini-batch by weight from all the rows, which costs
+            # O(rows) per step (6 of 8 s on a 12 MP photo with a million colors). Drawing the
+            # rows once, by pixel count, keeps each step cheap; every color is still assigned.
+            p = counts / counts.sum()
+            rows = np.random.default_rng(seed).choice(len(colors), size=sample_size, p=p)
+            train, weights = feats[rows], None
+        else:
+            train, weights = feats, counts.astype(np.float32)
         # One OpenMP thread: a step's batch is too small to share, and waking threads for
         # each of hundreds of steps cost more than the step itself (40 ms vs 0.5 ms measured
         # on a busy 2-core machine).
         with threadpool_limits(limits=1, user_api="openmp"):
-            model.fit(feats, sample_weight=counts.astype(np.float32))
-        return QuantizerOutput(from_features(model.cluster_centers_, color_space),
-                               model.labels_)
+            model.fit(train, sample_weight=weights)
+        labels = model.labels_ if weights is not None else model.predict(feats)
+        return QuantizerOutput(from_features(model.cluster_centers_, color_space), labels)
