@@ -6,11 +6,15 @@ Kept free of heavy imports at module level so ``kmc-tui --help`` and the TUI sta
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import logging
 import math
 import os
 import sys
+import tempfile
 import time
+import warnings
 from pathlib import Path
 
 from .errors import KmcError
@@ -205,6 +209,40 @@ def _summary(rows: list[tuple[Path, object]]) -> str:
     return "\n".join(lines)
 
 
+@contextlib.contextmanager
+def _decoder_chatter(lines: list[str]):
+    """Collect what decoders say while reading, so a bad file gives one clean line.
+
+    Python warnings (Pillow's "Corrupt EXIF data" …) are recorded, and C libraries that write
+    straight to file descriptor 2 (libtiff's "Fax4Decode: Bad code word …") are redirected to a
+    temporary file; both end up in `lines`, for the caller to show as notes or drop.
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            fd = sys.stderr.fileno()
+            sys.stderr.flush()
+            saved = os.dup(fd)
+        except (AttributeError, OSError, ValueError):  # no real stderr (embedded, tests)
+            saved = None
+        with tempfile.TemporaryFile() as sink:
+            if saved is not None:
+                os.dup2(sink.fileno(), fd)
+            try:
+                yield
+            finally:
+                if saved is not None:
+                    sys.stderr.flush()
+                    os.dup2(saved, fd)
+                    os.close(saved)
+                    sink.seek(0)
+                    lines.extend(ln.strip() for ln in
+                                 sink.read(4096).decode(errors="replace").splitlines()
+                                 if ln.strip())
+    lines.extend(str(w.message).strip().splitlines()[0] for w in caught
+                 if str(w.message).strip())
+
+
 def cmd_compress(args) -> int:
     from .api import compress
     from .io import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
@@ -253,10 +291,12 @@ def cmd_compress(args) -> int:
     abandoned = False  # a plugin timed out: its thread still runs
     for n, (src, dst) in enumerate(jobs):
         progress.update(n, src.name)
+        chatter: list[str] = []
         try:
-            result = compress(src, dst, args.k, plugin=args.plugin, params=params,
-                              seed=args.seed, dither=args.dither, format=args.format,
-                              force=args.force, registry=registry, timeout=args.timeout)
+            with _decoder_chatter(chatter):
+                result = compress(src, dst, args.k, plugin=args.plugin, params=params,
+                                  seed=args.seed, dither=args.dither, format=args.format,
+                                  force=args.force, registry=registry, timeout=args.timeout)
         except KmcError as exc:
             abandoned = abandoned or isinstance(exc, PluginTimeout)
             failed += 1
@@ -266,11 +306,14 @@ def cmd_compress(args) -> int:
             continue
         rows.append((src, result))
         progress.close()
+        said = [f"decoder said: {line}" for line in dict.fromkeys(chatter)][:3]
         if args.json:
-            print(json.dumps(_record(result)), flush=True)
+            record = _record(result)
+            record["notes"] += said
+            print(json.dumps(record), flush=True)
         else:
             print(_line(result), flush=True)
-            for note in result.notes:
+            for note in [*result.notes, *said]:
                 print(f"  note: {note}")
     progress.close()
     if batch and not args.json:
@@ -343,6 +386,8 @@ def main(argv: list[str] | None = None) -> int:
     elif not argv:
         argv = ["tui"]
     args = build_parser().parse_args(argv)
+    # Pillow logs some decoding problems (an error is raised as well): keep them off the terminal.
+    logging.getLogger("PIL").addHandler(logging.NullHandler())
     try:
         if args.command == "compress":
             return cmd_compress(args)

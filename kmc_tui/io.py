@@ -205,6 +205,8 @@ def read_image(path: str | os.PathLike) -> Image:
             mode = probe.mode
             width, height = probe.size
             has_transparency = "transparency" in probe.info
+            transparency = probe.info.get("transparency")
+            rawmode = probe.tile[0].args if fmt == "PNG" and len(probe.tile) == 1 else None
             frames = getattr(probe, "n_frames", 1) if getattr(probe, "is_animated", False) else 1
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image file (or a format that cannot be read)") from None
@@ -219,8 +221,21 @@ def read_image(path: str | os.PathLike) -> Image:
                          f"{width * height} pixels is over the limit of {limit}")
     if width < 1 or height < 1:
         raise InputError(f"{path}: image has no pixels ({width}x{height})")
+    if fmt == "PNG":
+        _check_png_crcs(path)  # Pillow does not check IDAT's CRC (PngSuite xcsn0g01)
 
-    if mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+    # A gray tRNS key is compared with the pixels' own values, before any scaling.
+    gray_key = (isinstance(transparency, int) and not isinstance(transparency, bool)
+                and mode in ("1", "L", "I;16", "I;16B", "I;16L", "I;16N", "I"))
+    png16 = frames == 1 and rawmode in _PNG16_LOW_BYTES
+    if png16:
+        target = None
+        notes.append("16-bit input scaled to 8 bits")
+    elif gray_key:
+        target = None
+        if mode not in ("1", "L"):
+            notes.append(f"{mode} input scaled to 8 bits")
+    elif mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
         target = None  # decode natively, then scale: Pillow's own conversion truncates 16-bit
         notes.append(f"{mode} input scaled to 8 bits")
     elif mode in _ALPHA_MODES or has_transparency:
@@ -235,13 +250,18 @@ def read_image(path: str | os.PathLike) -> Image:
         notes.append(f"animated: first of {frames} frames used")
 
     try:
-        kwargs = {"mode": target} if target else {}
-        arr = iio.imread(path, plugin="pillow", index=0, rotate=True, **kwargs)
+        if png16:
+            arr = _read_png16(path, rawmode, transparency)
+        else:
+            kwargs = {"mode": target} if target else {}
+            arr = iio.imread(path, plugin="pillow", index=0, rotate=True, **kwargs)
+        if gray_key and arr.ndim == 2:
+            arr = _apply_gray_key(arr, transparency, mode, rawmode)
     except PILImage.DecompressionBombError as exc:
         raise InputError(f"{path}: refused as a possible decompression bomb: {_describe(exc)}") from None
     except _DECODE_ERRORS as exc:
         raise InputError(f"{path}: cannot read image: {_describe(exc)}") from None
-    if arr.ndim == 3 and arr.shape[2] == 4 and target is None:
+    if arr.ndim == 3 and arr.shape[2] == 4 and target is None and not png16:
         raise InputError(f"{path}: unsupported pixel layout {mode} {arr.shape}")
     if mode == "F" and arr.size and float(np.nanmax(arr)) > 1.0:
         arr = np.clip(arr, 0, 255) / 255.0  # float data on a 0..255 scale
@@ -250,6 +270,74 @@ def read_image(path: str | os.PathLike) -> Image:
                         notes=tuple(notes))
     except ParameterError as exc:
         raise InputError(f"{path}: {exc}") from None
+
+
+#: 16-bit PNG layouts Pillow decodes to 8 bits by keeping the high byte, and the raw mode that
+#: yields the low bytes through the same decoder (same bits per pixel, so the same unfiltering).
+_PNG16_LOW_BYTES = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L", "LA;16B": "RGBA"}
+
+
+def _read_png16(path: Path, rawmode: str, transparency) -> np.ndarray:
+    """A 16-bit color or gray+alpha PNG as uint16 (H, W, C), upright; tRNS applied as alpha.
+
+    Pillow keeps only the high byte (a floor, not a rounding), so decode a second time with a
+    raw mode that picks the low bytes, and combine.
+    """
+    from PIL import Image as PILImage
+    from PIL import ImageOps
+
+    def decode(raw: str | None) -> np.ndarray:
+        with PILImage.open(path) as im:
+            if raw is not None:
+                im.tile = [tile._replace(args=raw) for tile in im.tile]
+            im.load()
+            return np.asarray(ImageOps.exif_transpose(im)).astype(np.uint16)
+
+    low = decode(_PNG16_LOW_BYTES[rawmode])
+    if rawmode == "LA;16B":  # decoded as raw bytes: L high, L low, A high, A low
+        return np.dstack([low[..., 0] << 8 | low[..., 1], low[..., 2] << 8 | low[..., 3]])
+    arr = decode(None) << 8 | low
+    if rawmode == "RGB;16B" and isinstance(transparency, tuple) and len(transparency) == 3:
+        hidden = np.all(arr == np.asarray(transparency, np.uint16), axis=-1)
+        arr = np.dstack([arr, np.where(hidden, 0, 65535).astype(np.uint16)])
+    return arr
+
+
+def _apply_gray_key(arr: np.ndarray, key: int, mode: str, rawmode: str | None) -> np.ndarray:
+    """Gray (H, W) plus the alpha its tRNS key gives, as (H, W, 2) in the gray's own scale."""
+    if mode == "1":
+        gray = arr.astype(bool)
+        hidden = gray == bool(key)
+        gray = gray.astype(np.uint8) * np.uint8(255)
+    else:
+        bits = {"L;2": 2, "L;4": 4}.get(rawmode)
+        if bits:  # Pillow expands 2/4-bit gray to 8 bits but leaves the key unscaled
+            key = key * 255 // ((1 << bits) - 1)
+        gray = arr
+        hidden = gray == key
+    top = 255 if gray.dtype == np.uint8 else 65535
+    if gray.dtype != np.uint8:
+        gray = gray.astype(np.uint16)
+    return np.dstack([gray, np.where(hidden, 0, top).astype(gray.dtype)])
+
+
+def _check_png_crcs(path: Path) -> None:
+    """Raise InputError if a PNG chunk's CRC is wrong (truncation is left to the decoder)."""
+    with open(path, "rb") as fh:
+        data = fh.read()
+    pos = 8
+    while pos + 12 <= len(data):
+        length = int.from_bytes(data[pos:pos + 4], "big")
+        end = pos + 8 + length
+        if end + 4 > len(data):
+            return
+        kind = data[pos + 4:pos + 8]
+        if zlib.crc32(data[pos + 4:end]) != int.from_bytes(data[end:end + 4], "big"):
+            name = kind.decode("latin-1") if kind.isalpha() else repr(kind)
+            raise InputError(f"{path}: cannot read image: corrupt PNG (bad CRC in {name} chunk)")
+        if kind == b"IEND":
+            return
+        pos = end + 4
 
 
 def format_for(path: str | os.PathLike, format: str | None = None) -> str:

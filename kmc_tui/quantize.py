@@ -301,10 +301,11 @@ def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | Non
     alpha = image.alpha
     rgba_mode = alpha is not None and cls.supports_alpha
     if rgba_mode:
-        pixels = image.rgba().reshape(-1, 4)
-        pixels[pixels[:, 3] == 0, :3] = 0  # invisible color: all transparent pixels are one
-        visible = None
-        image_for_plugin = pixels.reshape(h, w, 4)
+        # Fully transparent pixels get an entry of their own (below), so they stay fully
+        # transparent; the plugin quantizes the visible ones, alpha included.
+        visible = alpha.reshape(-1) > 0
+        pixels = image.rgba().reshape(-1, 4)[visible]
+        image_for_plugin = pixels.reshape(h, w, 4) if visible.all() else pixels.reshape(-1, 1, 4)
     elif alpha is not None:
         visible = alpha.reshape(-1) >= ALPHA_THRESHOLD
         if np.any((alpha > 0) & (alpha < 255)):
@@ -356,12 +357,14 @@ def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | Non
     entries, entry_counts = entries[keep], entry_counts[keep]
 
     if channels == 4:
-        pal_rgb, pal_alpha = entries[:, :3], entries[:, 3].copy()
+        # Visible pixels stay visible, whatever alpha the plugin gave their entry.
+        pal_rgb, pal_alpha = entries[:, :3], np.maximum(entries[:, 3], 1)
     else:
         pal_rgb, pal_alpha = entries, None
     if has_hidden:
         pal_rgb = np.vstack([pal_rgb, np.zeros((1, 3), np.uint8)])
-        pal_alpha = np.append(np.full(len(entries), 255, np.uint8), np.uint8(0))
+        opaque_alpha = np.full(len(entries), 255, np.uint8) if pal_alpha is None else pal_alpha
+        pal_alpha = np.append(opaque_alpha, np.uint8(0))
         entry_counts = np.append(entry_counts, np.int64((~visible).sum()))
 
     # Order: not-opaque entries first (tRNS can then stop early), then by use.
