@@ -362,3 +362,93 @@ def test_every_corrupt_pngsuite_file_refused(path):
 def test_png_without_its_first_byte_refused():
     with pytest.raises(InputError, match="not an image"):
         read_image(PIL_DIR / "pngtest_bad.png.bin")
+
+
+# --- what reading feeds through: alpha and gray survive quantization (real CLI) ------------
+
+def output_rgba(path: Path) -> np.ndarray:
+    with PILImage.open(path) as im:
+        assert im.format == "PNG" and im.mode == "P"
+        return np.asarray(im.convert("RGBA"))
+
+
+ALPHA_FILES = [PIL_DIR / "pil123rgba.png", PIL_DIR / "transparent.png", SUITE / "basn6a08.png",
+               SUITE / "basn4a08.png"]
+
+
+def test_alpha_survives_kmeans(tmp_path, cli):
+    inputs = [arg for path in ALPHA_FILES for arg in ("-i", path)]
+    done = cli("compress", *inputs, "-o", tmp_path, "-k", "64")
+    assert done.returncode == 0, done.stderr
+    for path in ALPHA_FILES:
+        src = pillow_rgba(path)[..., 3].astype(int)
+        out = output_rgba(tmp_path / f"{path.stem}.png")[..., 3].astype(int)
+        # Fully transparent stays fully transparent; what was visible stays visible.
+        np.testing.assert_array_equal(out[src == 0], 0)
+        assert (out[src > 0] > 0).all()
+        # Partial transparency keeps its level: far closer than reducing it to on/off would.
+        partial = (src > 0) & (src < 255)
+        assert partial.sum() > 100
+        on_off_error = np.abs(src - np.where(src >= 128, 255, 0))[partial].mean()
+        error = np.abs(src - out)[partial].mean()
+        assert error < on_off_error / 3, (path.name, error, on_off_error)
+
+
+def test_few_alpha_levels_round_trip_exactly(tmp_path, cli):
+    """tm3n3p02: a palette of 4 colors with 4 alpha levels; k=4 keeps every one of them."""
+    path = SUITE / "tm3n3p02.png"
+    src = pillow_rgba(path)
+    assert len(np.unique(src.reshape(-1, 4), axis=0)) == 4
+    out = tmp_path / "out.png"
+    done = cli("compress", "-i", path, "-o", out, "-k", "4")
+    assert done.returncode == 0, done.stderr
+    got = output_rgba(out)
+    np.testing.assert_array_equal(got[..., 3], src[..., 3])
+    visible = src[..., 3] > 0
+    np.testing.assert_array_equal(got[..., :3][visible], src[..., :3][visible])
+
+
+NO_ALPHA_PLUGIN = '''
+import numpy as np
+from kmc_tui.registry import Quantizer, QuantizerOutput
+
+class MostCommon(Quantizer):
+    name = "mostcommon"
+    description = "The k most common colors (test plugin without alpha support)"
+
+    def quantize(self, hist, k, *, seed=0):
+        assert hist.colors.shape[1] == 3  # no alpha for plugins that did not ask for it
+        return QuantizerOutput(hist.colors[np.argsort(-hist.counts)[:k]])
+'''
+
+
+def test_plugin_without_alpha_support_gets_on_off_alpha_and_a_note(tmp_path, cli):
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "mostcommon.py").write_text(NO_ALPHA_PLUGIN)
+    path = PIL_DIR / "pil123rgba.png"
+    out = tmp_path / "out.png"
+    done = cli("compress", "-i", path, "-o", out, "-k", "16", "--plugin", "mostcommon",
+               "--plugin-dir", plugins)
+    assert done.returncode == 0, done.stderr
+    assert "no alpha support: transparency reduced to on/off" in done.stdout
+    src = pillow_rgba(path)[..., 3]
+    got = output_rgba(out)[..., 3]
+    np.testing.assert_array_equal(got, np.where(src >= 128, 255, 0))
+
+
+GRAY_FILES = [SUITE / "basn0g08.png", SUITE / "basn0g16.png", SUITE / "basn4a08.png",
+              PIL_DIR / "hopper_gray.jpg", PIL_DIR / "l_trns.png"]
+
+
+def test_gray_stays_gray(tmp_path, cli):
+    inputs = [arg for path in GRAY_FILES for arg in ("-i", path)]
+    done = cli("compress", *inputs, "-o", tmp_path, "-k", "6")
+    assert done.returncode == 0, done.stderr
+    for path in GRAY_FILES:
+        with PILImage.open(tmp_path / f"{path.stem}.png") as im:
+            used = [index for _, index in im.getcolors()]
+            palette = np.asarray(im.getpalette()).reshape(-1, 3)[used]
+        assert len(palette) <= 6
+        assert (palette[:, 0] == palette[:, 1]).all() and (palette[:, 1] == palette[:, 2]).all(), \
+            (path.name, palette)
