@@ -78,6 +78,7 @@ async def key_latency(image: Path, k: int, repeat: int) -> dict[str, list[float]
             await asyncio.sleep(0.005)
         out["open_to_result"].append(time.perf_counter() - start)
         for _ in range(repeat):
+            await asyncio.sleep(0.5)  # let the last frame settle, as between a person's keys
             target_k = app.settings.k + 1
             key = events.Key("plus", "+")
             key.set_sender(app)

@@ -52,7 +52,7 @@ class _Abandoned(Exception):
 
 
 def run_abandonable(fn: Callable[[], Any], is_cancelled: Callable[[], bool], *,
-                    poll: float = 0.02) -> Any:
+                    poll: float = 0.01) -> Any:
     """Run `fn` in a daemon thread; return its result, re-raise its error, or give up on cancel.
 
     A computation cannot be killed, but the caller can stop waiting for it: the thread is a

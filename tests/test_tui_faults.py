@@ -245,14 +245,15 @@ async def test_k_changed_50_times_in_a_second_ends_on_the_last_k(tmp_path):
         # pilot.press() waits for the process to go idle after each key, which it never is
         # while quantizing; so the keys go through the driver as a terminal would send them.
         start = time.monotonic()
-        for _ in range(50):
+        for i in range(50):
             key = events.Key("plus", "+")
             key.set_sender(app)
             app._driver.send_message(key)
-            await asyncio.sleep(0.01)
+            # One key every 20 ms on a schedule (a late loop sends the next one at once).
+            await asyncio.sleep(max(0.0, start + 0.02 * (i + 1) - time.monotonic()))
         pressing = time.monotonic() - start
         await wait_until(pilot, lambda: app.settings.k == 52, 10, "all 50 keys handled")
-        assert pressing < 3.0  # ~1 s unless the machine is very busy
+        assert pressing < 5.0  # 1 s when the event loop keeps up; more means it stalled
         result = await wait_result(pilot, app)
         await pilot.pause(1.0)  # any stale result would arrive in this time
         assert app.shown.result.quantized.k == 52
