@@ -487,3 +487,19 @@ async def test_q_quits(folder):
         await pilot.pause()
     assert app.return_code == 0 or app.return_code is None
     assert not app.is_running
+
+
+@sync
+async def test_mouse_opens_a_file_and_zooms_where_clicked(folder):
+    app = KmcApp(folder, k=4)
+    async with app.run_test(size=(120, 40)) as pilot:
+        browser = app.query_one(FileBrowser)
+        await wait_until(pilot, lambda: not browser.loading_folder, 10, "listing")
+        index = [e.name for e in browser.entries].index("hopper.png")
+        await pilot.click("#files", offset=(4, 1 + index))  # row 0 is the border
+        result = await wait_result(pilot, app)
+        assert result.image.path == folder / "hopper.png"
+        pane = app.query_one("#result", HalfBlockView)
+        await pilot.click("#result", offset=(pane.size.width // 2, pane.size.height // 2))
+        assert app.viewport.scale == 1.0
+        assert abs(app.viewport.center_x - 64) < 16 and abs(app.viewport.center_y - 64) < 16

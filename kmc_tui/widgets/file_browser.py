@@ -285,7 +285,10 @@ class FileBrowser(ScrollView, can_focus=True):
                 return
 
     def on_click(self, event) -> None:
-        row = event.y + self.scroll_offset.y
+        offset = event.get_content_offset(self)
+        if offset is None:
+            return  # on the border or the scrollbar
+        row = offset.y + self.scroll_offset.y
         if 0 <= row < len(self.entries):
             self.cursor = row
             if event.chain >= 2 or self.entries[row].kind == "image":

@@ -274,11 +274,12 @@ class HalfBlockView(Widget):
         return Strip.blank(self.size.width, self.base_style)
 
     def on_click(self, event) -> None:
-        if self.picture is None or event.y < 1:
+        offset = event.get_content_offset(self)
+        if self.picture is None or offset is None or offset.y < 1:
             return
         xs, ys = self._grid()
-        x = xs[min(max(event.x, 0), len(xs) - 1)]
-        y = ys[min(max(2 * (event.y - 1), 0), len(ys) - 1)]
+        x = xs[min(max(offset.x, 0), len(xs) - 1)]
+        y = ys[min(max(2 * (offset.y - 1), 0), len(ys) - 1)]
         if x >= 0 and y >= 0:
             self.post_message(self.Clicked(float(x), float(y)))
 
