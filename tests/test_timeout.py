@@ -85,3 +85,56 @@ def test_timeout_must_be_positive(cli, data, tmp_path):
         assert f"argument --timeout: expected a positive number of seconds, got '{bad}'" \
             in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+
+SLEEPY = '''
+import threading
+
+from kmc_tui.registry import Quantizer
+
+CALLS = []
+
+
+class Sleepy(Quantizer):
+    name = "sleepy"
+    description = "Waits forever without using the CPU"
+
+    def quantize(self, hist, k, *, seed=0):
+        CALLS.append(k)
+        threading.Event().wait()
+'''
+
+
+def test_api_timeout_and_cancel_while_the_plugin_runs(tmp_path, data):
+    import sys
+
+    from kmc_tui import Cancelled, PluginError, PluginTimeout, Registry, process, read_image
+
+    (tmp_path / "sleepy.py").write_text(SLEEPY)
+    registry = Registry([tmp_path], use_entry_points=False, use_env=False)
+    image = read_image(data / "pillow" / "hopper.png")
+    registry.get("sleepy").load()
+    calls = sys.modules["kmc_tui_plugin_sleepy"].CALLS
+
+    # With a timeout the wait polls should_stop too, so a front end can cancel mid-plugin:
+    # should_stop turns True only once the plugin is running.
+    started = time.monotonic()
+    try:
+        process(image, 8, plugin="sleepy", registry=registry, timeout=60,
+                should_stop=lambda: bool(calls))
+    except Cancelled:
+        pass
+    else:
+        raise AssertionError("not cancelled")
+    assert calls == [8] and time.monotonic() - started < 10
+
+    started = time.monotonic()
+    try:
+        process(image, 8, plugin="sleepy", registry=registry, timeout=0.3)
+    except PluginTimeout as exc:
+        assert isinstance(exc, PluginError)
+        assert str(exc) == "plugin 'sleepy' timed out after 0.3 s"
+    else:
+        raise AssertionError("no timeout")
+    assert calls == [8, 8] and time.monotonic() - started < 10
