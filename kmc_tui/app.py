@@ -399,8 +399,9 @@ class KmcApp(App):
         image = self.shown.image
         if image is None:
             return ""
-        return f"{image.path.name if image.path else ''}  {image.width}×{image.height}  " \
-               f"{human_bytes(image.file_bytes)}"
+        # Name last: it is what gets cut when the pane is narrow.
+        name = image.path.name if image.path else ""
+        return f"{image.width}×{image.height} · {human_bytes(image.file_bytes)} · {name}"
 
     # -- quantizing --------------------------------------------------------------------------
     def start_job(self) -> None:

@@ -224,7 +224,9 @@ class HalfBlockView(Widget):
         text = self.title
         if self.caption:
             text = f"{text}  {self.caption}" if text else self.caption
-        text = text[:width].ljust(width)
+        if len(text) > width:
+            text = text[: max(0, width - 1)] + "…"
+        text = text.ljust(width)
         return Strip([Segment(text, self.base_style + Style(bold=True))], width)
 
     def _build(self) -> list[Strip]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
@@ -56,5 +57,6 @@ class StatsPanel(Static):
         table.add_row("bpp", f"{stats.bits_per_pixel:.2f}", "colors", str(stats.colors),
                       "time", took)
         if status:
-            table.add_row(Text(status, style="italic yellow"), "", "", "", "", "")
-        self.update(table)
+            self.update(Group(table, Text(status, style="italic yellow")))
+        else:
+            self.update(table)
