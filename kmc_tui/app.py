@@ -207,6 +207,7 @@ class KmcApp(App):
         self.viewport = Viewport()
         self.view_mode = ""  # "", "both", "original", "result": "" means decide by width
         self._plugin_specs: dict[str, tuple] = {}
+        self._params_memory: dict[str, dict] = {}
         self._load_request = 0
         self._job = 0
         self._job_running = False
@@ -302,10 +303,10 @@ class KmcApp(App):
             self._plugin_specs[message.name] = message.specs
         if message.name != self.settings.plugin:
             return
-        values = {s.name: s.default for s in message.specs}
-        values.update(self.settings.param_dict)
-        values = {k: v for k, v in values.items() if k in values and
-                  any(s.name == k for s in message.specs)}
+        # Defaults, then what was chosen for this plugin before (switching away and back keeps it).
+        values = {spec.name: spec.default for spec in message.specs}
+        remembered = self._params_memory.get(message.name, {})
+        values.update({k: v for k, v in remembered.items() if k in values})
         self.settings = replace(self.settings, params=tuple(sorted(values.items())))
         await self.query_one(Controls).set_params(message.specs, values)
         if self.shown.image is not None:
@@ -314,6 +315,7 @@ class KmcApp(App):
     def _choose_plugin(self, name: str) -> None:
         if name == self.settings.plugin or name not in self.registry:
             return
+        self._params_memory[self.settings.plugin] = self.settings.param_dict
         self.settings = replace(self.settings, plugin=name, params=())
         self.query_one(Controls).set_plugin(name)
         self.notify(f"plugin: {name}", timeout=2)

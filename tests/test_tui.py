@@ -253,6 +253,14 @@ async def test_switch_plugin_and_parameter_from_the_keyboard(folder):
         await pilot.press("f")
         result = await wait_result(pilot, app)
         assert result.format == "gif"
+        # Round the plugins back to k-means: its parameter keeps the value chosen before.
+        for _ in range(len(names)):
+            if app.settings.plugin == "kmeans":
+                break
+            await pilot.press("p")
+        result = await wait_result(pilot, app)
+        assert result.quantized.params["color_space"] == "rgb"
+        assert app.query_one("#param-color_space").value == "rgb"
 
 
 @sync
