@@ -387,6 +387,8 @@ def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | Non
         if len(colors):
             flat[visible] = to_pixels(color_labels.astype(index_dtype))
         indices = flat.reshape(h, w)
+        if not has_hidden and not visible.all():  # k=1: hidden pixels share the one entry
+            entry_counts = np.bincount(flat, minlength=len(pal_rgb)).astype(np.int64)
     t = stage("map", t)
 
     source_pairs = None
