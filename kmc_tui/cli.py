@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -375,6 +376,10 @@ def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
     return 0
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"compress", "plugins", "tui"}
@@ -388,6 +393,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Pillow logs some decoding problems (an error is raised as well): keep them off the terminal.
     logging.getLogger("PIL").addHandler(logging.NullHandler())
+    if args.command == "compress":
+        # A polite kill unwinds like Ctrl+C, so a write in progress removes its temporary file.
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "compress":
             return cmd_compress(args)
