@@ -114,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plugins", help="list quantizer plugins, their parameters and errors")
     p.add_argument("--plugin-dir", action="append", default=[], metavar="DIR")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--timeout", type=_seconds, default=10.0, metavar="SECONDS",
+                   help="give up on a plugin whose import takes longer (default 10)")
 
     t = sub.add_parser("tui", help="open the terminal UI (the default)")
     t.add_argument("path", nargs="?", default=".")
@@ -325,11 +327,13 @@ def cmd_compress(args) -> int:
 
 
 def cmd_plugins(args) -> int:
-    from .errors import PluginError
+    from .errors import PluginError, PluginTimeout
+    from .quantize import call_with_timeout
     from .registry import Registry
 
     registry = Registry(args.plugin_dir)
     items = []
+    abandoned = False  # a plugin's import hung: its thread still runs
     for record in list(registry) + registry.rejected:
         info = {"name": record.name, "origin": record.origin, "target": record.target,
                 "description": None, "supports_alpha": None, "params": [], "error": None}
@@ -337,7 +341,8 @@ def cmd_plugins(args) -> int:
             info["error"] = record.error
         else:
             try:
-                cls = record.load()
+                cls = call_with_timeout(record.load, args.timeout,
+                                        what=f"importing plugin {record.name!r}")
                 info["description"] = cls.description
                 info["supports_alpha"] = cls.supports_alpha
                 info["params"] = [{"name": p.name, "type": p.type.__name__, "default": p.default,
@@ -345,6 +350,9 @@ def cmd_plugins(args) -> int:
                                    "min": p.min, "max": p.max, "help": p.help}
                                   for p in cls.params]
                 info["_specs"] = cls.params
+            except PluginTimeout as exc:
+                abandoned = True
+                info["error"] = str(exc)
             except PluginError:
                 info["error"] = record.error
         items.append(info)
@@ -362,7 +370,7 @@ def cmd_plugins(args) -> int:
                 print(f"    --param {spec.describe()}")
             if info["error"]:
                 print(f"    error: {info['error']}")
-    return 0
+    return _exit_now(0) if abandoned else 0
 
 
 def cmd_tui(path: str, plugin_dirs: list[str]) -> int:

@@ -409,3 +409,15 @@ def test_batch_shows_progress_on_a_terminal(tmp_path, photo):
     os.close(master)
     text = b"".join(chunks).decode()
     assert "[" in text and "1/2" in text and "#" in text
+
+
+def test_plugins_listing_survives_a_plugin_whose_import_hangs(cli):
+    import time
+
+    start = time.monotonic()
+    proc = cli("plugins", "--timeout", "1", "--plugin-dir", DATA / "plugins" / "hanging_import",
+               timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert time.monotonic() - start < 30
+    assert "hang_on_import  [BROKEN]" in proc.stdout and "timed out after 1 s" in proc.stdout
+    assert "kmeans  (kmc-tui" in proc.stdout  # the others are still listed
