@@ -74,9 +74,38 @@ def _pairs_from_pixels(src_rgb: np.ndarray, out_rgb: np.ndarray, mask: np.ndarra
     return parts[:, :3], parts[:, 3:], counts
 
 
+#: sRGB 8-bit level -> linear light, times each XYZ row over the D65 white: (3, 256, 3).
+_XYZ_TABLES: np.ndarray | None = None
+
+
+def srgb8_to_lab(colors: np.ndarray) -> np.ndarray:
+    """(n, 3) uint8 sRGB colors to (n, 3) float32 CIELAB (D65, 2°).
+
+    The same formulas as ``skimage.color.rgb2lab``, with the gamma curve read from a 256-entry
+    table: several times faster on the ~0.5 M distinct colors of a 12 MP photo.
+    """
+    global _XYZ_TABLES
+    if _XYZ_TABLES is None:
+        from skimage.color import xyz_tristimulus_values
+        from skimage.color.colorconv import xyz_from_rgb
+
+        level = np.arange(256) / 255.0
+        linear = np.where(level > 0.04045, ((level + 0.055) / 1.055) ** 2.4, level / 12.92)
+        rows = xyz_from_rgb / np.asarray(xyz_tristimulus_values(illuminant="D65", observer="2"))[:, None]
+        _XYZ_TABLES = np.stack([linear[:, None] * rows[:, j] for j in range(3)]).astype(np.float32)
+    t = _XYZ_TABLES
+    xyz = t[0][colors[:, 0]] + t[1][colors[:, 1]] + t[2][colors[:, 2]]
+    f = np.where(xyz > 0.008856, np.cbrt(xyz), np.float32(7.787) * xyz + np.float32(16.0 / 116.0))
+    lab = np.empty_like(f)
+    lab[:, 0] = 116.0 * f[:, 1] - 16.0
+    lab[:, 1] = 500.0 * (f[:, 0] - f[:, 1])
+    lab[:, 2] = 200.0 * (f[:, 1] - f[:, 2])
+    return lab
+
+
 def color_error(src: np.ndarray, out: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
     """(PSNR in dB, mean CIEDE2000) of source colors `src` shown as `out`, weighted by counts."""
-    from skimage.color import deltaE_ciede2000, rgb2lab
+    from skimage.color import deltaE_ciede2000
 
     total = counts.sum()
     if total == 0:
@@ -84,10 +113,8 @@ def color_error(src: np.ndarray, out: np.ndarray, counts: np.ndarray) -> tuple[f
     diff = src.astype(np.float64) - out.astype(np.float64)
     mse = float((counts * (diff * diff).sum(1)).sum() / (3.0 * total))
     psnr = float("inf") if mse == 0 else float(10.0 * np.log10(255.0 ** 2 / mse))
-    lab_src = rgb2lab(src[None].astype(np.float32) / 255.0)[0]
-    lab_out = rgb2lab(out[None].astype(np.float32) / 255.0)[0]
-    de = deltaE_ciede2000(lab_src, lab_out)
-    return psnr, float((de * counts).sum() / total)
+    de = deltaE_ciede2000(srgb8_to_lab(src), srgb8_to_lab(out))  # float32 in, float32 out
+    return psnr, float((de.astype(np.float64) * counts).sum() / total)
 
 
 def decode_bytes(data: bytes) -> np.ndarray:
