@@ -511,3 +511,31 @@ async def test_mouse_opens_a_file_and_zooms_where_clicked(folder):
         await pilot.click("#result", offset=(pane.size.width // 2, pane.size.height // 2))
         assert app.viewport.scale == 1.0
         assert abs(app.viewport.center_x - 64) < 16 and abs(app.viewport.center_y - 64) < 16
+
+
+@sync
+async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp_path_factory):
+    plugins = tmp_path_factory.mktemp("failing")
+    (plugins / "tui_raises.py").write_text(
+        "from kmc_tui.registry import Quantizer\n"
+        "class Raises(Quantizer):\n"
+        "    name = 'tui_raises'\n"
+        "    description = 'Always fails'\n"
+        "    def quantize(self, hist, k, *, seed=0):\n"
+        "        raise ValueError('deliberately broken')\n")
+    (plugins / "tui_noimport.py").write_text("raise ImportError('missing dependency xyz')\n")
+    app = KmcApp(folder / "hopper.png", k=4, plugin_dirs=[plugins])
+    seen = record_notifications(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        app.query_one("#plugin").focus()
+        app.query_one("#plugin").value = "tui_raises"  # what choosing it in the Select does
+        await wait_until(pilot, lambda: any("deliberately broken" in m for s, m in seen
+                                            if s == "error"), 30, "plugin error")
+        assert app.shown.result is None
+        app.query_one("#plugin").value = "tui_noimport"
+        await wait_until(pilot, lambda: any("missing dependency xyz" in m for s, m in seen
+                                            if s == "error"), 30, "import error")
+        app.query_one("#plugin").value = "kmeans"
+        result = await wait_result(pilot, app)
+        assert result.quantized.plugin == "kmeans" and app.is_running
