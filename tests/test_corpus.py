@@ -13,13 +13,19 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
+import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image as PILImage
 from PIL import ImageOps
+
+from conftest import run_cli
 
 DATA = Path(__file__).resolve().parent / "data"
 K = 8
@@ -126,24 +132,60 @@ def test_the_sweep_covers_every_kind():
     assert sum(f.startswith("pngsuite/x") for f in BAD) == 14  # every corrupt PngSuite file
 
 
-@pytest.mark.parametrize("rel", BAD)
-def test_bad_file_gives_one_clear_line_or_a_correct_result(rel, tmp_path, cli):
-    src = DATA / rel
-    before = src.read_bytes()
-    out_dir = tmp_path / "out"
-    out_dir.mkdir()
-    out = out_dir / "result.png"
+@dataclass
+class Run:
+    done: subprocess.CompletedProcess | None  # None: it did not finish in time
+    seconds: float
+    out_dir: Path
+    inputs_unchanged: bool
+
+
+def _run(args: list, out_dir: Path, sources: list[Path], timeout: float) -> Run:
+    before = {p: p.read_bytes() for p in sources}
     t0 = time.perf_counter()
-    done = cli("compress", "-i", src, "-o", out, "-k", K, timeout=SECONDS_PER_FILE)
-    assert time.perf_counter() - t0 < SECONDS_PER_FILE
+    try:
+        done = run_cli(*args, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        done = None
+    seconds = time.perf_counter() - t0
+    return Run(done, seconds, out_dir, all(p.read_bytes() == b for p, b in before.items()))
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict:
+    """Every CLI run of this module, started together on all cores (each is its own process)."""
+    root = tmp_path_factory.mktemp("corpus")
+    jobs = {}
+    for n, rel in enumerate(BAD):
+        out_dir = root / f"bad{n}"
+        out_dir.mkdir()
+        args = ["compress", "-i", DATA / rel, "-o", out_dir / "result.png", "-k", K]
+        jobs[rel] = (args, out_dir, [DATA / rel], SECONDS_PER_FILE)
+    for n, batch in enumerate(GOOD_BATCHES):
+        out_dir = root / f"good{n}"
+        sources = [DATA / rel for rel in batch]
+        args = ["compress", *[a for p in sources for a in ("-i", p)], "-o", out_dir, "-k", K,
+                "--json"]
+        jobs[tuple(batch)] = (args, out_dir, sources, SECONDS_PER_FILE * len(batch))
+    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
+        futures = {key: pool.submit(_run, *job) for key, job in jobs.items()}
+        return {key: future.result() for key, future in futures.items()}
+
+
+@pytest.mark.parametrize("rel", BAD)
+def test_bad_file_gives_one_clear_line_or_a_correct_result(rel, runs):
+    src = DATA / rel
+    run = runs[rel]
+    assert run.done is not None, f"{rel}: no answer within {SECONDS_PER_FILE} s"
+    done, out_dir = run.done, run.out_dir
     assert "Traceback" not in done.stderr + done.stdout
-    assert src.read_bytes() == before
+    assert run.inputs_unchanged
     lines = done.stderr.strip().splitlines()
     if done.returncode == 0:
         assert expectation(rel) == "either", f"{rel} should have been refused: {done.stdout}"
         assert lines == [], lines
         assert [p.name for p in out_dir.iterdir()] == ["result.png"]
-        check_result(src, out)
+        check_result(src, out_dir / "result.png")
         return
     assert len(lines) == 1, lines
     assert lines[0].startswith(f"kmc-tui: error: {src}: "), lines[0]
@@ -154,15 +196,15 @@ def test_bad_file_gives_one_clear_line_or_a_correct_result(rel, tmp_path, cli):
 
 
 @pytest.mark.parametrize("batch", GOOD_BATCHES, ids=lambda b: f"{b[0]}..{b[-1]}")
-def test_good_files_give_correct_results(batch, tmp_path, cli):
+def test_good_files_give_correct_results(batch, runs):
     sources = [DATA / rel for rel in batch]
-    before = {p: p.read_bytes() for p in sources}
-    inputs = [arg for p in sources for arg in ("-i", p)]
-    done = cli("compress", *inputs, "-o", tmp_path, "-k", K, "--json",
-                   timeout=SECONDS_PER_FILE * len(batch))
+    run = runs[tuple(batch)]
+    assert run.done is not None, f"no answer within {SECONDS_PER_FILE} s per file"
+    done = run.done
     assert "Traceback" not in done.stderr + done.stdout
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == ""
+    assert run.inputs_unchanged
     records = {Path(r["input"]): r for r in map(json.loads, done.stdout.splitlines())}
     assert set(records) == set(sources)
     for src in sources:
@@ -170,5 +212,5 @@ def test_good_files_give_correct_results(batch, tmp_path, cli):
         assert record["seconds"] < SECONDS_PER_FILE, (src.name, record["seconds"])
         assert record["colors"] <= K
         check_result(src, Path(record["output"]))
-        assert src.read_bytes() == before[src]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{p.stem}.png" for p in sources)
+    assert sorted(p.name for p in run.out_dir.iterdir()) == sorted(f"{p.stem}.png"
+                                                                   for p in sources)
