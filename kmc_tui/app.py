@@ -208,6 +208,7 @@ class KmcApp(App):
         self.view_mode = ""  # "", "both", "original", "result": "" means decide by width
         self._plugin_specs: dict[str, tuple] = {}
         self._params_memory: dict[str, dict] = {}
+        self._no_image_text = ""
         self._load_request = 0
         self._job = 0
         self._job_running = False
@@ -258,8 +259,10 @@ class KmcApp(App):
 
     def on_mount(self) -> None:
         self.query_one("#files", FileBrowser).focus()
-        self.query_one("#original", HalfBlockView).show_message("choose an image and press enter")
-        self.query_one("#result", HalfBlockView).show_message("")
+        if self._open_on_start is not None:
+            self._show_no_image(f"reading {self._open_on_start.name}…")
+        else:
+            self._show_no_image("choose an image and press enter")
         self.query_one("#stats", StatsPanel).clear("no image open")
         self._load_plugin(self.settings.plugin)
         if self._start_error:
@@ -283,6 +286,8 @@ class KmcApp(App):
         panes.set_class(mode == "both" and narrow, "stacked")
         rows = 2 if narrow else (6 if self.size.height >= 36 else 4)
         self.query_one("#palette", PaletteView).set_rows(rows)
+        if self.shown.image is None and self._no_image_text:
+            result.show_message("" if original.display else self._no_image_text)
 
     # -- plugins -----------------------------------------------------------------------------
     @work(thread=True, group="plugin-load", description="load plugin")
@@ -391,11 +396,18 @@ class KmcApp(App):
         if message.request != self._load_request:
             return
         self.shown = Shown()
-        self.query_one("#original", HalfBlockView).show_message(f"cannot open {message.path.name}")
-        self.query_one("#result", HalfBlockView).show_message("")
+        self._show_no_image(f"cannot open {message.path.name}")
         self.query_one("#stats", StatsPanel).clear("no image open")
         self.query_one("#palette", PaletteView).show_palette(None, None)
         self.notify(message.text, title="cannot open", severity="error", timeout=8)
+
+    def _show_no_image(self, text: str) -> None:
+        """Say why there is no picture, in whichever pane is on screen."""
+        self._no_image_text = text
+        original = self.query_one("#original", HalfBlockView)
+        original.show_message(text)
+        original.set_caption("")
+        self.query_one("#result", HalfBlockView).show_message("" if original.display else text)
 
     def _original_caption(self) -> str:
         image = self.shown.image
