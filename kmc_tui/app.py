@@ -209,6 +209,7 @@ class KmcApp(App):
         self._plugin_specs: dict[str, tuple] = {}
         self._params_memory: dict[str, dict] = {}
         self._no_image_text = ""
+        self._told: set[str] = set()
         self._load_request = 0
         self._job = 0
         self._job_running = False
@@ -377,6 +378,7 @@ class KmcApp(App):
         image = message.image
         display_rgb, full_rgb = message.display
         self.shown = Shown(image=image)
+        self._told = set()
         self._preview_input = message.preview_input
         self.viewport = Viewport()
         size = (image.width, image.height)
@@ -526,7 +528,9 @@ class KmcApp(App):
         self.query_one("#stats", StatsPanel).show_stats(result.stats, input_bytes=image.file_bytes)
         self.query_one("#palette", PaletteView).show_palette(q.palette, q.counts, q.alpha)
         for note in q.notes:
-            self.notify(note, timeout=3)
+            if note not in self._told:  # once per image, not at every k
+                self._told.add(note)
+                self.notify(note, timeout=4)
         if self._pending_save:
             self._pending_save = False
             self.action_save()
