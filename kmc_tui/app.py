@@ -41,6 +41,8 @@ PREVIEW_MAX_ITER = 30
 DISPLAY_PIXELS = 160_000
 #: How many full results (per image) are kept, so going back to a k shows it at once.
 RESULT_CACHE = 6
+#: Seconds a plugin may take to import before it is reported as failed.
+PLUGIN_LOAD_TIMEOUT = 20.0
 #: Background behind transparent pixels.
 BACKDROP = (40, 40, 46)
 
@@ -52,12 +54,14 @@ class _Abandoned(Exception):
 
 
 def run_abandonable(fn: Callable[[], Any], is_cancelled: Callable[[], bool], *,
-                    poll: float = 0.01) -> Any:
+                    poll: float = 0.01, timeout: float | None = None) -> Any:
     """Run `fn` in a daemon thread; return its result, re-raise its error, or give up on cancel.
 
     A computation cannot be killed, but the caller can stop waiting for it: the thread is a
-    daemon, so one that never returns does not keep the process alive.
+    daemon, so one that never returns does not keep the process alive. After `timeout`
+    seconds, TimeoutError.
     """
+    deadline = None if timeout is None else time.monotonic() + timeout
     box: dict[str, Any] = {}
     done = threading.Event()
 
@@ -73,6 +77,8 @@ def run_abandonable(fn: Callable[[], Any], is_cancelled: Callable[[], bool], *,
     while not done.wait(poll):
         if is_cancelled():
             raise _Abandoned
+        if deadline is not None and time.monotonic() > deadline:
+            raise TimeoutError(f"no answer in {timeout:.0f} s")
     if "error" in box:
         raise box["error"]
     return box["value"]
@@ -293,10 +299,17 @@ class KmcApp(App):
     # -- plugins -----------------------------------------------------------------------------
     @work(thread=True, group="plugin-load", description="load plugin")
     def _load_plugin(self, name: str) -> None:
+        worker = get_current_worker()
         try:
             record = self.registry.get(name)
-            cls = record.load()
+            # Importing runs the plugin's code: one that hangs must not hold a worker forever.
+            cls = run_abandonable(record.load, lambda: worker.is_cancelled,
+                                  timeout=PLUGIN_LOAD_TIMEOUT)
             self.post_message(self.PluginReady(name, tuple(cls.params), None))
+        except _Abandoned:
+            return
+        except TimeoutError as exc:
+            self.post_message(self.PluginReady(name, (), f"plugin {name!r}: import gave {exc}"))
         except KmcError as exc:
             self.post_message(self.PluginReady(name, (), str(exc)))
 

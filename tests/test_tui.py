@@ -538,3 +538,32 @@ async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp
         app.query_one("#plugin").value = "kmeans"
         result = await wait_result(pilot, app)
         assert result.quantized.plugin == "kmeans" and app.is_running
+
+
+@sync
+async def test_a_plugin_that_hangs_at_import_is_reported_and_others_still_work(
+        folder, tmp_path_factory, monkeypatch):
+    import kmc_tui.app
+
+    monkeypatch.setattr(kmc_tui.app, "PLUGIN_LOAD_TIMEOUT", 1.0)
+    plugins = tmp_path_factory.mktemp("hang_import")
+    release = plugins / "release"
+    (plugins / "tui_slow_import.py").write_text(
+        "import time\nfrom pathlib import Path\n"
+        f"deadline = time.monotonic() + 60\n"
+        f"while not Path({str(release)!r}).exists() and time.monotonic() < deadline:\n"
+        "    time.sleep(0.02)\n"
+        "raise ImportError('released')\n")
+    app = KmcApp(folder / "hopper.png", k=4, plugin_dirs=[plugins])
+    seen = record_notifications(app)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_result(pilot, app)
+            app.query_one("#plugin").value = "tui_slow_import"
+            await wait_until(pilot, lambda: any("no answer in 1 s" in m for s, m in seen
+                                                if s == "error"), 20, "import timeout")
+            await pilot.press("p")  # on to the next plugin, which works
+            result = await wait_result(pilot, app)
+            assert result.quantized.plugin != "tui_slow_import"
+    finally:
+        release.write_text("go")

@@ -17,6 +17,7 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
+from textual.worker import get_current_worker
 
 
 def _wrapped(text: Text, line: str, style: str = "", *, width: int = 84,
@@ -101,9 +102,17 @@ class PluginsScreen(ModalScreen[str | None]):
             if not record.loaded and record.error is None:
                 self._load(record)
 
-    @work(thread=True, group="plugin-load")
+    @work(thread=True, group="plugin-load", description="load plugin")
     def _load(self, record) -> None:
-        record.cls  # imports the plugin; an error is kept on the record
+        from ..app import PLUGIN_LOAD_TIMEOUT, run_abandonable
+
+        worker = get_current_worker()
+        try:
+            # Imports the plugin (an error is kept on the record); one that hangs is left behind.
+            run_abandonable(lambda: record.cls, lambda: worker.is_cancelled,
+                            timeout=PLUGIN_LOAD_TIMEOUT)
+        except Exception:  # noqa: BLE001 - cancelled or timed out: the line stays "loading…"
+            return
         self.post_message(self.RecordLoaded(record.name))
 
     def on_plugins_screen_record_loaded(self, message: RecordLoaded) -> None:
