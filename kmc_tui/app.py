@@ -672,8 +672,14 @@ class KmcApp(App):
         self.push_screen(HelpScreen([b for b in self.BINDINGS if isinstance(b, Binding)]))
 
     def action_cancel(self) -> None:
+        files = self.query_one("#files", FileBrowser)
+        focused = self.focused
+        if focused is not None and focused is not files and self.query_one(Controls) in \
+                focused.ancestors:
+            files.focus()  # leaving a field: not a request to stop anything
+            return
         if not self._cancel_job():
-            self.query_one("#files", FileBrowser).focus()
+            files.focus()
 
     # -- zoom and pan -----------------------------------------------------------------------
     def _pane(self) -> HalfBlockView | None:

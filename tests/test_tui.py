@@ -335,6 +335,10 @@ async def test_a_hanging_plugin_can_be_cancelled_and_the_app_stays_responsive(fo
             await pilot.press("plus")
             assert app.settings.k == 9
             assert time.monotonic() - started < 5
+            # Escape in a field only leaves the field; escape again cancels the job.
+            app.query_one("#k").focus()
+            await pilot.press("escape")
+            assert app._job_running and app.focused.id == "files"
             await pilot.press("escape")
             assert not app._job_running
             assert any("cancelled" in m for _, m in seen)
