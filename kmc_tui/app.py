@@ -160,7 +160,7 @@ class KmcApp(App):
         Binding("shift+right", "pan(1,0)", "Pan right", show=False),
         Binding("shift+up", "pan(0,-1)", "Pan up", show=False),
         Binding("shift+down", "pan(0,1)", "Pan down", show=False),
-        Binding("escape", "cancel", "Cancel the running job", show=False),
+        Binding("escape", "cancel", "Cancel the running job (in a field: leave it)", show=False),
         Binding("ctrl+p", "command_palette", "Command palette", show=False),
     ]
 
