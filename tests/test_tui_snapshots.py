@@ -1,7 +1,8 @@
 """Snapshots of the main screen at 80x24 and 120x40 (pytest-textual-snapshot).
 
-Deterministic by construction: a 15-color PngSuite image quantized with k=16 (the plugin keeps
-its exact colors), workers awaited, no notifications, render times masked.
+Deterministic by construction: a 15-color PngSuite image quantized with k=16 by a small plugin
+written here (so the frame does not change when the built-in plugins' parameters do), workers
+awaited, no notifications, render times masked.
 Update after a deliberate change with ``pytest tests/test_tui_snapshots.py --snapshot-update``
 and look at the SVGs.
 """
@@ -15,7 +16,25 @@ from pathlib import Path
 import pytest
 
 from kmc_tui.app import KmcApp
+from kmc_tui.registry import Registry
 from kmc_tui.widgets.stats_panel import StatsPanel
+
+#: Keeps the most used colors; exact when the image has at most k. Two declared parameters so
+#: the generated controls (a Select and an Input) are in the frame.
+SNAPSHOT_PLUGIN = """
+import numpy as np
+from kmc_tui.registry import ParamSpec, Quantizer, QuantizerOutput
+
+class MostUsed(Quantizer):
+    name = "most_used"
+    description = "The k most used colors"
+    params = (ParamSpec("order", str, "count", "how ties are broken", choices=("count", "value")),
+              ParamSpec("passes", int, 1, "unused", min=1, max=9))
+
+    def quantize(self, hist, k, *, seed=0, order="count", passes=1):
+        keep = np.argsort(-hist.counts, kind="stable")[:k]
+        return QuantizerOutput(hist.colors[keep])
+"""
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -26,6 +45,14 @@ class SnapshotApp(KmcApp):
     def on_mount(self) -> None:
         self.query_one(StatsPanel).show_times = False
         super().on_mount()
+
+
+@pytest.fixture
+def registry(tmp_path) -> Registry:
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "most_used.py").write_text(SNAPSHOT_PLUGIN)
+    return Registry([plugins], use_entry_points=False, use_env=False)
 
 
 @pytest.fixture
@@ -53,6 +80,7 @@ async def settle(pilot) -> None:
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
-def test_main_screen(snap_compare, snapshot_folder, size):
-    app = SnapshotApp(snapshot_folder / "basn3p04.png", k=16)
+def test_main_screen(snap_compare, snapshot_folder, registry, size):
+    app = SnapshotApp(snapshot_folder / "basn3p04.png", k=16, plugin="most_used",
+                      registry=registry)
     assert snap_compare(app, terminal_size=size, run_before=settle)
