@@ -49,6 +49,8 @@ def folder(tmp_path: Path) -> Path:
     (tmp_path / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"not really a png" * 20)
     (tmp_path / "notes.txt").write_text("not an image")
     (tmp_path / "sub").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    shutil.copy(HOPPER, tmp_path / ".hidden.png")
     return tmp_path
 
 

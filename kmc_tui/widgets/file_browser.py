@@ -68,7 +68,7 @@ def human_size(n: int | None) -> str:
 
 
 def list_folder(folder: Path, should_stop=lambda: False) -> tuple[list[Entry], str | None]:
-    """The folders and images in `folder`, folders first, each sorted by name.
+    """The folders and images in `folder` (not hidden ones), folders first, each sorted by name.
 
     Returns the entries and an error message (the folder could not be listed) or None.
     """
@@ -83,6 +83,8 @@ def list_folder(folder: Path, should_stop=lambda: False) -> tuple[list[Entry], s
             for n, item in enumerate(it):
                 if n % 512 == 0 and should_stop():
                     return entries, None
+                if item.name.startswith("."):
+                    continue  # hidden, as in ls: .git, .venv, our own temporary files
                 entry = _describe(item)
                 if entry is None:
                     continue
