@@ -336,7 +336,7 @@ async def test_a_hanging_plugin_can_be_cancelled_and_the_app_stays_responsive(fo
             started = time.monotonic()
             await pilot.press("plus")
             assert app.settings.k == 9
-            assert time.monotonic() - started < 5
+            assert time.monotonic() - started < 10
             # Escape in a field only leaves the field; escape again cancels the job.
             app.query_one("#k").focus()
             await pilot.press("escape")
