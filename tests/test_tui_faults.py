@@ -61,6 +61,7 @@ def result_ready(app: KmcApp) -> bool:
 
 async def wait_result(pilot, app: KmcApp, timeout: float = 60.0):
     await wait_until(pilot, lambda: result_ready(app), timeout, "the full result")
+    await pilot.pause()  # let the layout take the new content in
     return app.shown.result
 
 
