@@ -239,11 +239,14 @@ def _decoder_chatter(lines: list[str]):
                     os.dup2(saved, fd)
                     os.close(saved)
                     sink.seek(0)
-                    lines.extend(ln.strip() for ln in
+                    lines.extend(f"decoder said: {ln.strip()}" for ln in
                                  sink.read(4096).decode(errors="replace").splitlines()
                                  if ln.strip())
-    lines.extend(str(w.message).strip().splitlines()[0] for w in caught
-                 if str(w.message).strip())
+    for w in caught:
+        text = (str(w.message).strip().splitlines() or [""])[0]
+        if text:
+            from_decoder = any(part in Path(w.filename).parts for part in ("PIL", "imageio"))
+            lines.append(f"{'decoder said' if from_decoder else 'warning'}: {text}")
 
 
 def cmd_compress(args) -> int:
@@ -309,7 +312,7 @@ def cmd_compress(args) -> int:
             continue
         rows.append((src, result))
         progress.close()
-        said = [f"decoder said: {line}" for line in dict.fromkeys(chatter)][:3]
+        said = list(dict.fromkeys(chatter))[:3]
         if args.json:
             record = _record(result)
             record["notes"] += said
