@@ -287,7 +287,10 @@ def cmd_compress(args) -> int:
         if not inputs:
             print(f"kmc-tui: error: no image files in {', '.join(args.input)}", file=err)
             return 1
-        jobs = [(p, out_dir / (p.stem + ext)) for p in inputs]
+        stems = [p.stem for p in inputs]
+        # Two inputs with one stem (a.jpg, a.png) keep their whole names: a.jpg.png, a.png.png.
+        jobs = [(p, out_dir / ((p.name if stems.count(p.stem) > 1 else p.stem) + ext))
+                for p in inputs]
     else:
         jobs = [(Path(args.input[0]), Path(args.output))]
 

@@ -332,7 +332,8 @@ def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | Non
     elif len(colors) <= k_colors:
         palette, labels = colors.copy(), np.arange(len(colors))
         if len(colors) < k:
-            notes.append(f"the image has only {len(colors) + has_hidden} colors; "
+            n_present = len(colors) + has_hidden
+            notes.append(f"the image has only {n_present} color{'s' if n_present != 1 else ''}; "
                          f"k={k} keeps them all")
     else:
         hist = ColorHistogram(colors, counts, image_for_plugin)

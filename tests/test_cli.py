@@ -421,3 +421,14 @@ def test_plugins_listing_survives_a_plugin_whose_import_hangs(cli):
     assert time.monotonic() - start < 30
     assert "hang_on_import  [BROKEN]" in proc.stdout and "timed out after 1 s" in proc.stdout
     assert "kmeans  (kmc-tui" in proc.stdout  # the others are still listed
+
+
+def test_batch_inputs_with_one_stem_do_not_clash(cli, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(DATA / "pillow" / "hopper.png", folder / "hopper.png")
+    shutil.copy(DATA / "pillow" / "hopper.jpg", folder / "hopper.jpg")
+    out = tmp_path / "out"
+    proc = cli("compress", "-i", folder, "-o", out, "-k", "4")
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["hopper.jpg.png", "hopper.png.png"]
