@@ -268,3 +268,32 @@ async def test_k_changed_50_times_in_a_second_ends_on_the_last_k(tmp_path):
         assert app.query_one("#k").value == "52"
         assert "k=52" in app.query_one("#result").caption
         print(f"50 presses took {pressing:.2f} s; results shown for k = {shown_ks}")
+
+
+@sync
+async def test_folder_without_permission_is_marked_in_its_parent(tmp_path, monkeypatch):
+    """As root every folder is accessible, so os.access answers as for an unprivileged user."""
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):
+        if Path(path) == locked:
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+    app = KmcApp(tmp_path)
+    seen = record_notifications(app)
+    async with app.run_test(size=(100, 30)) as pilot:
+        browser = app.query_one(FileBrowser)
+        await wait_listed(pilot, browser, tmp_path)
+        entry = next(e for e in browser.entries if e.name == "locked")
+        assert (entry.kind, entry.note) == ("unreadable", "no permission")
+        row = browser.entries.index(entry)
+        line = "".join(seg.text for seg in browser.render_line(row - browser.scroll_offset.y))
+        assert "locked/" in line and "no permission" in line
+        browser.select_path(locked)
+        await pilot.press("enter")
+        assert browser.folder == tmp_path
+        assert any(s == "warning" and "no permission" in m for s, m in seen)
