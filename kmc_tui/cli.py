@@ -400,10 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     # The original script's form: `kmc-tui -i in.jpg -o out.png -k 16`.
     if argv and argv[0] in ("-i", "--input", "-o", "--output", "-k"):
         argv = ["compress", *argv]
-    elif argv and argv[0] not in commands and not argv[0].startswith("-"):
-        argv = ["tui", *argv]
-    elif not argv:
-        argv = ["tui"]
+    elif not argv or argv[0] not in commands | {"-h", "--help", "--version"}:
+        argv = ["tui", *argv]  # `kmc-tui`, `kmc-tui PATH`, `kmc-tui --plugin-dir D PATH`
     args = build_parser().parse_args(argv)
     # Pillow logs some decoding problems (an error is raised as well): keep them off the terminal.
     logging.getLogger("PIL").addHandler(logging.NullHandler())

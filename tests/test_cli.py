@@ -432,3 +432,10 @@ def test_batch_inputs_with_one_stem_do_not_clash(cli, tmp_path):
     proc = cli("compress", "-i", folder, "-o", out, "-k", "4")
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in out.iterdir()) == ["hopper.jpg.png", "hopper.png.png"]
+
+
+def test_tui_path_errors_before_any_screen(cli, tmp_path):
+    proc = cli("--plugin-dir", tmp_path, tmp_path / "nope")
+    assert proc.returncode == 2 and "no such file or folder" in proc.stderr
+    proc = cli(tmp_path / "nope")
+    assert proc.returncode == 2 and "no such file or folder" in proc.stderr
