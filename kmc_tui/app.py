@@ -222,6 +222,7 @@ class KmcApp(App):
         self._job_started = 0.0
         self._last_job_start = 0.0
         self._pending_save = False
+        self._opening = False  # an image is being read: a save waits for it
         self._preview_input = None
         #: Seconds from the latest request to its quick preview and to its full result.
         self.latency: dict[str, float] = {}
@@ -355,6 +356,7 @@ class KmcApp(App):
         """Read `path` in a worker; the panes show it when it is decoded."""
         self._load_request += 1
         self._cancel_job(quiet=True)
+        self._opening = True
         self.query_one("#original", HalfBlockView).set_caption(f"loading {path.name}…")
         self._load(self._load_request, Path(path))
 
@@ -388,6 +390,7 @@ class KmcApp(App):
     def on_kmc_app_image_loaded(self, message: ImageLoaded) -> None:
         if message.request != self._load_request:
             return
+        self._opening = False
         image = message.image
         display_rgb, full_rgb = message.display
         self.shown = Shown(image=image)
@@ -410,6 +413,8 @@ class KmcApp(App):
     def on_kmc_app_load_failed(self, message: LoadFailed) -> None:
         if message.request != self._load_request:
             return
+        self._opening = False
+        self._pending_save = False
         self.shown = Shown()
         self._show_no_image(f"cannot open {message.path.name}")
         self.query_one("#stats", StatsPanel).clear("no image open")
@@ -749,11 +754,11 @@ class KmcApp(App):
     # -- saving -------------------------------------------------------------------------------
     def action_save(self) -> None:
         image = self.shown.image
-        if image is None:
+        if image is None and not self._opening:
             self.notify("open an image first", severity="warning")
             return
         result = self.shown.result
-        if result is None or self.shown.settings != self.settings:
+        if image is None or result is None or self.shown.settings != self.settings:
             self._pending_save = True
             self.notify("saving when the full result is ready…", timeout=3)
             return

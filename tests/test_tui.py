@@ -334,10 +334,20 @@ async def test_save_writes_a_palette_png_next_to_the_input_and_never_overwrites(
 
 
 @sync
-async def test_save_before_the_result_is_ready_saves_when_it_is(folder):
+async def test_save_before_the_result_is_ready_saves_when_it_is(folder, monkeypatch):
+    import kmc_tui.io
+
+    slow_read = kmc_tui.io.read_image
+
+    def read_image(path):  # a slow disk: the key comes while the image is still being read
+        time.sleep(0.5)
+        return slow_read(path)
+
+    monkeypatch.setattr(kmc_tui.io, "read_image", read_image)
     app = KmcApp(folder / "hopper.png", k=3)
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("s")  # pressed at once: the result is not there yet
+        assert app.shown.image is None
+        await pilot.press("s")  # pressed at once: neither the image nor the result is there yet
         target = folder / "hopper-k3.png"
         await wait_until(pilot, target.exists, 60, "saved file")
         with PILImage.open(target) as saved:
