@@ -254,7 +254,7 @@ def cmd_compress(args) -> int:
     from .io import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
     from .errors import PluginTimeout
     from .quantize import call_with_timeout, check_k
-    from .registry import Registry
+    from .registry import Registry, warm_up_in_background
 
     err = sys.stderr
     try:
@@ -272,6 +272,7 @@ def cmd_compress(args) -> int:
         print(f"kmc-tui: error: {exc}", file=err)
         return _exit_now(2) if isinstance(exc, PluginTimeout) else 2
     params = dict(args.param)
+    warm_up_in_background(record)  # e.g. import scikit-learn while the image is decoded
     if batch:
         out_dir = Path(args.output)
         if out_dir.exists() and not out_dir.is_dir():

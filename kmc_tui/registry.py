@@ -158,6 +158,16 @@ class Quantizer:
                  **params: Any) -> QuantizerOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    @classmethod
+    def warm_up(cls) -> None:
+        """Import what :meth:`quantize` will need, ahead of time; optional (default: nothing).
+
+        Front ends may call it in a background thread while the image is being read, so a slow
+        import (scikit-learn: about 1 s) overlaps the decoding. It must be safe to call from any
+        thread and more than once; whatever it raises is ignored (:meth:`quantize` meets the
+        same problem and reports it).
+        """
+
 
 @dataclass
 class PluginRecord:
@@ -224,6 +234,28 @@ class PluginRecord:
                                      f"(its parameters: {known})")
             out[key] = specs[key].coerce(value)
         return out
+
+
+def warm_up_in_background(record: PluginRecord) -> threading.Thread | None:
+    """Run the loaded plugin's :meth:`Quantizer.warm_up` in a daemon thread (None: nothing to run).
+
+    Only an already loaded plugin is warmed, so load errors keep being raised where they were.
+    The thread swallows every error and, being a daemon, never holds up the interpreter's exit.
+    """
+    cls = record._cls
+    warm_up = getattr(cls, "warm_up", None)
+    if warm_up is None or getattr(warm_up, "__func__", None) is Quantizer.warm_up.__func__:
+        return None
+
+    def target() -> None:
+        try:
+            warm_up()
+        except BaseException:  # noqa: BLE001 - quantize() meets it again and reports it
+            pass
+
+    thread = threading.Thread(target=target, name=f"kmc-tui warm-up {record.name}", daemon=True)
+    thread.start()
+    return thread
 
 
 def _one_line(exc: BaseException) -> str:

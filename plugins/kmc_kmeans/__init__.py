@@ -131,6 +131,12 @@ class KMeansQuantizer(Quantizer):
     )
     supports_alpha = True
 
+    @classmethod
+    def warm_up(cls) -> None:
+        import skimage.color  # noqa: F401 - to and from CIELAB
+        import sklearn.cluster  # noqa: F401 - about 1 s: overlaps the decoding
+        import threadpoolctl  # noqa: F401
+
     def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0,
                  color_space: str = "lab", max_iter: int = 30) -> QuantizerOutput:
         if color_space not in _ALPHA_SCALE:

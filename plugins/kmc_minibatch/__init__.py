@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kmc_kmeans import from_features, to_features
+from kmc_kmeans import KMeansQuantizer, from_features, to_features
 from kmc_tui.registry import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
 
 
@@ -29,6 +29,10 @@ class MiniBatchKMeansQuantizer(Quantizer):
                   min=1024, max=1 << 24),
     )
     supports_alpha = True
+
+    @classmethod
+    def warm_up(cls) -> None:
+        KMeansQuantizer.warm_up()  # the same imports
 
     def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0, color_space: str = "lab",
                  batch_size: int = 4096, max_iter: int = 100,
