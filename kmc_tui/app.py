@@ -10,11 +10,10 @@ worker slot or keeping the process alive at exit.
 from __future__ import annotations
 
 import os
-import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -25,6 +24,7 @@ from textual.screen import Screen
 from textual.worker import get_current_worker
 
 from .errors import Cancelled, KmcError
+from .quantize import call_with_timeout
 from .registry import Registry
 from .widgets.controls import FORMATS, K_MAX, K_MIN, Controls
 from .widgets.file_browser import FileBrowser
@@ -47,41 +47,6 @@ PLUGIN_LOAD_TIMEOUT = 20.0
 BACKDROP = (40, 40, 46)
 
 EXTENSIONS = {"png": ".png", "gif": ".gif", "webp": ".webp", "jpeg": ".jpg"}
-
-
-class _Abandoned(Exception):
-    """The worker was cancelled while the computation was still running."""
-
-
-def run_abandonable(fn: Callable[[], Any], is_cancelled: Callable[[], bool], *,
-                    poll: float = 0.01, timeout: float | None = None) -> Any:
-    """Run `fn` in a daemon thread; return its result, re-raise its error, or give up on cancel.
-
-    A computation cannot be killed, but the caller can stop waiting for it: the thread is a
-    daemon, so one that never returns does not keep the process alive. After `timeout`
-    seconds, TimeoutError.
-    """
-    deadline = None if timeout is None else time.monotonic() + timeout
-    box: dict[str, Any] = {}
-    done = threading.Event()
-
-    def target() -> None:
-        try:
-            box["value"] = fn()
-        except BaseException as exc:  # noqa: BLE001 - handed to the waiting worker
-            box["error"] = exc
-        finally:
-            done.set()
-
-    threading.Thread(target=target, name="kmc-compute", daemon=True).start()
-    while not done.wait(poll):
-        if is_cancelled():
-            raise _Abandoned
-        if deadline is not None and time.monotonic() > deadline:
-            raise TimeoutError(f"no answer in {timeout:.0f} s")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]
 
 
 @dataclass(frozen=True)
@@ -304,14 +269,13 @@ class KmcApp(App):
         try:
             record = self.registry.get(name)
             # Importing runs the plugin's code: one that hangs must not hold a worker forever.
-            cls = run_abandonable(record.load, lambda: worker.is_cancelled,
-                                  timeout=PLUGIN_LOAD_TIMEOUT)
+            cls = call_with_timeout(record.load, PLUGIN_LOAD_TIMEOUT,
+                                    what=f"importing plugin {name!r}",
+                                    should_stop=lambda: worker.is_cancelled)
             self.post_message(self.PluginReady(name, tuple(cls.params), None))
-        except _Abandoned:
+        except Cancelled:
             return
-        except TimeoutError as exc:
-            self.post_message(self.PluginReady(name, (), f"plugin {name!r}: import gave {exc}"))
-        except KmcError as exc:
+        except KmcError as exc:  # failed to load, or timed out (PluginTimeout)
             self.post_message(self.PluginReady(name, (), str(exc)))
 
     async def on_kmc_app_plugin_ready(self, message: PluginReady) -> None:
@@ -376,8 +340,9 @@ class KmcApp(App):
             return image, (display_rgb, full_rgb), preview_input
 
         try:
-            image, display, preview_input = run_abandonable(read, lambda: worker.is_cancelled)
-        except _Abandoned:
+            image, display, preview_input = call_with_timeout(
+                read, None, what="reading", should_stop=lambda: worker.is_cancelled, poll=0.01)
+        except Cancelled:
             return
         except KmcError as exc:
             self.post_message(self.LoadFailed(request, path, str(exc)))
@@ -492,16 +457,18 @@ class KmcApp(App):
                 quick = dict(params)
                 if any(s.name == "max_iter" for s in specs) and "max_iter" in quick:
                     quick["max_iter"] = min(int(quick["max_iter"]), PREVIEW_MAX_ITER)
-                q = run_abandonable(
+                q = call_with_timeout(
                     lambda: quantize(preview_input, settings.k, plugin=settings.plugin,
                                      params=quick, dither=settings.dither,
-                                     registry=self.registry, should_stop=stop), stop)
+                                     registry=self.registry, should_stop=stop),
+                    None, should_stop=stop, poll=0.01)
                 self.post_message(self.PreviewReady(job, q, time.perf_counter() - started))
-            result = run_abandonable(
+            result = call_with_timeout(
                 lambda: process(image, settings.k, plugin=settings.plugin, params=params,
                                 dither=settings.dither, format=settings.format,
-                                registry=self.registry, should_stop=stop), stop)
-        except (_Abandoned, Cancelled):
+                                registry=self.registry, should_stop=stop),
+                None, should_stop=stop, poll=0.01)
+        except Cancelled:
             return
         except KmcError as exc:
             self.post_message(self.JobFailed(job, str(exc)))

@@ -100,7 +100,7 @@ def check_k(k: Any, *, palette_format: bool = True) -> int:
     return k_int
 
 
-def _pack(colors: np.ndarray) -> np.ndarray:
+def pack_colors(colors: np.ndarray) -> np.ndarray:
     """Pack uint8 (..., C) colors into one uint32 code each (C is 3 or 4)."""
     c = colors.shape[-1]
     code = colors[..., 0].astype(np.uint32) << np.uint32(8 * (c - 1))
@@ -142,7 +142,7 @@ def distinct_colors(pixels: np.ndarray):
             lut[distinct] = values
             return lut[codes]
     else:
-        codes = _pack(pixels)
+        codes = pack_colors(pixels)
         distinct, inverse, counts = np.unique(codes, return_inverse=True, return_counts=True)
         inverse = inverse.ravel()
 
@@ -195,13 +195,14 @@ def _validate(result: Any, name: str, n: int, channels: int, k: int):
     return palette, labels
 
 
-def call_with_timeout(fn: Callable[[], Any], timeout: float, *, what: str = "plugin",
-                      should_stop: Callable[[], bool] | None = None) -> Any:
-    """Call `fn` in a daemon thread and wait at most `timeout` seconds for its result.
+def call_with_timeout(fn: Callable[[], Any], timeout: float | None, *, what: str = "plugin",
+                      should_stop: Callable[[], bool] | None = None, poll: float = 0.05) -> Any:
+    """Call `fn` in a daemon thread and wait at most `timeout` seconds (None: no limit).
 
-    A Python thread cannot be killed: on timeout (PluginTimeout) or cancellation (Cancelled)
-    it is abandoned and keeps running, as a daemon so it does not hold up the interpreter's exit.
-    Whatever `fn` raises is re-raised here.
+    A Python thread cannot be killed: on timeout (PluginTimeout) or cancellation (Cancelled,
+    when `should_stop()` turns True; polled every `poll` seconds) it is abandoned and keeps
+    running, as a daemon so it does not hold up the interpreter's exit. Whatever `fn` raises
+    is re-raised here.
     """
     box: dict[str, Any] = {}
 
@@ -212,13 +213,13 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float, *, what: str = "plu
             box["error"] = exc
 
     thread = threading.Thread(target=target, name=f"kmc-tui {what}", daemon=True)
-    deadline = time.monotonic() + timeout
+    deadline = None if timeout is None else time.monotonic() + timeout
     thread.start()
     while thread.is_alive():
-        left = deadline - time.monotonic()
+        left = poll if deadline is None else deadline - time.monotonic()
         if left <= 0:
             raise PluginTimeout(f"{what} timed out after {timeout:g} s")
-        thread.join(min(left, 0.05))
+        thread.join(min(left, poll))
         if should_stop is not None and thread.is_alive() and should_stop():
             raise Cancelled("cancelled")
     if "error" in box:

@@ -140,9 +140,9 @@ def compute_stats(image, quantized, data: bytes, format: str,
         colors = quantized.colors
     else:
         decoded = decode_bytes(data) if not exact else quantized.rgba()
-        colors = len(np.unique(
-            (decoded.reshape(-1, decoded.shape[-1]).astype(np.uint32)
-             * (1 << np.arange(8 * (decoded.shape[-1] - 1), -1, -8, dtype=np.uint32))).sum(1)))
+        from .quantize import pack_colors
+
+        colors = len(np.unique(pack_colors(decoded.reshape(-1, decoded.shape[-1]))))
         src, out, counts = _pairs_from_pixels(image.rgb, decoded[..., :3], visible)
     psnr, delta_e = color_error(src, out, counts)
     input_bytes = image.file_bytes

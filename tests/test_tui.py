@@ -528,7 +528,7 @@ async def test_a_plugin_that_hangs_at_import_is_reported_and_others_still_work(
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_result(pilot, app)
             app.query_one("#plugin").value = "tui_slow_import"
-            await wait_until(pilot, lambda: any("no answer in 1 s" in m for s, m in seen
+            await wait_until(pilot, lambda: any("timed out after 1 s" in m for s, m in seen
                                                 if s == "error"), 20, "import timeout")
             await pilot.press("p")  # on to the next plugin, which works
             result = await wait_result(pilot, app)

@@ -104,13 +104,14 @@ class PluginsScreen(ModalScreen[str | None]):
 
     @work(thread=True, group="plugin-load", description="load plugin")
     def _load(self, record) -> None:
-        from ..app import PLUGIN_LOAD_TIMEOUT, run_abandonable
+        from ..app import PLUGIN_LOAD_TIMEOUT
+        from ..quantize import call_with_timeout
 
         worker = get_current_worker()
         try:
             # Imports the plugin (an error is kept on the record); one that hangs is left behind.
-            run_abandonable(lambda: record.cls, lambda: worker.is_cancelled,
-                            timeout=PLUGIN_LOAD_TIMEOUT)
+            call_with_timeout(lambda: record.cls, PLUGIN_LOAD_TIMEOUT,
+                              should_stop=lambda: worker.is_cancelled)
         except Exception:  # noqa: BLE001 - cancelled or timed out: the line stays "loading…"
             return
         self.post_message(self.RecordLoaded(record.name))
