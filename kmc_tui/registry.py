@@ -101,11 +101,13 @@ class ColorHistogram:
     Attributes
     ----------
     colors : ndarray of uint8, shape (n, C)
-        Distinct colors; C is 3 (RGB) or 4 (RGBA, only for plugins with ``supports_alpha``).
+        Distinct colors; C is 3 (RGB) or 4 (RGBA, only for plugins with ``supports_alpha``;
+        fully transparent pixels are left out, the core gives them an entry of its own).
     counts : ndarray of int64, shape (n,)
         Pixels of each color; all positive.
-    image : ndarray of uint8, shape (H, W, C), or None
-        The pixels themselves, for plugins that work on the image (may be None).
+    image : ndarray of uint8, shape (H, W, C) or (N, 1, C), or None
+        The pixels themselves, for plugins that work on the image; (N, 1, C) when some
+        (transparent) pixels were left out; may be None.
     """
 
     colors: np.ndarray

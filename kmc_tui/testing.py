@@ -147,8 +147,8 @@ def _fixtures() -> dict[str, ColorHistogram]:
     photo = _photo()
     gray = np.repeat(np.round(photo.mean(-1)).astype(np.uint8)[..., None], 3, axis=-1)
     alpha = _alpha(*photo.shape[:2])
-    rgba = np.dstack([photo, alpha])
-    rgba[alpha == 0, :3] = 0  # as the core does: every invisible pixel is one color
+    # As the core hands it over: fully transparent pixels left out (they get their own entry).
+    rgba = np.dstack([photo, alpha])[alpha > 0].reshape(-1, 1, 4)
     visible = photo[alpha >= 128].reshape(-1, 1, 3)  # what a plugin without alpha sees
     few = np.array([[10, 20, 30], [200, 10, 10], [10, 200, 10], [10, 10, 200], [250, 250, 250]],
                    np.uint8)[np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4, 4, 0, 1, 2, 3, 4, 0, 0, 0])]
