@@ -36,9 +36,9 @@ MIN_REDUCTION = 3
 #: bad starts, which matter most at small k (full runs from k-means++ spread ±3% at k=16, ±0.3%
 #: at k=256, where each try costs more).
 CELL_TRIES, CELL_TRIES_MAX_K = 3, 64
-#: Below this many distance evaluations per iteration (colors × k), one thread: OpenMP's
+#: Below this many distance evaluations per iteration (points × k), one thread: OpenMP's
 #: start-up and barriers cost more than they save there, and much more on a busy machine.
-THREADED_MIN_WORK = 1 << 22
+THREADED_MIN_WORK = 1 << 20
 #: Relative tolerance (scikit-learn's meaning) for both stages.
 TOL = 1e-4
 
@@ -93,16 +93,20 @@ def grid_cells(feats: np.ndarray, weights: np.ndarray, width: float):
 def kmeans_palette(feats: np.ndarray, weights: np.ndarray, k: int, *, seed: int,
                    color_space: str, max_iter: int):
     """Weighted k-means of `feats` (n > k): (palette (k, C) uint8, labels (n,))."""
+    # Binned before scikit-learn is imported: in the CLI that import is still under way in a
+    # background thread, and this work fits in the wait.
+    means, cell_weights = grid_cells(feats, weights, CELL_WIDTH[color_space])
+
     from sklearn.cluster import KMeans
     from threadpoolctl import threadpool_limits
 
     init: object = "k-means++"
-    means, cell_weights = grid_cells(feats, weights, CELL_WIDTH[color_space])
     if len(means) >= 2 * k and len(means) * MIN_REDUCTION <= len(feats):
         coarse = KMeans(n_clusters=k, init="k-means++",
                         n_init=CELL_TRIES if k <= CELL_TRIES_MAX_K else 1, max_iter=300,
                         tol=TOL, random_state=seed, algorithm="lloyd")
-        with threadpool_limits(1, user_api="openmp"):
+        threads = None if len(means) * k >= THREADED_MIN_WORK else 1
+        with threadpool_limits(threads, user_api="openmp"):
             coarse.fit(means, sample_weight=cell_weights)
         init = coarse.cluster_centers_.astype(np.float32)
     model = KMeans(n_clusters=k, init=init, n_init=1, max_iter=max_iter, tol=TOL,
