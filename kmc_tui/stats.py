@@ -127,24 +127,38 @@ def decode_bytes(data: bytes) -> np.ndarray:
     return arr
 
 
+def lossless_color_error(quantized, format: str) -> tuple[float, float] | None:
+    """(PSNR, mean ΔE2000) of `quantized` when `format` stores it exactly, from its distinct
+    (source, output) color pairs alone; None when the encoded pixels must be looked at."""
+    from .io import PALETTE_FORMATS
+
+    if (format in PALETTE_FORMATS or format == "webp") and quantized.source_pairs is not None:
+        src, idx, counts = quantized.source_pairs
+        return color_error(src, quantized.palette[idx], counts)
+    return None
+
+
 def compute_stats(image, quantized, data: bytes, format: str,
-                  seconds: dict | None = None) -> Stats:
-    """Statistics of `quantized` (from `image`) encoded as `data` in `format`."""
+                  seconds: dict | None = None, *,
+                  errors: tuple[float, float] | None = None) -> Stats:
+    """Statistics of `quantized` (from `image`) encoded as `data` in `format`.
+
+    `errors` is :func:`lossless_color_error`'s result if already computed.
+    """
     from .io import PALETTE_FORMATS
 
     exact = format in PALETTE_FORMATS or format == "webp"
     visible = None if image.alpha is None else image.alpha > 0
     if exact and quantized.source_pairs is not None:
-        src, idx, counts = quantized.source_pairs
-        out = quantized.palette[idx]
         colors = quantized.colors
+        psnr, delta_e = errors if errors is not None else lossless_color_error(quantized, format)
     else:
         decoded = decode_bytes(data) if not exact else quantized.rgba()
         from .quantize import pack_colors
 
         colors = len(np.unique(pack_colors(decoded.reshape(-1, decoded.shape[-1]))))
         src, out, counts = _pairs_from_pixels(image.rgb, decoded[..., :3], visible)
-    psnr, delta_e = color_error(src, out, counts)
+        psnr, delta_e = color_error(src, out, counts)
     input_bytes = image.file_bytes
     ratio = len(data) / input_bytes if input_bytes else None
     return Stats(
