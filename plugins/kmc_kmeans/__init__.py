@@ -41,6 +41,8 @@ MIN_REDUCTION = 2
 CELL_TRIES, CELL_TRIES_MAX_K = 3, 64
 #: Lloyd passes on the cells after which the tries are compared; only the best goes on.
 TRY_ITER = 20
+#: Most Lloyd passes on the cells.
+CELL_MAX_ITER = 300
 #: Below this many distance evaluations per iteration (points × k), one thread: OpenMP's
 #: start-up and barriers cost more than they save there, and much more on a busy machine.
 THREADED_MIN_WORK = 1 << 20
@@ -135,7 +137,7 @@ def kmeans_palette(feats: np.ndarray, weights: np.ndarray, k: int, *, seed: int,
                           tol=TOL, random_state=seed, algorithm="lloyd",
                           ).fit(points, sample_weight=point_weights).cluster_centers_
         if use_cells:
-            coarse = KMeans(n_clusters=k, init=init, n_init=1, max_iter=300, tol=TOL,
+            coarse = KMeans(n_clusters=k, init=init, n_init=1, max_iter=CELL_MAX_ITER, tol=TOL,
                             random_state=seed, algorithm="lloyd")
             init = coarse.fit(means, sample_weight=cell_weights).cluster_centers_
     model = KMeans(n_clusters=k, init=init, n_init=1, max_iter=max_iter, tol=TOL,
