@@ -39,12 +39,15 @@ MIN_REDUCTION = 2
 #: bad starts, which matter most at small k (full runs from k-means++ spread ±3% at k=16, ±0.3%
 #: at k=256, where each try costs more).
 CELL_TRIES, CELL_TRIES_MAX_K = 3, 64
-#: Lloyd passes on the cells after which the tries are compared; only the best goes on.
+#: Lloyd passes on the cells after which the tries are compared; only the best goes on. Over
+#: 6 photos x 6 seeds the objective was within 0.03-0.08% of comparing them at convergence.
 TRY_ITER = 20
 #: Most Lloyd passes on the cells.
 CELL_MAX_ITER = 300
 #: Below this many distance evaluations per iteration (points × k), one thread: OpenMP's
 #: start-up and barriers cost more than they save there, and much more on a busy machine.
+#: Above it two threads were faster on a quiet machine even for the cells (12 MP, k=64:
+#: 0.26 -> 0.17 s).
 THREADED_MIN_WORK = 1 << 20
 #: Relative tolerance (scikit-learn's meaning) for both stages.
 TOL = 1e-4
