@@ -113,6 +113,8 @@ def main() -> None:
     parser.add_argument("--preview-pixels", type=int, default=None,
                         help="try another size for the quick preview's copy")
     args = parser.parse_args()
+    if args.k + args.repeat > 256:
+        parser.error("--k plus --repeat must stay at most 256: + stops there (e.g. --k 250)")
     if args.preview_pixels:
         import kmc_tui.app
 
