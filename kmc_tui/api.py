@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -60,27 +60,14 @@ def process(image: Image, k: int = 64, *, plugin: str = "kmeans", params: dict |
                  should_stop=should_stop, timeout=timeout)
     # The color error of an exact format needs only the palette: it is computed while the file
     # is encoded (zlib runs outside the GIL), 0.08 s of a 12 MP run.
-    errors: dict = {}
-
-    def measure() -> None:
-        try:
-            errors["value"] = lossless_color_error(q, fmt)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
-            errors["error"] = exc
-
-    worker = threading.Thread(target=measure, name="kmc-tui stats", daemon=True)
-    worker.start()
-    t = time.perf_counter()
-    try:
+    with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
+        errors = pool.submit(lossless_color_error, q, fmt)
+        t = time.perf_counter()
         data = encode(q, fmt)
-    finally:
         seconds = dict(q.seconds)
         seconds["encode"] = time.perf_counter() - t
         t = time.perf_counter()
-        worker.join()
-    if "error" in errors:
-        raise errors["error"]
-    stats = compute_stats(image, q, data, fmt, seconds, errors=errors["value"])
+        stats = compute_stats(image, q, data, fmt, seconds, errors=errors.result())
     stats.seconds["stats"] = time.perf_counter() - t
     return Result(image, q, data, fmt, stats)
 

@@ -618,7 +618,8 @@ class KmcApp(App):
             if name:
                 self._choose_plugin(name)
 
-        self.push_screen(PluginsScreen(self.registry, self.settings.plugin), chosen)
+        self.push_screen(PluginsScreen(self.registry, self.settings.plugin,
+                                       load_timeout=PLUGIN_LOAD_TIMEOUT), chosen)
 
     def action_toggle_dither(self) -> None:
         self.settings = replace(self.settings, dither=not self.settings.dither)

@@ -127,12 +127,17 @@ def decode_bytes(data: bytes) -> np.ndarray:
     return arr
 
 
+def stores_exactly(format: str) -> bool:
+    """Whether `format` keeps every pixel of a quantized result as it is (palette, WebP)."""
+    from .io import PALETTE_FORMATS
+
+    return format in PALETTE_FORMATS or format == "webp"
+
+
 def lossless_color_error(quantized, format: str) -> tuple[float, float] | None:
     """(PSNR, mean ΔE2000) of `quantized` when `format` stores it exactly, from its distinct
     (source, output) color pairs alone; None when the encoded pixels must be looked at."""
-    from .io import PALETTE_FORMATS
-
-    if (format in PALETTE_FORMATS or format == "webp") and quantized.source_pairs is not None:
+    if stores_exactly(format) and quantized.source_pairs is not None:
         src, idx, counts = quantized.source_pairs
         return color_error(src, quantized.palette[idx], counts)
     return None
@@ -145,14 +150,14 @@ def compute_stats(image, quantized, data: bytes, format: str,
 
     `errors` is :func:`lossless_color_error`'s result if already computed.
     """
-    from .io import PALETTE_FORMATS
-
-    exact = format in PALETTE_FORMATS or format == "webp"
-    visible = None if image.alpha is None else image.alpha > 0
-    if exact and quantized.source_pairs is not None:
+    exact = stores_exactly(format)
+    if errors is None:
+        errors = lossless_color_error(quantized, format)
+    if errors is not None:
         colors = quantized.colors
-        psnr, delta_e = errors if errors is not None else lossless_color_error(quantized, format)
+        psnr, delta_e = errors
     else:
+        visible = None if image.alpha is None else image.alpha > 0
         decoded = decode_bytes(data) if not exact else quantized.rgba()
         from .quantize import pack_colors
 

@@ -75,10 +75,12 @@ class PluginsScreen(ModalScreen[str | None]):
             super().__init__()
             self.name = name
 
-    def __init__(self, registry, current: str | None):
+    def __init__(self, registry, current: str | None, *, load_timeout: float | None = None):
         super().__init__()
         self.registry = registry
         self.current = current
+        #: Seconds a plugin's import may take before it is left behind (None: no limit).
+        self.load_timeout = load_timeout
 
     def _records(self):
         return list(self.registry) + list(self.registry.rejected)
@@ -104,13 +106,12 @@ class PluginsScreen(ModalScreen[str | None]):
 
     @work(thread=True, group="plugin-load", description="load plugin")
     def _load(self, record) -> None:
-        from ..app import PLUGIN_LOAD_TIMEOUT
         from ..quantize import call_with_timeout
 
         worker = get_current_worker()
         try:
             # Imports the plugin (an error is kept on the record); one that hangs is left behind.
-            call_with_timeout(lambda: record.cls, PLUGIN_LOAD_TIMEOUT,
+            call_with_timeout(lambda: record.cls, self.load_timeout,
                               should_stop=lambda: worker.is_cancelled)
         except Exception:  # noqa: BLE001 - cancelled or timed out: the line stays "loading…"
             return

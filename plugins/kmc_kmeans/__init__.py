@@ -36,9 +36,9 @@ CELL_WIDTH = {"lab": 2.0, "rgb": 5.0}
 #: k=64-256 for two of four photos (the others already took it), objective within ±1.3% either
 #: way on six photos.
 MIN_REDUCTION = 2
-#: k-means++ tries on the cells (the best is kept) up to this k: cheap there, and it evens out
-#: bad starts, which matter most at small k (full runs from k-means++ spread ±3% at k=16, ±0.3%
-#: at k=256, where each try costs more).
+#: k-means++ tries (the best is kept; on the cells when there are cells) up to this k: cheap
+#: there, and it evens out bad starts, which matter most at small k (full runs from k-means++
+#: spread ±3% at k=16, ±0.3% at k=256, where each try costs more).
 CELL_TRIES, CELL_TRIES_MAX_K = 3, 64
 #: Lloyd passes on the cells after which the tries are compared; only the best goes on. Over
 #: 6 photos x 6 seeds the objective was within 0.03-0.08% of comparing them at convergence.
