@@ -13,7 +13,7 @@
    photo, median of 5.
 
 Usage (repository root): python benchmarks/kmeans_quality.py [--ks 16,64,256] [--sizes real]
-    [--images china,flower] [--seeds 3] [--max-iter 30] [--skip-objective] [--skip-latency]
+    [--images china,flower] [--seeds 3] [--max-iter N] [--skip-objective] [--skip-latency]
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench import SAMPLE_PHOTOS, SKLEARN_PHOTOS, WORK, make_case  # noqa: E402
 
-from kmc_kmeans import from_features, to_features  # noqa: E402
+from kmc_kmeans import KMeansQuantizer, from_features, to_features  # noqa: E402
 from kmc_tui.api import process  # noqa: E402
 from kmc_tui.io import read_image  # noqa: E402
 from kmc_tui.quantize import quantize  # noqa: E402
@@ -137,7 +137,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="real")
     parser.add_argument("--images", default=",".join(SKLEARN_PHOTOS + SAMPLE_PHOTOS))
     parser.add_argument("--seeds", type=int, default=3, help="seeds per side")
-    parser.add_argument("--max-iter", type=int, default=30, help="the plugin's max_iter")
+    default_max_iter = next(p.default for p in KMeansQuantizer.params if p.name == "max_iter")
+    parser.add_argument("--max-iter", type=int, default=default_max_iter,
+                        help=f"the plugin's max_iter (default: its own, {default_max_iter})")
     parser.add_argument("--skip-objective", action="store_true")
     parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()

@@ -14,7 +14,9 @@ from PIL import Image as PILImage
 from skimage.color import rgb2lab
 from sklearn.cluster import KMeans
 
-from kmc_kmeans import KMeansQuantizer, from_features, to_features
+import kmc_kmeans
+from kmc_kmeans import (KMeansQuantizer, RelaxedLloyd, from_features, kmeans_plusplus,
+                        to_features)
 from kmc_tui import as_image, quantize, read_image
 from kmc_tui.registry import ColorHistogram
 from kmc_tui.stats import srgb8_to_lab
@@ -182,3 +184,66 @@ def test_large_histogram_takes_the_grid_path_and_stays_exact():
     # Labels are nearest in the unrounded centers; rounding the palette to 8 bits moves the
     # boundaries a little, so allow a small slack.
     assert np.mean(own <= d.min(1) + 1.0) > 0.999
+
+
+def weighted_colors(name: str, max_pixels: int):
+    """Distinct colors of a photo as CIELAB features (float32) and their pixel counts."""
+    rgb = small_photo(name, max_pixels).rgb.reshape(-1, 3)
+    colors, counts = np.unique(rgb, axis=0, return_counts=True)
+    return to_features(colors, "lab"), counts.astype(np.float32)
+
+
+def objective_and_means(feats, weights, centers):
+    """Exact objective of `centers` (float64, every point at its nearest) and Lloyd's image."""
+    x, c = feats.astype(np.float64), centers.astype(np.float64)
+    d = ((x[:, None] - c[None]) ** 2).sum(2)
+    labels = d.argmin(1)
+    objective = float((d[np.arange(len(x)), labels] * weights).sum())
+    totals = np.bincount(labels, weights=weights, minlength=len(c))
+    means = np.stack([np.bincount(labels, weights=weights * x[:, j], minlength=len(c))
+                      for j in range(x.shape[1])], 1) / np.maximum(totals, 1e-12)[:, None]
+    return objective, np.where(totals[:, None] > 0, means, c)
+
+
+def test_relaxed_lloyd_never_raises_the_objective_and_settles_at_a_fixed_point():
+    feats, weights = weighted_colors("coffee.png", 30_000)
+    start = kmeans_plusplus(feats, weights, 24, np.random.RandomState(0))
+    lloyd = RelaxedLloyd(feats, weights)
+    previous, _ = objective_and_means(feats, weights, start)
+    for max_iter in (1, 2, 3, 5, 8, 13, 21):
+        run = lloyd.run(start, max_iter=max_iter)
+        assert run.n_iter_ <= max_iter
+        objective, _ = objective_and_means(feats, weights, run.cluster_centers_)
+        # More passes from the same start never end higher (float32 sums: 1e-5 of slack).
+        assert objective <= previous * (1 + 1e-5), (max_iter, objective, previous)
+        assert run.inertia_ >= objective * (1 - 1e-4)  # an upper bound of the true objective
+        previous = objective
+    run = lloyd.run(start, max_iter=1000)
+    assert run.n_iter_ < 1000  # it settled, by scikit-learn's tolerance
+    objective, means = objective_and_means(feats, weights, run.cluster_centers_)
+    assert objective <= previous * (1 + 1e-5)
+    # At the end the centers are (to the tolerance) the weighted means of their points.
+    assert ((means - run.cluster_centers_) ** 2).sum() <= 10 * lloyd.tol
+    # ...and as good as plain Lloyd (scikit-learn) from the same start, run to the end.
+    plain = KMeans(n_clusters=24, init=start, n_init=1, max_iter=1000, tol=1e-4,
+                   algorithm="lloyd").fit(feats, sample_weight=weights)
+    plain_objective, _ = objective_and_means(feats, weights, plain.cluster_centers_)
+    assert objective <= plain_objective * 1.01
+
+
+def test_without_scikit_learns_private_kernels_the_public_path_gives_the_same_quality(
+        monkeypatch):
+    # The relaxed steps use scikit-learn's private Lloyd pass; should a release move it, the
+    # plugin falls back to KMeans.fit. Both must give an exact, equally good quantization.
+    image = small_photo("chelsea.png", 40_000)
+    feats = pixel_features(image.rgb, "lab")
+    fast = quantize(image, 16, seed=1)
+    monkeypatch.setattr(kmc_kmeans, "lloyd_kernels", lambda: None)
+    public = quantize(image, 16, seed=1)
+    objectives = [inertia(feats, q.palette, q.indices, "lab") for q in (fast, public)]
+    assert objectives[1] <= objectives[0] * 1.02 and objectives[0] <= objectives[1] * 1.02
+    for q in (fast, public):
+        assert q.colors == 16
+        centers = pixel_features(q.palette, "lab")
+        nearest = ((feats[:, None, :] - centers[None]) ** 2).sum(2).argmin(1)
+        assert np.mean(nearest == q.indices.ravel()) > 0.999
