@@ -247,3 +247,24 @@ def test_without_scikit_learns_private_kernels_the_public_path_gives_the_same_qu
         centers = pixel_features(q.palette, "lab")
         nearest = ((feats[:, None, :] - centers[None]) ** 2).sum(2).argmin(1)
         assert np.mean(nearest == q.indices.ravel()) > 0.999
+
+
+def test_a_changed_private_kernel_is_detected_and_the_public_path_used(monkeypatch):
+    # A future scikit-learn could keep the name and change the arguments: lloyd_kernels() tries
+    # them once and falls back rather than failing in the middle of a quantization.
+    import sklearn.cluster._k_means_lloyd as lloyd_module
+
+    def changed(X, sample_weight, centers, n_threads):
+        raise AssertionError("must not be reached with the old arguments")
+
+    monkeypatch.setattr(lloyd_module, "lloyd_iter_chunked_dense", changed)
+    kmc_kmeans.lloyd_kernels.cache_clear()
+    try:
+        assert kmc_kmeans.lloyd_kernels() is None
+        image = small_photo("coffee.png", 20_000)
+        q = quantize(image, 12)
+        assert q.colors == 12
+    finally:
+        monkeypatch.undo()
+        kmc_kmeans.lloyd_kernels.cache_clear()
+    assert kmc_kmeans.lloyd_kernels() is not None

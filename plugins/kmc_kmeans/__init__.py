@@ -24,6 +24,8 @@ pass is scikit-learn's own compiled, multi-threaded Lloyd pass.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from kmc_tui.registry import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
@@ -112,17 +114,27 @@ def grid_cells(feats: np.ndarray, weights: np.ndarray, width: float):
     return means, totals.astype(np.float32)
 
 
+@functools.lru_cache(maxsize=1)
 def lloyd_kernels():
-    """scikit-learn's compiled Lloyd pass, objective and thread count, or None if moved.
+    """scikit-learn's compiled Lloyd pass, objective and thread count, or None if unusable.
 
-    They are private to scikit-learn (stable since 1.0); without them the plugin falls back to
-    plain ``KMeans.fit``, which gives the same kind of result in about twice the passes.
+    They are private to scikit-learn (the same since 1.0). Should a release move or change them,
+    the plugin falls back to plain ``KMeans.fit``: the same kind of result in more passes.
     """
     try:
         from sklearn.cluster._k_means_common import _inertia_dense
         from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
         from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
-    except ImportError:
+
+        # Tried once on a tiny problem, so that a changed signature also means "fall back".
+        points, weights = np.eye(2, 3, dtype=np.float32), np.ones(2, np.float32)
+        labels = np.empty(2, np.int32)
+        lloyd_iter_chunked_dense(points, weights, points.copy(), np.empty_like(points),
+                                 np.empty(2, np.float32), labels, np.empty(2, np.float32), 1,
+                                 True)
+        _inertia_dense(points, weights, points, labels, 1)
+        _openmp_effective_n_threads()
+    except (ImportError, TypeError, ValueError):
         return None
     return lloyd_iter_chunked_dense, _inertia_dense, _openmp_effective_n_threads
 
