@@ -207,7 +207,8 @@ def objective_and_means(feats, weights, centers):
 
 def test_relaxed_lloyd_never_raises_the_objective_and_settles_at_a_fixed_point():
     feats, weights = weighted_colors("coffee.png", 30_000)
-    start = kmeans_plusplus(feats, weights, 24, np.random.RandomState(0))
+    start = kmeans_plusplus(feats.astype(np.float64), weights.astype(np.float64), 24,
+                            np.random.RandomState(0))
     lloyd = RelaxedLloyd(feats, weights)
     previous, _ = objective_and_means(feats, weights, start)
     for max_iter in (1, 2, 3, 5, 8, 13, 21):

@@ -144,17 +144,15 @@ def lloyd_kernels():
 
 def kmeans_plusplus(points: np.ndarray, weights: np.ndarray, k: int,
                     random_state: np.random.RandomState) -> np.ndarray:
-    """scikit-learn's weighted k-means++ centers of float32 `points`, as float32.
+    """scikit-learn's weighted k-means++ centers of float64 `points`, as float32.
 
-    Called on float64 points: scikit-learn's distances take a slower upcasting path on float32,
-    and in float64 the seeding takes half the time (36 k cells, k=256: 338 ms -> 157 ms) for the
-    same objective on average (36 runs per k).
+    Float64 on purpose: scikit-learn's distances take a slower upcasting path on float32; in
+    float64 the seeding takes half the time (36 k cells, k=256: 338 ms -> 157 ms) for the same
+    objective on average (36 runs per k).
     """
     from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 
-    centers, _ = sk_kmeans_plusplus(points.astype(np.float64), k,
-                                    sample_weight=weights.astype(np.float64),
-                                    random_state=random_state)
+    centers, _ = sk_kmeans_plusplus(points, k, sample_weight=weights, random_state=random_state)
     return centers.astype(np.float32)
 
 
@@ -188,6 +186,7 @@ class RelaxedLloyd:
     def __init__(self, points: np.ndarray, weights: np.ndarray, *, tol: float = TOL):
         self.points = np.ascontiguousarray(points, dtype=np.float32)
         self.weights = np.ascontiguousarray(weights, dtype=np.float32)
+        self.relative_tol = tol
         self.tol = float(np.var(self.points, axis=0).mean()) * tol
         self.kernels = lloyd_kernels()
         self._labels = np.empty(len(points), np.int32)
@@ -236,7 +235,8 @@ class RelaxedLloyd:
         from sklearn.cluster import KMeans
 
         model = KMeans(n_clusters=len(centers), init=centers, n_init=1, max_iter=max_iter,
-                       tol=TOL, algorithm="lloyd").fit(self.points, sample_weight=self.weights)
+                       tol=self.relative_tol, algorithm="lloyd",
+                       ).fit(self.points, sample_weight=self.weights)
         self.cluster_centers_ = model.cluster_centers_.astype(np.float32)
         self.inertia_, self.n_iter_ = float(model.inertia_), int(model.n_iter_)
         return self
@@ -259,10 +259,11 @@ def best_of_starts(lloyd: RelaxedLloyd, k: int, random_state: np.random.RandomSt
                    max_iter: int) -> np.ndarray:
     """Centers from k-means++ run through `lloyd`; at small k the best of a few (CELL_TRIES)."""
     tries = next((n for max_k, n in CELL_TRIES if k <= max_k), 1)
+    points64, weights64 = lloyd.points.astype(np.float64), lloyd.weights.astype(np.float64)
     best = None
     for _ in range(tries):
         # The tries are compared after a few passes; only the best is run to the end.
-        start = kmeans_plusplus(lloyd.points, lloyd.weights, k, random_state)
+        start = kmeans_plusplus(points64, weights64, k, random_state)
         lloyd.run(start, max_iter=min(TRY_ITER, max_iter) if tries > 1 else max_iter)
         if best is None or lloyd.inertia_ < best[0]:
             best = (lloyd.inertia_, lloyd.cluster_centers_)
