@@ -93,14 +93,35 @@ def make_case(name: str, size: str) -> Case:
 def commands(case: Case, k: int, out: Path, args) -> dict[str, list[str]]:
     kmc = Path(sys.executable).with_name("kmc-tui")
     return {
-        "kmc-tui": [str(kmc) if kmc.exists() else "kmc-tui", "compress", "-i", str(case.jpg),
-                    "-o", str(out), "-k", str(k)],
+        "kmc-tui": [
+            str(kmc) if kmc.exists() else "kmc-tui",
+            "compress",
+            "-i",
+            str(case.jpg),
+            "-o",
+            str(out),
+            "-k",
+            str(k),
+        ],
         "pngquant": ["pngquant", "--nofs", "-f", "-o", str(out), str(k), str(case.png)],
         "imagemagick": [args.convert, str(case.png), "+dither", "-colors", str(k), str(out)],
-        "pillow": [sys.executable, str(BENCH / "pillow_quantize.py"), str(case.png), str(out),
-                   str(k)],
-        "original": [args.original_python, str(BENCH / "original_script.py"), "-i",
-                     str(case.jpg), "-o", str(out), "-k", str(k)],
+        "pillow": [
+            sys.executable,
+            str(BENCH / "pillow_quantize.py"),
+            str(case.png),
+            str(out),
+            str(k),
+        ],
+        "original": [
+            args.original_python,
+            str(BENCH / "original_script.py"),
+            "-i",
+            str(case.jpg),
+            "-o",
+            str(out),
+            "-k",
+            str(k),
+        ],
     }
 
 
@@ -113,15 +134,20 @@ def run(argv: list[str]) -> tuple[float, float, float]:
     err, rss_file = WORK / "stderr.txt", WORK / "rss.txt"
     with open(err, "wb") as err_file:
         t0 = time.perf_counter()
-        proc = subprocess.Popen([TIME, "-f", "%M", "-o", str(rss_file), *argv],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=err_file)
+        proc = subprocess.Popen(
+            [TIME, "-f", "%M", "-o", str(rss_file), *argv],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=err_file,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - t0
     proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}: "
-                           + err.read_text(errors="replace").strip()[-500:])
+        raise RuntimeError(
+            f"{' '.join(argv)} exited {proc.returncode}: "
+            + err.read_text(errors="replace").strip()[-500:]
+        )
     rss_kb = int(rss_file.read_text().split()[-1])
     return wall, rss_kb / 1024.0, usage.ru_utime + usage.ru_stime
 
@@ -158,16 +184,26 @@ def machine() -> dict:
             versions[mod] = __import__(mod).__version__
         except Exception:  # noqa: BLE001 - report what is there
             versions[mod] = "?"
-    for tool, argv in (("pngquant", ["pngquant", "--version"]),
-                       ("imagemagick", [ARGS.convert, "-version"])):
+    for tool, argv in (
+        ("pngquant", ["pngquant", "--version"]),
+        ("imagemagick", [ARGS.convert, "-version"]),
+    ):
         try:
-            versions[tool] = subprocess.run(argv, capture_output=True, text=True,
-                                            timeout=10).stdout.splitlines()[0].strip()
+            versions[tool] = (
+                subprocess.run(argv, capture_output=True, text=True, timeout=10)
+                .stdout.splitlines()[0]
+                .strip()
+            )
         except Exception:  # noqa: BLE001
             versions[tool] = "not found"
-    return {"nproc": os.cpu_count(), "cpu": cpu, "python": platform.python_version(),
-            "load_before": os.getloadavg(), "versions": versions,
-            "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE")}
+    return {
+        "nproc": os.cpu_count(),
+        "cpu": cpu,
+        "python": platform.python_version(),
+        "load_before": os.getloadavg(),
+        "versions": versions,
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+    }
 
 
 def main() -> int:
@@ -179,11 +215,18 @@ def main() -> int:
     parser.add_argument("--images", default=None, help="comma list of photo names")
     parser.add_argument("--ks", default="16,64,256")
     parser.add_argument("--tools", default=",".join(TOOLS))
-    parser.add_argument("--original", default="small", choices=("none", "small", "all"),
-                        help="small: china/flower at real size, plus one run at 12 MP k=64")
+    parser.add_argument(
+        "--original",
+        default="small",
+        choices=("none", "small", "all"),
+        help="small: china/flower at real size, plus one run at 12 MP k=64",
+    )
     parser.add_argument("--original-python", default=sys.executable)
-    parser.add_argument("--convert", default=shutil.which("convert-im6.q16") or "convert",
-                        help="ImageMagick's convert (the real one, not a stand-in)")
+    parser.add_argument(
+        "--convert",
+        default=shutil.which("convert-im6.q16") or "convert",
+        help="ImageMagick's convert (the real one, not a stand-in)",
+    )
     parser.add_argument("--json", type=Path, default=WORK / "results.json")
     args = ARGS = parser.parse_args()
 
@@ -219,17 +262,30 @@ def main() -> int:
                     out[tool].unlink(missing_ok=True)
                     times[tool].append(run(commands(case, k, out[tool], args)[tool]))
             for tool in plan:
-                walls, rss, cpu = zip(*times[tool])
+                walls, rss, cpu = zip(*times[tool], strict=True)
                 psnr, de = quality(case.png, out[tool])
-                row = dict(image=case.name, size=case.size, mp=case.pixels / 1e6, k=k, tool=tool,
-                           runs=len(walls), seconds=statistics.median(walls),
-                           cpu_seconds=statistics.median(cpu), rss_mb=max(rss),
-                           bytes=out[tool].stat().st_size, psnr=psnr, delta_e=de)
+                row = dict(
+                    image=case.name,
+                    size=case.size,
+                    mp=case.pixels / 1e6,
+                    k=k,
+                    tool=tool,
+                    runs=len(walls),
+                    seconds=statistics.median(walls),
+                    cpu_seconds=statistics.median(cpu),
+                    rss_mb=max(rss),
+                    bytes=out[tool].stat().st_size,
+                    psnr=psnr,
+                    delta_e=de,
+                )
                 results.append(row)
-                print(f"{case.name:9s} {case.size:4s} k={k:<3d} {tool:11s} {row['seconds']:7.2f}s "
-                      f"cpu {row['cpu_seconds']:7.2f}s {row['rss_mb']:6.0f} MB "
-                      f"{row['bytes']:9d} B psnr {psnr:5.2f} dE {de:5.2f}", file=sys.stderr,
-                      flush=True)
+                print(
+                    f"{case.name:9s} {case.size:4s} k={k:<3d} {tool:11s} {row['seconds']:7.2f}s "
+                    f"cpu {row['cpu_seconds']:7.2f}s {row['rss_mb']:6.0f} MB "
+                    f"{row['bytes']:9d} B psnr {psnr:5.2f} dE {de:5.2f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
     info["load_after"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps({"machine": info, "results": results}, indent=1))
@@ -259,7 +315,8 @@ def render(info: dict, results: list[dict]) -> str:
         lines.append(
             f"| {r['image']} | {r['mp']:.2f} | {r['k']} | {r['tool']} | {r['runs']} "
             f"| {r['seconds']:.2f} | {r['cpu_seconds']:.2f} | {r['rss_mb']:.0f} | {r['bytes']:,} "
-            f"| {r['psnr']:.2f} | {r['delta_e']:.2f} | {vs_pq} | {vs_orig} |")
+            f"| {r['psnr']:.2f} | {r['delta_e']:.2f} | {vs_pq} | {vs_orig} |"
+        )
     return "\n".join(lines)
 
 

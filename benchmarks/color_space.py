@@ -24,7 +24,9 @@ def main() -> int:
     parser.add_argument("--sizes", default="real")
     args = parser.parse_args()
     ks = [int(k) for k in args.ks.split(",")]
-    print("| photo | MP | k | ΔE2000 lab | ΔE2000 rgb | PSNR lab | PSNR rgb | bytes lab | bytes rgb |")
+    print(
+        "| photo | MP | k | ΔE2000 lab | ΔE2000 rgb | PSNR lab | PSNR rgb | bytes lab | bytes rgb |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     wins = total = 0
     for size in args.sizes.split(","):
@@ -34,13 +36,17 @@ def main() -> int:
             case = make_case(name, size)
             image = read_image(case.jpg)
             for k in ks:
-                r = {cs: process(image, k, params={"color_space": cs}).stats
-                     for cs in ("lab", "rgb")}
+                r = {
+                    cs: process(image, k, params={"color_space": cs}).stats for cs in ("lab", "rgb")
+                }
                 wins += r["lab"].delta_e < r["rgb"].delta_e
                 total += 1
-                print(f"| {name} | {image.pixels / 1e6:.2f} | {k} | {r['lab'].delta_e:.3f} "
-                      f"| {r['rgb'].delta_e:.3f} | {r['lab'].psnr:.2f} | {r['rgb'].psnr:.2f} "
-                      f"| {r['lab'].output_bytes:,} | {r['rgb'].output_bytes:,} |", flush=True)
+                print(
+                    f"| {name} | {image.pixels / 1e6:.2f} | {k} | {r['lab'].delta_e:.3f} "
+                    f"| {r['rgb'].delta_e:.3f} | {r['lab'].psnr:.2f} | {r['rgb'].psnr:.2f} "
+                    f"| {r['lab'].output_bytes:,} | {r['rgb'].output_bytes:,} |",
+                    flush=True,
+                )
     print(f"\nlab has the lower mean ΔE2000 in {wins} of {total} cases")
     return 0
 

@@ -1,4 +1,6 @@
-"""Sweep a whole image corpus through the real CLI: each file in a fresh process, timed and measured.
+"""Sweep a whole image corpus through the real CLI.
+
+Each file runs in a fresh process, timed and measured.
 
 Usage::
 
@@ -108,7 +110,10 @@ def check_output(out: Path, k: int, src: Path) -> str | None:
 def run_one(path: Path, k: int, timeout: float, memory_limit_mb: float, python: str) -> Outcome:
     work = Path(tempfile.mkdtemp(prefix="kmc-sweep-"))
     out = work / "out.png"
-    stdout_path, stderr_path = work.parent / (work.name + ".out"), work.parent / (work.name + ".err")
+    stdout_path, stderr_path = (
+        work.parent / (work.name + ".out"),
+        work.parent / (work.name + ".err"),
+    )
     cmd = [python, "-m", "kmc_tui", "compress", "-i", str(path), "-o", str(out), "-k", str(k)]
     env = dict(os.environ, PYTHONWARNINGS="default")  # let any leaking warning show
     env.pop("KMC_TUI_PLUGIN_PATH", None)
@@ -131,13 +136,16 @@ def run_one(path: Path, k: int, timeout: float, memory_limit_mb: float, python: 
             seconds = time.perf_counter() - t0
             proc.returncode = os.waitstatus_to_exitcode(status)
         peak_mb = rusage.ru_maxrss / 1024.0  # kilobytes on Linux
-        err_lines = [ln for ln in stderr_path.read_text(errors="replace").splitlines() if ln.strip()]
+        err_lines = [
+            ln for ln in stderr_path.read_text(errors="replace").splitlines() if ln.strip()
+        ]
         leftovers = sorted(p.name for p in work.iterdir() if p.name != "out.png")
         code = proc.returncode
 
         def fail(why: str, detail: str = "") -> Outcome:
-            return Outcome(path, "FAIL", why, detail or " | ".join(err_lines)[:200], seconds,
-                           peak_mb, code)
+            return Outcome(
+                path, "FAIL", why, detail or " | ".join(err_lines)[:200], seconds, peak_mb, code
+            )
 
         if timed_out:
             return fail(f"timeout after {timeout:.0f} s")
@@ -155,16 +163,25 @@ def run_one(path: Path, k: int, timeout: float, memory_limit_mb: float, python: 
             problem = check_output(out, k, path)
             if problem:
                 return fail(problem)
-            notes = [ln.strip().removeprefix("note: ") for ln in
-                     stdout_path.read_text(errors="replace").splitlines()
-                     if ln.strip().startswith("note:")]
+            notes = [
+                ln.strip().removeprefix("note: ")
+                for ln in stdout_path.read_text(errors="replace").splitlines()
+                if ln.strip().startswith("note:")
+            ]
             return Outcome(path, "ok", "; ".join(notes), "", seconds, peak_mb, code)
         if out.exists():
             return fail(f"exit {code} but output written")
         if len(err_lines) != 1 or not err_lines[0].startswith("kmc-tui: error: "):
             return fail(f"exit {code} with {len(err_lines)} stderr lines")
-        return Outcome(path, "refused", refusal_group(err_lines[0]),
-                       err_lines[0].removeprefix("kmc-tui: error: "), seconds, peak_mb, code)
+        return Outcome(
+            path,
+            "refused",
+            refusal_group(err_lines[0]),
+            err_lines[0].removeprefix("kmc-tui: error: "),
+            seconds,
+            peak_mb,
+            code,
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)
         for p in (stdout_path, stderr_path):
@@ -180,10 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("corpus", type=Path, help="folder of images (searched recursively)")
     parser.add_argument("-k", type=int, default=16, help="colors (default 16)")
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds per file (10)")
-    parser.add_argument("--memory-limit-mb", type=float, default=1024.0,
-                        help="peak resident memory per file above which it FAILs (1024)")
-    parser.add_argument("--jobs", type=int, default=1,
-                        help="files in parallel (default 1: timings are cleaner)")
+    parser.add_argument(
+        "--memory-limit-mb",
+        type=float,
+        default=1024.0,
+        help="peak resident memory per file above which it FAILs (1024)",
+    )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="files in parallel (default 1: timings are cleaner)"
+    )
     parser.add_argument("--markdown", action="store_true", help="print the totals as Markdown")
     parser.add_argument("--quiet", action="store_true", help="no per-file rows")
     args = parser.parse_args(argv)
@@ -194,8 +216,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     t0 = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        outcomes = list(pool.map(lambda p: run_one(p, args.k, args.timeout,
-                                                   args.memory_limit_mb, sys.executable), files))
+        outcomes = list(
+            pool.map(
+                lambda p: run_one(p, args.k, args.timeout, args.memory_limit_mb, sys.executable),
+                files,
+            )
+        )
     wall = time.perf_counter() - t0
 
     if not args.quiet:
@@ -224,12 +250,16 @@ def main(argv: list[str] | None = None) -> int:
         for reason, n in by_reason.most_common():
             print(f"| &nbsp;&nbsp;refused: {reason} | {n} |")
         print(f"| failed (traceback, hang, partial output, over memory) | {len(failed)} |")
-        print(f"\nSlowest file: `{rel(slowest.path)}` {slowest.seconds:.2f} s ({slowest.status}); "
-              f"largest peak memory: `{rel(biggest.path)}` {biggest.peak_mb:.0f} MB "
-              f"({biggest.status}); whole sweep {wall:.0f} s.")
+        print(
+            f"\nSlowest file: `{rel(slowest.path)}` {slowest.seconds:.2f} s ({slowest.status}); "
+            f"largest peak memory: `{rel(biggest.path)}` {biggest.peak_mb:.0f} MB "
+            f"({biggest.status}); whole sweep {wall:.0f} s."
+        )
     else:
-        print(f"files: {len(outcomes)}   quantized: {len(ok)}   refused: {len(refused)}   "
-              f"FAILED: {len(failed)}   (k={args.k}, timeout {args.timeout:.0f} s, {wall:.0f} s)")
+        print(
+            f"files: {len(outcomes)}   quantized: {len(ok)}   refused: {len(refused)}   "
+            f"FAILED: {len(failed)}   (k={args.k}, timeout {args.timeout:.0f} s, {wall:.0f} s)"
+        )
         print("refused by reason:")
         for reason, n in by_reason.most_common():
             print(f"  {n:>4}  {reason}")
@@ -238,7 +268,9 @@ def main(argv: list[str] | None = None) -> int:
             for note, n in noted.most_common():
                 print(f"  {n:>4}  {note}")
         print(f"slowest file: {rel(slowest.path)} {slowest.seconds:.2f} s ({slowest.status})")
-        print(f"largest peak memory: {rel(biggest.path)} {biggest.peak_mb:.0f} MB ({biggest.status})")
+        print(
+            f"largest peak memory: {rel(biggest.path)} {biggest.peak_mb:.0f} MB ({biggest.status})"
+        )
     for o in failed:
         print(f"FAIL {rel(o.path)}: {o.reason}: {o.detail}", file=sys.stderr)
     return 1 if failed else 0

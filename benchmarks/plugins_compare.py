@@ -52,10 +52,14 @@ def main() -> None:
         noise = np.random.default_rng(0).integers(-3, 4, rgb.shape)
         image = as_image(np.clip(rgb.astype(np.int16) + noise, 0, 255).astype(np.uint8))
     registry = Registry(use_env=False)
-    print(f"{Path(args.image).name}{' (12 MP, noise)' if args.big else ''}: "
-          f"{image.width}x{image.height}, k={args.k}")
-    print(f"{'plugin':<10} {'quantize s':>10} {'total s':>8} {'ΔE2000':>7} {'PSNR':>6} "
-          f"{'objective':>10}")
+    print(
+        f"{Path(args.image).name}{' (12 MP, noise)' if args.big else ''}: "
+        f"{image.width}x{image.height}, k={args.k}"
+    )
+    print(
+        f"{'plugin':<10} {'quantize s':>10} {'total s':>8} {'ΔE2000':>7} {'PSNR':>6} "
+        f"{'objective':>10}"
+    )
     base = None
     for name in args.plugins.split(","):
         started = time.perf_counter()
@@ -64,8 +68,10 @@ def main() -> None:
         obj = objective(image, result)
         base = obj if base is None else base
         s = result.stats
-        print(f"{name:<10} {s.seconds['quantize']:>10.2f} {total:>8.2f} {s.delta_e:>7.2f} "
-              f"{s.psnr:>6.2f} {obj / base:>10.3f}")
+        print(
+            f"{name:<10} {s.seconds['quantize']:>10.2f} {total:>8.2f} {s.delta_e:>7.2f} "
+            f"{s.psnr:>6.2f} {obj / base:>10.3f}"
+        )
 
 
 if __name__ == "__main__":

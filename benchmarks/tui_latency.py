@@ -36,12 +36,26 @@ def first_frame_seconds(folder: Path, repeat: int) -> list[float]:
         sock = f"kmc-bench-{uuid.uuid4().hex[:8]}"
         tmux = ["tmux", "-L", sock]
         start = time.perf_counter()
-        subprocess.run(tmux + ["new-session", "-d", "-s", "b", "-x", "120", "-y", "40",
-                               f"TERM=xterm-256color {script} {folder}"], check=True)
+        subprocess.run(
+            tmux
+            + [
+                "new-session",
+                "-d",
+                "-s",
+                "b",
+                "-x",
+                "120",
+                "-y",
+                "40",
+                f"TERM=xterm-256color {script} {folder}",
+            ],
+            check=True,
+        )
         try:
             while True:
-                screen = subprocess.run(tmux + ["capture-pane", "-t", "b", "-p"],
-                                        capture_output=True, text=True).stdout
+                screen = subprocess.run(
+                    tmux + ["capture-pane", "-t", "b", "-p"], capture_output=True, text=True
+                ).stdout
                 if "astronaut.png" in screen:
                     times.append(time.perf_counter() - start)
                     break
@@ -70,8 +84,7 @@ async def key_latency(image: Path, k: int, repeat: int) -> dict[str, list[float]
     from kmc_tui.app import KmcApp
 
     app = KmcApp(image, k=k)
-    out: dict[str, list[float]] = {"open_to_result": [], "key_to_preview": [],
-                                   "key_to_result": []}
+    out: dict[str, list[float]] = {"open_to_result": [], "key_to_preview": [], "key_to_result": []}
     async with app.run_test(size=(120, 40)) as pilot:
         start = time.perf_counter()
         while not (app.shown.result is not None and app.shown.settings == app.settings):
@@ -88,10 +101,17 @@ async def key_latency(image: Path, k: int, repeat: int) -> dict[str, list[float]
             while True:
                 await asyncio.sleep(0.002)
                 caption = app.query_one("#result").caption
-                if preview_seen is None and f"k={target_k} " in caption and "computing" not in caption:
+                if (
+                    preview_seen is None
+                    and f"k={target_k} " in caption
+                    and "computing" not in caption
+                ):
                     preview_seen = time.perf_counter() - start
-                if app.shown.result is not None and app.shown.settings == app.settings \
-                        and app.settings.k == target_k:
+                if (
+                    app.shown.result is not None
+                    and app.shown.settings == app.settings
+                    and app.settings.k == target_k
+                ):
                     break
             out["key_to_preview"].append(preview_seen)
             out["key_to_result"].append(time.perf_counter() - start)
@@ -100,8 +120,10 @@ async def key_latency(image: Path, k: int, repeat: int) -> dict[str, list[float]
 
 
 def fmt(values: list[float]) -> str:
-    return f"median {statistics.median(values) * 1000:7.0f} ms  (n={len(values)}, " \
-           f"min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f})"
+    return (
+        f"median {statistics.median(values) * 1000:7.0f} ms  (n={len(values)}, "
+        f"min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f})"
+    )
 
 
 def main() -> None:
@@ -110,8 +132,12 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=16)
     parser.add_argument("--big-only", action="store_true")
     parser.add_argument("--small-only", action="store_true")
-    parser.add_argument("--preview-pixels", type=int, default=None,
-                        help="try another size for the quick preview's copy")
+    parser.add_argument(
+        "--preview-pixels",
+        type=int,
+        default=None,
+        help="try another size for the quick preview's copy",
+    )
     args = parser.parse_args()
     if args.k + args.repeat > 256:
         parser.error("--k plus --repeat must stay at most 256: + stops there (e.g. --k 250)")
@@ -122,7 +148,8 @@ def main() -> None:
 
     if not args.big_only and not args.preview_pixels:
         if shutil.which("tmux"):
-            print(f"kmc-tui samples/ -> first frame : {fmt(first_frame_seconds(ROOT / 'samples', args.repeat))}")
+            first = first_frame_seconds(ROOT / "samples", args.repeat)
+            print(f"kmc-tui samples/ -> first frame : {fmt(first)}")
         else:
             print("tmux not found: first-frame time not measured")
     cases = []

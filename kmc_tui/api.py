@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .errors import OutputError
 from .io import PALETTE_FORMATS, Image, encode, format_for, read_image, write_atomic
@@ -45,19 +45,36 @@ class Result:
         return self.image.notes + self.quantized.notes
 
 
-def process(image: Image, k: int = 64, *, plugin: str = "kmeans", params: dict | None = None,
-            seed: int = 0, dither: bool = False, format: str = "png",
-            registry: Registry | None = None,
-            should_stop: Callable[[], bool] | None = None,
-            timeout: float | None = None) -> Result:
+def process(
+    image: Image,
+    k: int = 64,
+    *,
+    plugin: str = "kmeans",
+    params: dict | None = None,
+    seed: int = 0,
+    dither: bool = False,
+    format: str = "png",
+    registry: Registry | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    timeout: float | None = None,
+) -> Result:
     """Quantize `image`, encode it in `format` and compute its statistics; write nothing.
 
     `timeout` bounds the plugin's seconds (:class:`~kmc_tui.errors.PluginTimeout` past it).
     """
     fmt = format_for("", format)
-    q = quantize(image, k, plugin=plugin, params=params, seed=seed, dither=dither,
-                 palette_format=fmt in PALETTE_FORMATS, registry=registry,
-                 should_stop=should_stop, timeout=timeout)
+    q = quantize(
+        image,
+        k,
+        plugin=plugin,
+        params=params,
+        seed=seed,
+        dither=dither,
+        palette_format=fmt in PALETTE_FORMATS,
+        registry=registry,
+        should_stop=should_stop,
+        timeout=timeout,
+    )
     # The color error of an exact format needs only the palette: it is computed while the file
     # is encoded (zlib runs outside the GIL), 0.08 s of a 12 MP run.
     with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
@@ -81,10 +98,20 @@ def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> Res
     return Result(result.image, result.quantized, result.data, result.format, result.stats, out)
 
 
-def compress(input: str | os.PathLike, output: str | os.PathLike, k: int = 64, *,
-             plugin: str = "kmeans", params: dict | None = None, seed: int = 0,
-             dither: bool = False, format: str | None = None, force: bool = False,
-             registry: Registry | None = None, timeout: float | None = None) -> Result:
+def compress(
+    input: str | os.PathLike,
+    output: str | os.PathLike,
+    k: int = 64,
+    *,
+    plugin: str = "kmeans",
+    params: dict | None = None,
+    seed: int = 0,
+    dither: bool = False,
+    format: str | None = None,
+    force: bool = False,
+    registry: Registry | None = None,
+    timeout: float | None = None,
+) -> Result:
     """Read `input`, reduce it to at most `k` colors and write `output`.
 
     The format comes from `format` or the extension of `output`. Nothing is written when
@@ -104,7 +131,16 @@ def compress(input: str | os.PathLike, output: str | os.PathLike, k: int = 64, *
     t = time.perf_counter()
     image = read_image(input)
     read_seconds = time.perf_counter() - t
-    result = process(image, k, plugin=plugin, params=params, seed=seed, dither=dither,
-                     format=fmt, registry=registry, timeout=timeout)
+    result = process(
+        image,
+        k,
+        plugin=plugin,
+        params=params,
+        seed=seed,
+        dither=dither,
+        format=fmt,
+        registry=registry,
+        timeout=timeout,
+    )
     result.stats.seconds["read"] = read_seconds
     return save(result, out_path, force=force)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -167,8 +168,15 @@ class KmcApp(App):
             super().__init__()
             self.path, self.size, self.text = path, size, text
 
-    def __init__(self, path: str | os.PathLike | None = None, *, plugin_dirs=(),
-                 k: int = 16, plugin: str = "kmeans", registry: Registry | None = None):
+    def __init__(
+        self,
+        path: str | os.PathLike | None = None,
+        *,
+        plugin_dirs=(),
+        k: int = 16,
+        plugin: str = "kmeans",
+        registry: Registry | None = None,
+    ):
         super().__init__()
         self.registry = registry if registry is not None else Registry(plugin_dirs)
         names = self.registry.names()
@@ -211,9 +219,14 @@ class KmcApp(App):
             with Vertical(id="sidebar"):
                 browser = FileBrowser(self._folder, select=self._open_on_start, id="files")
                 yield browser
-                controls = Controls(k=self.settings.k, plugins=self.registry.names(),
-                                    plugin=self.settings.plugin, dither=self.settings.dither,
-                                    format=self.settings.format, id="controls")
+                controls = Controls(
+                    k=self.settings.k,
+                    plugins=self.registry.names(),
+                    plugin=self.settings.plugin,
+                    dither=self.settings.dither,
+                    format=self.settings.format,
+                    id="controls",
+                )
                 controls.border_title = "settings"
                 yield controls
             with Vertical(id="center"):
@@ -270,9 +283,12 @@ class KmcApp(App):
         try:
             record = self.registry.get(name)
             # Importing runs the plugin's code: one that hangs must not hold a worker forever.
-            cls = call_with_timeout(record.load, PLUGIN_LOAD_TIMEOUT,
-                                    what=f"importing plugin {name!r}",
-                                    should_stop=lambda: worker.is_cancelled)
+            cls = call_with_timeout(
+                record.load,
+                PLUGIN_LOAD_TIMEOUT,
+                what=f"importing plugin {name!r}",
+                should_stop=lambda: worker.is_cancelled,
+            )
             self.post_message(self.PluginReady(name, tuple(cls.params), None))
         except Cancelled:
             return
@@ -342,14 +358,17 @@ class KmcApp(App):
 
         try:
             image, display, preview_input = call_with_timeout(
-                read, None, what="reading", should_stop=lambda: worker.is_cancelled, poll=0.01)
+                read, None, what="reading", should_stop=lambda: worker.is_cancelled, poll=0.01
+            )
         except Cancelled:
             return
         except KmcError as exc:
             self.post_message(self.LoadFailed(request, path, str(exc)))
             return
         except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's, not ours
-            self.post_message(self.LoadFailed(request, path, f"{path}: {type(exc).__name__}: {exc}"))
+            self.post_message(
+                self.LoadFailed(request, path, f"{path}: {type(exc).__name__}: {exc}")
+            )
             return
         self.post_message(self.ImageLoaded(request, image, display, preview_input))
 
@@ -365,8 +384,9 @@ class KmcApp(App):
         self.viewport = Viewport()
         size = (image.width, image.height)
         detail = Picture(size, rgb=full_rgb)
-        picture = Picture(size, rgb=display_rgb, detail=detail if full_rgb is not display_rgb
-                          else None)
+        picture = Picture(
+            size, rgb=display_rgb, detail=detail if full_rgb is not display_rgb else None
+        )
         original = self.query_one("#original", HalfBlockView)
         original.show(picture, self._original_caption())
         self._set_viewport(Viewport())
@@ -428,18 +448,28 @@ class KmcApp(App):
         result_pane.set_caption(self._result_caption(settings, "computing…"))
         stats = self.query_one("#stats", StatsPanel)
         if self.shown.result is not None:
-            stats.show_stats(self.shown.result.stats, input_bytes=image.file_bytes,
-                             status=f"computing k={settings.k}…")
+            stats.show_stats(
+                self.shown.result.stats,
+                input_bytes=image.file_bytes,
+                status=f"computing k={settings.k}…",
+            )
         else:
             stats.clear(f"computing k={settings.k}…")
         self.shown.result = None
         preview_input = self._preview_input if self._preview_input is not image else None
-        self._quantize(self._job, image, preview_input, settings,
-                       self._plugin_specs.get(settings.plugin, ()), 0.05 if rapid else 0.0)
+        self._quantize(
+            self._job,
+            image,
+            preview_input,
+            settings,
+            self._plugin_specs.get(settings.plugin, ()),
+            0.05 if rapid else 0.0,
+        )
 
     @work(thread=True, exclusive=True, group="quantize", description="quantize")
-    def _quantize(self, job: int, image, preview_input, settings: Settings, specs: tuple,
-                  settle: float) -> None:
+    def _quantize(
+        self, job: int, image, preview_input, settings: Settings, specs: tuple, settle: float
+    ) -> None:
         from .api import process
         from .quantize import quantize
 
@@ -459,16 +489,35 @@ class KmcApp(App):
                 if any(s.name == "max_iter" for s in specs) and "max_iter" in quick:
                     quick["max_iter"] = min(int(quick["max_iter"]), PREVIEW_MAX_ITER)
                 q = call_with_timeout(
-                    lambda: quantize(preview_input, settings.k, plugin=settings.plugin,
-                                     params=quick, dither=settings.dither,
-                                     registry=self.registry, should_stop=stop),
-                    None, should_stop=stop, poll=0.01)
+                    lambda: quantize(
+                        preview_input,
+                        settings.k,
+                        plugin=settings.plugin,
+                        params=quick,
+                        dither=settings.dither,
+                        registry=self.registry,
+                        should_stop=stop,
+                    ),
+                    None,
+                    should_stop=stop,
+                    poll=0.01,
+                )
                 self.post_message(self.PreviewReady(job, q, time.perf_counter() - started))
             result = call_with_timeout(
-                lambda: process(image, settings.k, plugin=settings.plugin, params=params,
-                                dither=settings.dither, format=settings.format,
-                                registry=self.registry, should_stop=stop),
-                None, should_stop=stop, poll=0.01)
+                lambda: process(
+                    image,
+                    settings.k,
+                    plugin=settings.plugin,
+                    params=params,
+                    dither=settings.dither,
+                    format=settings.format,
+                    registry=self.registry,
+                    should_stop=stop,
+                ),
+                None,
+                should_stop=stop,
+                poll=0.01,
+            )
         except Cancelled:
             return
         except KmcError as exc:
@@ -485,10 +534,12 @@ class KmcApp(App):
         self.latency["preview"] = time.perf_counter() - self._job_started
         q = message.quantized
         image = self.shown.image
-        picture = Picture((image.width, image.height), indices=q.indices,
-                          palette=self._display_palette(q))
+        picture = Picture(
+            (image.width, image.height), indices=q.indices, palette=self._display_palette(q)
+        )
         self.query_one("#result", HalfBlockView).show(
-            picture, self._result_caption(self.settings, "preview…"))
+            picture, self._result_caption(self.settings, "preview…")
+        )
         self.query_one("#palette", PaletteView).show_palette(q.palette, q.counts, q.alpha)
 
     def on_kmc_app_result_ready(self, message: ResultReady) -> None:
@@ -507,10 +558,12 @@ class KmcApp(App):
         self.shown.result = result
         self.shown.settings = settings
         q = result.quantized
-        picture = Picture((image.width, image.height), indices=q.indices,
-                          palette=self._display_palette(q))
+        picture = Picture(
+            (image.width, image.height), indices=q.indices, palette=self._display_palette(q)
+        )
         self.query_one("#result", HalfBlockView).show(
-            picture, self._result_caption(settings, f"{q.colors} colors"))
+            picture, self._result_caption(settings, f"{q.colors} colors")
+        )
         self.query_one("#stats", StatsPanel).show_stats(result.stats, input_bytes=image.file_bytes)
         self.query_one("#palette", PaletteView).show_palette(q.palette, q.counts, q.alpha)
         for note in q.notes:
@@ -618,8 +671,10 @@ class KmcApp(App):
             if name:
                 self._choose_plugin(name)
 
-        self.push_screen(PluginsScreen(self.registry, self.settings.plugin,
-                                       load_timeout=PLUGIN_LOAD_TIMEOUT), chosen)
+        self.push_screen(
+            PluginsScreen(self.registry, self.settings.plugin, load_timeout=PLUGIN_LOAD_TIMEOUT),
+            chosen,
+        )
 
     def action_toggle_dither(self) -> None:
         self.settings = replace(self.settings, dither=not self.settings.dither)
@@ -648,8 +703,11 @@ class KmcApp(App):
     def action_cancel(self) -> None:
         files = self.query_one("#files", FileBrowser)
         focused = self.focused
-        if focused is not None and focused is not files and self.query_one(Controls) in \
-                focused.ancestors:
+        if (
+            focused is not None
+            and focused is not files
+            and self.query_one(Controls) in focused.ancestors
+        ):
             files.focus()  # leaving a field: not a request to stop anything
             return
         if not self._cancel_job():
@@ -765,8 +823,11 @@ class KmcApp(App):
         if message.path is None:
             self.notify(message.text, title="save failed", severity="error", timeout=8)
         else:
-            self.notify(f"{message.path} ({human_bytes(message.size)}){message.text}",
-                        title="saved", timeout=6)
+            self.notify(
+                f"{message.path} ({human_bytes(message.size)}){message.text}",
+                title="saved",
+                timeout=6,
+            )
 
     # -- command palette ----------------------------------------------------------------------
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
@@ -780,7 +841,11 @@ class KmcApp(App):
             ("Type k", "Focus the k field", self.action_focus_k),
             ("Next plugin", "Switch to the next quantizer", self.action_next_plugin),
             ("Plugins", "List every plugin, its parameters and load errors", self.action_plugins),
-            ("Toggle dithering", "Floyd–Steinberg onto the same palette", self.action_toggle_dither),
+            (
+                "Toggle dithering",
+                "Floyd–Steinberg onto the same palette",
+                self.action_toggle_dither,
+            ),
             ("Next output format", "png, gif, webp, jpeg", self.action_next_format),
             ("Cycle view", "Both panes, result only, original only", self.action_cycle_view),
             ("Zoom in", "Closer, down to pixels", lambda: self.action_zoom(1)),

@@ -20,11 +20,41 @@ from pathlib import Path
 
 from .errors import KmcError
 
-IMAGE_EXTENSIONS = frozenset({
-    ".png", ".jpg", ".jpeg", ".gif", ".webp", ".bmp", ".tif", ".tiff", ".tga", ".ppm",
-    ".pgm", ".pbm", ".pnm", ".ico", ".jp2", ".j2k", ".sgi", ".rgb", ".pcx", ".apng", ".jfif",
-    ".dib", ".icns", ".psd", ".xbm", ".im", ".msp", ".fli", ".flc", ".dds", ".qoi",
-})
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".webp",
+        ".bmp",
+        ".tif",
+        ".tiff",
+        ".tga",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".pnm",
+        ".ico",
+        ".jp2",
+        ".j2k",
+        ".sgi",
+        ".rgb",
+        ".pcx",
+        ".apng",
+        ".jfif",
+        ".dib",
+        ".icns",
+        ".psd",
+        ".xbm",
+        ".im",
+        ".msp",
+        ".fli",
+        ".flc",
+        ".dds",
+        ".qoi",
+    }
+)
 
 
 def human_bytes(n: float | None) -> str:
@@ -82,40 +112,83 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kmc-tui",
         description="Reduce images to k colors. With no command (or a PATH), open the "
-                    "terminal UI on PATH (a folder or an image; default: the current folder).",
+        "terminal UI on PATH (a folder or an image; default: the current folder).",
     )
     parser.add_argument("--version", action="version", version=f"kmc-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    c = sub.add_parser("compress", help="quantize images to k colors and write them",
-                       description="Quantize one image (-i IN -o OUT) or many (several -i, or a "
-                                   "folder, with -o a folder).")
-    c.add_argument("-i", "--input", action="append", required=True, metavar="IN",
-                   help="input image or folder (repeatable)")
-    c.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output file, or folder when there are several inputs")
-    c.add_argument("-k", "--colors", dest="k", type=_k, default=64,
-                   help="number of colors (default 64, as the original script)")
+    c = sub.add_parser(
+        "compress",
+        help="quantize images to k colors and write them",
+        description="Quantize one image (-i IN -o OUT) or many (several -i, or a "
+        "folder, with -o a folder).",
+    )
+    c.add_argument(
+        "-i",
+        "--input",
+        action="append",
+        required=True,
+        metavar="IN",
+        help="input image or folder (repeatable)",
+    )
+    c.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="OUT",
+        help="output file, or folder when there are several inputs",
+    )
+    c.add_argument(
+        "-k",
+        "--colors",
+        dest="k",
+        type=_k,
+        default=64,
+        help="number of colors (default 64, as the original script)",
+    )
     c.add_argument("--plugin", default="kmeans", help="quantizer plugin (default kmeans)")
-    c.add_argument("--param", action="append", type=_param, default=[], metavar="NAME=VALUE",
-                   help="plugin parameter (repeatable); see `kmc-tui plugins`")
+    c.add_argument(
+        "--param",
+        action="append",
+        type=_param,
+        default=[],
+        metavar="NAME=VALUE",
+        help="plugin parameter (repeatable); see `kmc-tui plugins`",
+    )
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     c.add_argument("--dither", action="store_true", help="Floyd-Steinberg dithering")
-    c.add_argument("--format", choices=("png", "gif", "jpeg", "jpg", "webp"),
-                   help="output format (default: from the output's extension; png for folders)")
+    c.add_argument(
+        "--format",
+        choices=("png", "gif", "jpeg", "jpg", "webp"),
+        help="output format (default: from the output's extension; png for folders)",
+    )
     c.add_argument("--force", action="store_true", help="overwrite existing files")
     c.add_argument("--json", action="store_true", help="print one JSON object per file")
-    c.add_argument("--plugin-dir", action="append", default=[], metavar="DIR",
-                   help="folder of single-file plugins (repeatable)")
-    c.add_argument("--timeout", type=_seconds, metavar="SECONDS",
-                   help="give up on a file when the plugin takes longer (the next file still "
-                        "runs); also bounds loading the plugin")
+    c.add_argument(
+        "--plugin-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of single-file plugins (repeatable)",
+    )
+    c.add_argument(
+        "--timeout",
+        type=_seconds,
+        metavar="SECONDS",
+        help="give up on a file when the plugin takes longer (the next file still "
+        "runs); also bounds loading the plugin",
+    )
 
     p = sub.add_parser("plugins", help="list quantizer plugins, their parameters and errors")
     p.add_argument("--plugin-dir", action="append", default=[], metavar="DIR")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--timeout", type=_seconds, default=10.0, metavar="SECONDS",
-                   help="give up on a plugin whose import takes longer (default 10)")
+    p.add_argument(
+        "--timeout",
+        type=_seconds,
+        default=10.0,
+        metavar="SECONDS",
+        help="give up on a plugin whose import takes longer (default 10)",
+    )
 
     t = sub.add_parser("tui", help="open the terminal UI (the default)")
     t.add_argument("path", nargs="?", default=".")
@@ -128,8 +201,13 @@ def _collect_inputs(inputs: list[str]) -> list[Path]:
     for item in inputs:
         path = Path(item)
         if path.is_dir():
-            files.extend(sorted(p for p in path.iterdir()
-                                if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS))
+            files.extend(
+                sorted(
+                    p
+                    for p in path.iterdir()
+                    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                )
+            )
         else:
             files.append(path)
     return files
@@ -167,14 +245,25 @@ def _fmt_float(x: float, digits: int = 2) -> str:
 def _record(result) -> dict:
     s = result.stats
     return {
-        "input": str(result.image.path), "output": str(result.output),
-        "input_bytes": s.input_bytes, "output_bytes": s.output_bytes, "ratio": s.ratio,
-        "saved_percent": s.saved_percent, "bits_per_pixel": s.bits_per_pixel,
-        "colors": s.colors, "k": result.quantized.k, "exact_colors": s.exact,
-        "psnr": None if math.isinf(s.psnr) else s.psnr, "delta_e": s.delta_e,
-        "seconds": s.total_seconds, "stage_seconds": s.seconds,
-        "width": s.width, "height": s.height, "format": result.format,
-        "plugin": result.quantized.plugin, "params": result.quantized.params,
+        "input": str(result.image.path),
+        "output": str(result.output),
+        "input_bytes": s.input_bytes,
+        "output_bytes": s.output_bytes,
+        "ratio": s.ratio,
+        "saved_percent": s.saved_percent,
+        "bits_per_pixel": s.bits_per_pixel,
+        "colors": s.colors,
+        "k": result.quantized.k,
+        "exact_colors": s.exact,
+        "psnr": None if math.isinf(s.psnr) else s.psnr,
+        "delta_e": s.delta_e,
+        "seconds": s.total_seconds,
+        "stage_seconds": s.seconds,
+        "width": s.width,
+        "height": s.height,
+        "format": result.format,
+        "plugin": result.quantized.plugin,
+        "params": result.quantized.params,
         "notes": list(result.notes),
     }
 
@@ -183,14 +272,19 @@ def _line(result) -> str:
     s = result.stats
     ratio = "-" if s.ratio is None else f"{s.ratio:.3f} ({s.saved_percent:.0f}% saved)"
     exact = "" if s.exact else " (lossy format: not exactly k colors)"
-    return (f"{result.image.path} -> {result.output}: {s.colors} colors{exact}, "
-            f"{human_bytes(s.input_bytes)} -> {human_bytes(s.output_bytes)}, ratio {ratio}, "
-            f"{s.bits_per_pixel:.2f} bpp, PSNR {_fmt_float(s.psnr)} dB, "
-            f"ΔE2000 {s.delta_e:.2f}, {s.total_seconds:.2f} s")
+    return (
+        f"{result.image.path} -> {result.output}: {s.colors} colors{exact}, "
+        f"{human_bytes(s.input_bytes)} -> {human_bytes(s.output_bytes)}, ratio {ratio}, "
+        f"{s.bits_per_pixel:.2f} bpp, PSNR {_fmt_float(s.psnr)} dB, "
+        f"ΔE2000 {s.delta_e:.2f}, {s.total_seconds:.2f} s"
+    )
 
 
 def _summary(rows: list[tuple[Path, object]]) -> str:
-    head = f"{'file':<32} {'in':>9} {'out':>9} {'ratio':>6} {'colors':>6} {'PSNR':>6} {'ΔE':>5} {'s':>6}"
+    head = (
+        f"{'file':<32} {'in':>9} {'out':>9} {'ratio':>6} {'colors':>6} "
+        f"{'PSNR':>6} {'ΔE':>5} {'s':>6}"
+    )
     lines = [head, "-" * len(head)]
     total_in = total_out = 0
     for path, res in rows:
@@ -201,14 +295,18 @@ def _summary(rows: list[tuple[Path, object]]) -> str:
         s = res.stats
         total_in += s.input_bytes or 0
         total_out += s.output_bytes
-        lines.append(f"{name:<32} {human_bytes(s.input_bytes):>9} {human_bytes(s.output_bytes):>9} "
-                     f"{(s.ratio or 0):>6.3f} {s.colors:>6} {_fmt_float(s.psnr, 1):>6} "
-                     f"{s.delta_e:>5.2f} {s.total_seconds:>6.2f}")
+        lines.append(
+            f"{name:<32} {human_bytes(s.input_bytes):>9} {human_bytes(s.output_bytes):>9} "
+            f"{(s.ratio or 0):>6.3f} {s.colors:>6} {_fmt_float(s.psnr, 1):>6} "
+            f"{s.delta_e:>5.2f} {s.total_seconds:>6.2f}"
+        )
     ok = sum(not isinstance(r, Exception) for _, r in rows)
     ratio = f"{total_out / total_in:.3f}" if total_in else "-"
     lines.append("-" * len(head))
-    lines.append(f"{ok} of {len(rows)} done, {human_bytes(total_in)} -> {human_bytes(total_out)}"
-                 f" (ratio {ratio}), {len(rows) - ok} failed")
+    lines.append(
+        f"{ok} of {len(rows)} done, {human_bytes(total_in)} -> {human_bytes(total_out)}"
+        f" (ratio {ratio}), {len(rows) - ok} failed"
+    )
     return "\n".join(lines)
 
 
@@ -239,9 +337,11 @@ def _decoder_chatter(lines: list[str]):
                     os.dup2(saved, fd)
                     os.close(saved)
                     sink.seek(0)
-                    lines.extend(f"decoder said: {ln.strip()}" for ln in
-                                 sink.read(4096).decode(errors="replace").splitlines()
-                                 if ln.strip())
+                    lines.extend(
+                        f"decoder said: {ln.strip()}"
+                        for ln in sink.read(4096).decode(errors="replace").splitlines()
+                        if ln.strip()
+                    )
     for w in caught:
         text = (str(w.message).strip().splitlines() or [""])[0]
         if text:
@@ -251,8 +351,8 @@ def _decoder_chatter(lines: list[str]):
 
 def cmd_compress(args) -> int:
     from .api import compress
-    from .io import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
     from .errors import PluginTimeout
+    from .io import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
     from .quantize import call_with_timeout, check_k
     from .registry import Registry, warm_up_in_background
 
@@ -260,14 +360,19 @@ def cmd_compress(args) -> int:
     try:
         registry = Registry(args.plugin_dir)
         batch = len(args.input) > 1 or Path(args.input[0]).is_dir()
-        fmt = format_for("", args.format or "png") if batch else format_for(args.output, args.format)
+        fmt = (
+            format_for("", args.format or "png") if batch else format_for(args.output, args.format)
+        )
         check_k(args.k, palette_format=fmt in PALETTE_FORMATS)
         record = registry.get(args.plugin)
         if args.timeout is None:
             record.coerce_params(dict(args.param))
         else:  # importing the plugin may hang too
-            call_with_timeout(lambda: record.coerce_params(dict(args.param)), args.timeout,
-                              what=f"loading plugin {args.plugin!r}")
+            call_with_timeout(
+                lambda: record.coerce_params(dict(args.param)),
+                args.timeout,
+                what=f"loading plugin {args.plugin!r}",
+            )
     except KmcError as exc:
         print(f"kmc-tui: error: {exc}", file=err)
         return _exit_now(2) if isinstance(exc, PluginTimeout) else 2
@@ -290,8 +395,9 @@ def cmd_compress(args) -> int:
             return 1
         stems = [p.stem for p in inputs]
         # Two inputs with one stem (a.jpg, a.png) keep their whole names: a.jpg.png, a.png.png.
-        jobs = [(p, out_dir / ((p.name if stems.count(p.stem) > 1 else p.stem) + ext))
-                for p in inputs]
+        jobs = [
+            (p, out_dir / ((p.name if stems.count(p.stem) > 1 else p.stem) + ext)) for p in inputs
+        ]
     else:
         jobs = [(Path(args.input[0]), Path(args.output))]
 
@@ -304,9 +410,19 @@ def cmd_compress(args) -> int:
         chatter: list[str] = []
         try:
             with _decoder_chatter(chatter):
-                result = compress(src, dst, args.k, plugin=args.plugin, params=params,
-                                  seed=args.seed, dither=args.dither, format=args.format,
-                                  force=args.force, registry=registry, timeout=args.timeout)
+                result = compress(
+                    src,
+                    dst,
+                    args.k,
+                    plugin=args.plugin,
+                    params=params,
+                    seed=args.seed,
+                    dither=args.dither,
+                    format=args.format,
+                    force=args.force,
+                    registry=registry,
+                    timeout=args.timeout,
+                )
         except KmcError as exc:
             abandoned = abandoned or isinstance(exc, PluginTimeout)
             failed += 1
@@ -342,20 +458,36 @@ def cmd_plugins(args) -> int:
     items = []
     abandoned = False  # a plugin's import hung: its thread still runs
     for record in list(registry) + registry.rejected:
-        info = {"name": record.name, "origin": record.origin, "target": record.target,
-                "description": None, "supports_alpha": None, "params": [], "error": None}
+        info = {
+            "name": record.name,
+            "origin": record.origin,
+            "target": record.target,
+            "description": None,
+            "supports_alpha": None,
+            "params": [],
+            "error": None,
+        }
         if record in registry.rejected:
             info["error"] = record.error
         else:
             try:
-                cls = call_with_timeout(record.load, args.timeout,
-                                        what=f"importing plugin {record.name!r}")
+                cls = call_with_timeout(
+                    record.load, args.timeout, what=f"importing plugin {record.name!r}"
+                )
                 info["description"] = cls.description
                 info["supports_alpha"] = cls.supports_alpha
-                info["params"] = [{"name": p.name, "type": p.type.__name__, "default": p.default,
-                                   "choices": list(p.choices) if p.choices else None,
-                                   "min": p.min, "max": p.max, "help": p.help}
-                                  for p in cls.params]
+                info["params"] = [
+                    {
+                        "name": p.name,
+                        "type": p.type.__name__,
+                        "default": p.default,
+                        "choices": list(p.choices) if p.choices else None,
+                        "min": p.min,
+                        "max": p.max,
+                        "help": p.help,
+                    }
+                    for p in cls.params
+                ]
                 info["_specs"] = cls.params
             except PluginTimeout as exc:
                 abandoned = True

@@ -29,9 +29,22 @@ FORMAT_EXTENSIONS = {
 PALETTE_FORMATS = frozenset({"png", "gif"})
 
 # Everything the decoders in Pillow were seen to raise on broken files; translated to InputError.
-_DECODE_ERRORS = (OSError, SyntaxError, ValueError, IndexError, KeyError, TypeError,
-                  struct.error, EOFError, ZeroDivisionError, MemoryError, zlib.error,
-                  RuntimeError, AttributeError, NotImplementedError)
+_DECODE_ERRORS = (
+    OSError,
+    SyntaxError,
+    ValueError,
+    IndexError,
+    KeyError,
+    TypeError,
+    struct.error,
+    EOFError,
+    ZeroDivisionError,
+    MemoryError,
+    zlib.error,
+    RuntimeError,
+    AttributeError,
+    NotImplementedError,
+)
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "La", "RGBa", "RGBX"})
 _GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
@@ -90,7 +103,7 @@ class Image:
         out[..., 3] = 255 if self.alpha is None else self.alpha
         return out
 
-    def downscaled(self, max_pixels: int) -> "Image":
+    def downscaled(self, max_pixels: int) -> Image:
         """A copy with at most `max_pixels` pixels (area-averaged), or self if already small."""
         if self.pixels <= max_pixels:
             return self
@@ -101,8 +114,15 @@ class Image:
         src = PILImage.fromarray(self.rgba() if self.alpha is not None else self.rgb)
         small = np.asarray(src.resize(size, PILImage.Resampling.BOX))
         alpha = small[..., 3].copy() if self.alpha is not None else None
-        return Image(np.ascontiguousarray(small[..., :3]), alpha, self.path, self.file_bytes,
-                     self.format, self.mode, self.notes)
+        return Image(
+            np.ascontiguousarray(small[..., :3]),
+            alpha,
+            self.path,
+            self.file_bytes,
+            self.format,
+            self.mode,
+            self.notes,
+        )
 
 
 def _scale_to_uint8(arr: np.ndarray) -> np.ndarray:
@@ -138,7 +158,8 @@ def as_image(array, **info) -> Image:
         bool, uint8, uint16 (scaled), other non-negative integers (8- or 16-bit range),
         or float in [0, 1].
     **info
-        Passed through to :class:`Image` (``path``, ``file_bytes``, ``format``, ``mode``, ``notes``).
+        Passed through to :class:`Image` (``path``, ``file_bytes``, ``format``, ``mode``,
+        ``notes``).
     """
     arr = np.asarray(array)
     if arr.ndim == 2:
@@ -211,22 +232,29 @@ def read_image(path: str | os.PathLike) -> Image:
     except UnidentifiedImageError:
         raise InputError(f"{path}: not an image file (or a format that cannot be read)") from None
     except PILImage.DecompressionBombError as exc:
-        raise InputError(f"{path}: refused as a possible decompression bomb: {_describe(exc)}") from None
+        raise InputError(
+            f"{path}: refused as a possible decompression bomb: {_describe(exc)}"
+        ) from None
     except _DECODE_ERRORS as exc:
         raise InputError(f"{path}: cannot read image: {_describe(exc)}") from None
 
     limit = PILImage.MAX_IMAGE_PIXELS
     if limit and width * height > limit:
-        raise InputError(f"{path}: refused as a possible decompression bomb: {width}x{height} = "
-                         f"{width * height} pixels is over the limit of {limit}")
+        raise InputError(
+            f"{path}: refused as a possible decompression bomb: {width}x{height} = "
+            f"{width * height} pixels is over the limit of {limit}"
+        )
     if width < 1 or height < 1:
         raise InputError(f"{path}: image has no pixels ({width}x{height})")
     if fmt == "PNG":
         _check_png_crcs(path)  # Pillow does not check IDAT's CRC (PngSuite xcsn0g01)
 
     # A gray tRNS key is compared with the pixels' own values, before any scaling.
-    gray_key = (isinstance(transparency, int) and not isinstance(transparency, bool)
-                and mode in ("1", "L", "I;16", "I;16B", "I;16L", "I;16N", "I"))
+    gray_key = (
+        isinstance(transparency, int)
+        and not isinstance(transparency, bool)
+        and mode in ("1", "L", "I;16", "I;16B", "I;16L", "I;16N", "I")
+    )
     png16 = frames == 1 and rawmode in _PNG16_LOW_BYTES
     if png16:
         target = None
@@ -258,7 +286,9 @@ def read_image(path: str | os.PathLike) -> Image:
         if gray_key and arr.ndim == 2:
             arr = _apply_gray_key(arr, transparency, mode, rawmode)
     except PILImage.DecompressionBombError as exc:
-        raise InputError(f"{path}: refused as a possible decompression bomb: {_describe(exc)}") from None
+        raise InputError(
+            f"{path}: refused as a possible decompression bomb: {_describe(exc)}"
+        ) from None
     except _DECODE_ERRORS as exc:
         raise InputError(f"{path}: cannot read image: {_describe(exc)}") from None
     if arr.ndim == 3 and arr.shape[2] == 4 and target is None and not png16:
@@ -266,8 +296,9 @@ def read_image(path: str | os.PathLike) -> Image:
     if mode == "F" and arr.size and float(np.nanmax(arr)) > 1.0:
         arr = np.clip(arr, 0, 255) / 255.0  # float data on a 0..255 scale
     try:
-        return as_image(arr, path=path, file_bytes=st.st_size, format=fmt, mode=mode,
-                        notes=tuple(notes))
+        return as_image(
+            arr, path=path, file_bytes=st.st_size, format=fmt, mode=mode, notes=tuple(notes)
+        )
     except ParameterError as exc:
         raise InputError(f"{path}: {exc}") from None
 
@@ -327,12 +358,12 @@ def _check_png_crcs(path: Path) -> None:
         data = fh.read()
     pos = 8
     while pos + 12 <= len(data):
-        length = int.from_bytes(data[pos:pos + 4], "big")
+        length = int.from_bytes(data[pos : pos + 4], "big")
         end = pos + 8 + length
         if end + 4 > len(data):
             return
-        kind = data[pos + 4:pos + 8]
-        if zlib.crc32(data[pos + 4:end]) != int.from_bytes(data[end:end + 4], "big"):
+        kind = data[pos + 4 : pos + 8]
+        if zlib.crc32(data[pos + 4 : end]) != int.from_bytes(data[end : end + 4], "big"):
             name = kind.decode("latin-1") if kind.isalpha() else repr(kind)
             raise InputError(f"{path}: cannot read image: corrupt PNG (bad CRC in {name} chunk)")
         if kind == b"IEND":
@@ -346,15 +377,18 @@ def format_for(path: str | os.PathLike, format: str | None = None) -> str:
         fmt = format.lower().lstrip(".")
         fmt = "jpeg" if fmt == "jpg" else fmt
         if fmt not in FORMAT_EXTENSIONS:
-            raise ParameterError(f"unknown format {format!r}; choose one of: "
-                                 + ", ".join(FORMAT_EXTENSIONS))
+            raise ParameterError(
+                f"unknown format {format!r}; choose one of: " + ", ".join(FORMAT_EXTENSIONS)
+            )
         return fmt
     suffix = Path(path).suffix.lower()
     for fmt, exts in FORMAT_EXTENSIONS.items():
         if suffix in exts:
             return fmt
-    raise ParameterError(f"cannot tell the output format from {Path(path).name!r}; use an "
-                         "extension .png, .gif, .jpg or .webp, or --format")
+    raise ParameterError(
+        f"cannot tell the output format from {Path(path).name!r}; use an "
+        "extension .png, .gif, .jpg or .webp, or --format"
+    )
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -364,8 +398,13 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
-def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False,
-                 protect: tuple[os.PathLike, ...] = ()) -> Path:
+def write_atomic(
+    path: str | os.PathLike,
+    data: bytes,
+    *,
+    force: bool = False,
+    protect: tuple[os.PathLike, ...] = (),
+) -> Path:
     """Write `data` to `path` through a temporary file in the same folder and a rename.
 
     A failure at any point leaves no partial file and any existing file untouched.
@@ -413,7 +452,9 @@ def write_atomic(path: str | os.PathLike, data: bytes, *, force: bool = False,
                 raise OutputError(f"{path}: already exists (use --force to overwrite)") from None
             except OSError:
                 if path.exists():  # filesystems without hard links
-                    raise OutputError(f"{path}: already exists (use --force to overwrite)") from None
+                    raise OutputError(
+                        f"{path}: already exists (use --force to overwrite)"
+                    ) from None
                 os.replace(tmp, path)
     except OutputError:
         raise

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -93,8 +94,10 @@ def check_k(k: Any, *, palette_format: bool = True) -> int:
     if k_int < 1:
         raise ParameterError(f"k must be at least 1; got {k_int}")
     if palette_format and k_int > MAX_PALETTE_K:
-        raise ParameterError(f"k={k_int} is too large: a palette holds at most {MAX_PALETTE_K} "
-                             "colors (PNG and GIF); use JPEG or WebP output for more")
+        raise ParameterError(
+            f"k={k_int} is too large: a palette holds at most {MAX_PALETTE_K} "
+            "colors (PNG and GIF); use JPEG or WebP output for more"
+        )
     if k_int > MAX_K:
         raise ParameterError(f"k={k_int} is too large; at most {MAX_K}")
     return k_int
@@ -148,6 +151,7 @@ def distinct_colors(pixels: np.ndarray):
 
         def to_pixels(values: np.ndarray) -> np.ndarray:
             return values[inverse]
+
     return _unpack(distinct, channels), counts.astype(np.int64), to_pixels
 
 
@@ -158,9 +162,9 @@ def nearest(colors: np.ndarray, palette: np.ndarray) -> np.ndarray:
     out = np.empty(len(colors), np.intp)
     step = max(1, (1 << 22) // max(1, len(pal)))
     for start in range(0, len(colors), step):
-        chunk = colors[start:start + step].astype(np.float32)
+        chunk = colors[start : start + step].astype(np.float32)
         d = pal_sq[None, :] - 2.0 * chunk @ pal.T
-        out[start:start + step] = d.argmin(1)
+        out[start : start + step] = d.argmin(1)
     return out
 
 
@@ -172,13 +176,16 @@ def _validate(result: Any, name: str, n: int, channels: int, k: int):
     elif isinstance(result, np.ndarray):
         palette, labels = result, None
     else:
-        raise PluginError(f"plugin {name!r} returned {type(result).__name__}, expected a "
-                          "QuantizerOutput, a palette array or (palette, labels)")
+        raise PluginError(
+            f"plugin {name!r} returned {type(result).__name__}, expected a "
+            "QuantizerOutput, a palette array or (palette, labels)"
+        )
     palette = np.asarray(palette)
     bad = f"plugin {name!r} returned an invalid result: "
     if palette.ndim != 2 or palette.shape[1] != channels or not 1 <= palette.shape[0] <= k:
-        raise PluginError(bad + f"palette has shape {palette.shape}, expected (m, {channels}) "
-                          f"with 1 <= m <= {k}")
+        raise PluginError(
+            bad + f"palette has shape {palette.shape}, expected (m, {channels}) with 1 <= m <= {k}"
+        )
     if palette.dtype != np.uint8:
         if palette.dtype.kind not in "iu" or palette.min() < 0 or palette.max() > 255:
             raise PluginError(bad + f"palette dtype {palette.dtype}, expected uint8")
@@ -195,8 +202,14 @@ def _validate(result: Any, name: str, n: int, channels: int, k: int):
     return palette, labels
 
 
-def call_with_timeout(fn: Callable[[], Any], timeout: float | None, *, what: str = "plugin",
-                      should_stop: Callable[[], bool] | None = None, poll: float = 0.05) -> Any:
+def call_with_timeout(
+    fn: Callable[[], Any],
+    timeout: float | None,
+    *,
+    what: str = "plugin",
+    should_stop: Callable[[], bool] | None = None,
+    poll: float = 0.05,
+) -> Any:
     """Call `fn` in a daemon thread and wait at most `timeout` seconds (None: no limit).
 
     A Python thread cannot be killed: on timeout (PluginTimeout) or cancellation (Cancelled,
@@ -227,9 +240,16 @@ def call_with_timeout(fn: Callable[[], Any], timeout: float | None, *, what: str
     return box.get("value")
 
 
-def run_plugin(record, hist: ColorHistogram, k: int, *, seed: int, params: dict,
-               timeout: float | None = None,
-               should_stop: Callable[[], bool] | None = None):
+def run_plugin(
+    record,
+    hist: ColorHistogram,
+    k: int,
+    *,
+    seed: int,
+    params: dict,
+    timeout: float | None = None,
+    should_stop: Callable[[], bool] | None = None,
+):
     """Call a plugin and validate what it returns; every failure becomes a PluginError.
 
     With `timeout` (seconds) the plugin runs in a thread that is abandoned if it does not
@@ -240,28 +260,40 @@ def run_plugin(record, hist: ColorHistogram, k: int, *, seed: int, params: dict,
         if timeout is None:
             result = cls().quantize(hist, k, seed=seed, **params)
         else:
-            result = call_with_timeout(lambda: cls().quantize(hist, k, seed=seed, **params),
-                                       timeout, what=f"plugin {record.name!r}",
-                                       should_stop=should_stop)
+            result = call_with_timeout(
+                lambda: cls().quantize(hist, k, seed=seed, **params),
+                timeout,
+                what=f"plugin {record.name!r}",
+                should_stop=should_stop,
+            )
     except (Cancelled, PluginTimeout):
         raise
     except (KeyboardInterrupt, MemoryError):
         raise
     except BaseException as exc:  # noqa: BLE001 - a plugin must never take the program down
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise PluginError(f"plugin {record.name!r} failed: {type(exc).__name__}"
-                          + (f": {first}" if first else "")) from None
+        raise PluginError(
+            f"plugin {record.name!r} failed: {type(exc).__name__}" + (f": {first}" if first else "")
+        ) from None
     palette, labels = _validate(result, record.name, len(hist.colors), hist.channels, k)
     if labels is None:
         labels = nearest(hist.colors, palette)
     return palette, labels
 
 
-def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | None = None,
-             seed: int = 0, dither: bool = False, palette_format: bool = True,
-             registry: Registry | None = None,
-             should_stop: Callable[[], bool] | None = None,
-             timeout: float | None = None) -> Quantized:
+def quantize(
+    image: Image,
+    k: int,
+    *,
+    plugin: str = "kmeans",
+    params: dict | None = None,
+    seed: int = 0,
+    dither: bool = False,
+    palette_format: bool = True,
+    registry: Registry | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    timeout: float | None = None,
+) -> Quantized:
     """Reduce `image` to at most `k` colors with a quantizer plugin.
 
     Parameters
@@ -330,8 +362,11 @@ def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | Non
         notes.append("k=1 leaves no room for transparency: the result is opaque")
     k_colors = k - 1 if (has_hidden and len(pixels)) else k
 
-    colors, counts, to_pixels = distinct_colors(pixels) if len(pixels) else (
-        np.zeros((0, channels), np.uint8), np.zeros(0, np.int64), None)
+    colors, counts, to_pixels = (
+        distinct_colors(pixels)
+        if len(pixels)
+        else (np.zeros((0, channels), np.uint8), np.zeros(0, np.int64), None)
+    )
     t = stage("histogram", t)
 
     if len(colors) == 0:
@@ -340,15 +375,28 @@ def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | Non
         palette, labels = colors.copy(), np.arange(len(colors))
         if len(colors) < k:
             n_present = len(colors) + has_hidden
-            notes.append(f"the image has only {n_present} color{'s' if n_present != 1 else ''}; "
-                         f"k={k} keeps them all")
+            notes.append(
+                f"the image has only {n_present} color{'s' if n_present != 1 else ''}; "
+                f"k={k} keeps them all"
+            )
     else:
         hist = ColorHistogram(colors, counts, image_for_plugin)
-        palette, labels = run_plugin(record, hist, k_colors, seed=seed, params=values,
-                                     timeout=timeout, should_stop=should_stop)
+        palette, labels = run_plugin(
+            record,
+            hist,
+            k_colors,
+            seed=seed,
+            params=values,
+            timeout=timeout,
+            should_stop=should_stop,
+        )
     t = stage("quantize", t)
 
-    if len(colors) and np.all(colors[:, 0] == colors[:, 1]) and np.all(colors[:, 1] == colors[:, 2]):
+    if (
+        len(colors)
+        and np.all(colors[:, 0] == colors[:, 1])
+        and np.all(colors[:, 1] == colors[:, 2])
+    ):
         # A gray image gets a gray palette: means of the channels, not drifted hues.
         gray = np.round(palette[:, :3].astype(np.float32).mean(1)).astype(np.uint8)
         palette = palette.copy()
@@ -414,17 +462,29 @@ def quantize(image: Image, k: int, *, plugin: str = "kmeans", params: dict | Non
         source_pairs = None
         t = stage("dither", t)
 
-    return Quantized(palette=pal_rgb, alpha=pal_alpha, indices=indices, counts=entry_counts,
-                     k=k, plugin=plugin, params=values, seed=seed, dithered=bool(dither),
-                     seconds=seconds, notes=tuple(notes), source_pairs=source_pairs)
+    return Quantized(
+        palette=pal_rgb,
+        alpha=pal_alpha,
+        indices=indices,
+        counts=entry_counts,
+        k=k,
+        plugin=plugin,
+        params=values,
+        seed=seed,
+        dithered=bool(dither),
+        seconds=seconds,
+        notes=tuple(notes),
+        source_pairs=source_pairs,
+    )
 
 
-def _dither(image: Image, pal_rgb: np.ndarray, pal_alpha: np.ndarray | None,
-            indices: np.ndarray):
+def _dither(image: Image, pal_rgb: np.ndarray, pal_alpha: np.ndarray | None, indices: np.ndarray):
     """Floyd–Steinberg onto the opaque entries of the same palette (Pillow's C loop)."""
     from PIL import Image as PILImage
 
-    opaque_entries = np.arange(len(pal_rgb)) if pal_alpha is None else np.flatnonzero(pal_alpha == 255)
+    opaque_entries = (
+        np.arange(len(pal_rgb)) if pal_alpha is None else np.flatnonzero(pal_alpha == 255)
+    )
     if len(opaque_entries) < 2:
         return indices, "dithering skipped: fewer than two opaque colors"
     sub = pal_rgb[opaque_entries]

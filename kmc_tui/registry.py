@@ -70,11 +70,13 @@ class ParamSpec:
             else:
                 out = self.type(value)
         except (TypeError, ValueError):
-            raise ParameterError(f"parameter {self.name}: {value!r} is not a valid "
-                                 f"{self.type.__name__}") from None
+            raise ParameterError(
+                f"parameter {self.name}: {value!r} is not a valid {self.type.__name__}"
+            ) from None
         if self.choices is not None and out not in self.choices:
-            raise ParameterError(f"parameter {self.name}: {out!r} is not one of "
-                                 + ", ".join(map(str, self.choices)))
+            raise ParameterError(
+                f"parameter {self.name}: {out!r} is not one of " + ", ".join(map(str, self.choices))
+            )
         if self.min is not None and out < self.min:
             raise ParameterError(f"parameter {self.name}: {out} is below the minimum {self.min}")
         if self.max is not None and out > self.max:
@@ -87,7 +89,9 @@ class ParamSpec:
         if self.choices is not None:
             parts.append("one of " + "|".join(map(str, self.choices)))
         if self.min is not None or self.max is not None:
-            parts.append(f"{'' if self.min is None else self.min}..{'' if self.max is None else self.max}")
+            parts.append(
+                f"{'' if self.min is None else self.min}..{'' if self.max is None else self.max}"
+            )
         return f"{self.name} ({', '.join(parts)})" + (f": {self.help}" if self.help else "")
 
 
@@ -156,8 +160,9 @@ class Quantizer:
     #: True if it quantizes RGBA colors itself; otherwise it sees RGB of visible pixels only.
     supports_alpha: ClassVar[bool] = False
 
-    def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0,
-                 **params: Any) -> QuantizerOutput:  # pragma: no cover - abstract
+    def quantize(
+        self, hist: ColorHistogram, k: int, *, seed: int = 0, **params: Any
+    ) -> QuantizerOutput:  # pragma: no cover - abstract
         raise NotImplementedError
 
     @classmethod
@@ -232,8 +237,9 @@ class PluginRecord:
         for key, value in (values or {}).items():
             if key not in specs:
                 known = ", ".join(specs) or "none"
-                raise ParameterError(f"plugin {self.name!r} has no parameter {key!r} "
-                                     f"(its parameters: {known})")
+                raise ParameterError(
+                    f"plugin {self.name!r} has no parameter {key!r} (its parameters: {known})"
+                )
             out[key] = specs[key].coerce(value)
         return out
 
@@ -299,13 +305,20 @@ def _load_file_plugin(path: Path, name: str):
         except BaseException:
             sys.modules.pop(mod_name, None)
             raise
-        found = [obj for obj in vars(module).values()
-                 if isinstance(obj, type) and issubclass(obj, Quantizer) and obj is not Quantizer
-                 and obj.__module__ == mod_name]
+        found = [
+            obj
+            for obj in vars(module).values()
+            if isinstance(obj, type)
+            and issubclass(obj, Quantizer)
+            and obj is not Quantizer
+            and obj.__module__ == mod_name
+        ]
         if len(found) != 1:
-            raise TypeError(f"{path.name} must define exactly one Quantizer subclass "
-                            f"(found {len(found)})")
+            raise TypeError(
+                f"{path.name} must define exactly one Quantizer subclass (found {len(found)})"
+            )
         return found[0]
+
     return loader
 
 
@@ -335,14 +348,20 @@ class Registry:
                 self._add(PluginRecord(ep.name, origin, ep.value, ep.load))
         for folder in dirs:
             if not folder.is_dir():
-                self.rejected.append(PluginRecord(folder.name, str(folder), str(folder),
-                                                  error="plugin folder does not exist"))
+                self.rejected.append(
+                    PluginRecord(
+                        folder.name, str(folder), str(folder), error="plugin folder does not exist"
+                    )
+                )
                 continue
             for file in sorted(folder.glob("*.py")):
                 if file.name.startswith("_"):
                     continue
-                self._add(PluginRecord(file.stem, str(file), str(file),
-                                       _load_file_plugin(file, file.stem)))
+                self._add(
+                    PluginRecord(
+                        file.stem, str(file), str(file), _load_file_plugin(file, file.stem)
+                    )
+                )
 
     def _add(self, record: PluginRecord) -> None:
         if record.name in self.records:

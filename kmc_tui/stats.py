@@ -65,9 +65,14 @@ def _pairs_from_pixels(src_rgb: np.ndarray, out_rgb: np.ndarray, mask: np.ndarra
     out = out_rgb.reshape(-1, 3)
     if mask is not None:
         src, out = src[mask.reshape(-1)], out[mask.reshape(-1)]
-    code = ((src[:, 0].astype(np.int64) << 40) | (src[:, 1].astype(np.int64) << 32)
-            | (src[:, 2].astype(np.int64) << 24) | (out[:, 0].astype(np.int64) << 16)
-            | (out[:, 1].astype(np.int64) << 8) | out[:, 2].astype(np.int64))
+    code = (
+        (src[:, 0].astype(np.int64) << 40)
+        | (src[:, 1].astype(np.int64) << 32)
+        | (src[:, 2].astype(np.int64) << 24)
+        | (out[:, 0].astype(np.int64) << 16)
+        | (out[:, 1].astype(np.int64) << 8)
+        | out[:, 2].astype(np.int64)
+    )
     uniq, counts = np.unique(code, return_counts=True)
     shifts = np.array([40, 32, 24, 16, 8, 0], np.int64)
     parts = ((uniq[:, None] >> shifts) & 255).astype(np.uint8)
@@ -91,7 +96,10 @@ def srgb8_to_lab(colors: np.ndarray) -> np.ndarray:
 
         level = np.arange(256) / 255.0
         linear = np.where(level > 0.04045, ((level + 0.055) / 1.055) ** 2.4, level / 12.92)
-        rows = xyz_from_rgb / np.asarray(xyz_tristimulus_values(illuminant="D65", observer="2"))[:, None]
+        rows = (
+            xyz_from_rgb
+            / np.asarray(xyz_tristimulus_values(illuminant="D65", observer="2"))[:, None]
+        )
         _XYZ_TABLES = np.stack([linear[:, None] * rows[:, j] for j in range(3)]).astype(np.float32)
     t = _XYZ_TABLES
     xyz = t[0][colors[:, 0]] + t[1][colors[:, 1]] + t[2][colors[:, 2]]
@@ -112,7 +120,7 @@ def color_error(src: np.ndarray, out: np.ndarray, counts: np.ndarray) -> tuple[f
         return float("inf"), 0.0
     diff = src.astype(np.float64) - out.astype(np.float64)
     mse = float((counts * (diff * diff).sum(1)).sum() / (3.0 * total))
-    psnr = float("inf") if mse == 0 else float(10.0 * np.log10(255.0 ** 2 / mse))
+    psnr = float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
     de = deltaE_ciede2000(srgb8_to_lab(src), srgb8_to_lab(out))  # float32 in, float32 out
     return psnr, float((de.astype(np.float64) * counts).sum() / total)
 
@@ -143,9 +151,15 @@ def lossless_color_error(quantized, format: str) -> tuple[float, float] | None:
     return None
 
 
-def compute_stats(image, quantized, data: bytes, format: str,
-                  seconds: dict | None = None, *,
-                  errors: tuple[float, float] | None = None) -> Stats:
+def compute_stats(
+    image,
+    quantized,
+    data: bytes,
+    format: str,
+    seconds: dict | None = None,
+    *,
+    errors: tuple[float, float] | None = None,
+) -> Stats:
     """Statistics of `quantized` (from `image`) encoded as `data` in `format`.
 
     `errors` is :func:`lossless_color_error`'s result if already computed.
@@ -167,10 +181,17 @@ def compute_stats(image, quantized, data: bytes, format: str,
     input_bytes = image.file_bytes
     ratio = len(data) / input_bytes if input_bytes else None
     return Stats(
-        width=image.width, height=image.height,
-        input_bytes=input_bytes, output_bytes=len(data),
-        ratio=ratio, saved_percent=None if ratio is None else 100.0 * (1.0 - ratio),
+        width=image.width,
+        height=image.height,
+        input_bytes=input_bytes,
+        output_bytes=len(data),
+        ratio=ratio,
+        saved_percent=None if ratio is None else 100.0 * (1.0 - ratio),
         bits_per_pixel=8.0 * len(data) / image.pixels,
-        colors=int(colors), exact=exact, psnr=psnr, delta_e=delta_e, format=format,
+        colors=int(colors),
+        exact=exact,
+        psnr=psnr,
+        delta_e=delta_e,
+        format=format,
         seconds=dict(seconds or {}),
     )

@@ -43,16 +43,25 @@ import inspect
 import io
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
 from .errors import ParameterError, PluginError, PluginTimeout
 from .io import as_image
 from .quantize import call_with_timeout, distinct_colors, quantize
-from .registry import (ColorHistogram, ParamSpec, PluginRecord, Quantizer, QuantizerOutput,
-                       Registry, _check_declaration, default_registry)
+from .registry import (
+    ColorHistogram,
+    ParamSpec,
+    PluginRecord,
+    Quantizer,
+    QuantizerOutput,
+    Registry,
+    _check_declaration,
+    default_registry,
+)
 
 __all__ = ["CheckResult", "ConformanceError", "check_quantizer"]
 
@@ -96,8 +105,9 @@ class ConformanceError(AssertionError):
         self.plugin = plugin
         self.results = results
         self.failures = [r for r in results if not r.passed]
-        lines = [f"plugin {plugin!r} failed {len(self.failures)} of {len(results)} "
-                 "conformance checks:"]
+        lines = [
+            f"plugin {plugin!r} failed {len(self.failures)} of {len(results)} conformance checks:"
+        ]
         lines += [f"  {r.name}: {r.message}" for r in self.failures]
         super().__init__("\n".join(lines))
 
@@ -117,6 +127,7 @@ class _Hung(Exception):
 
 # --- synthetic images -------------------------------------------------------------------------
 
+
 def _photo(height: int = 24, width: int = 32) -> np.ndarray:
     """A small "photo": smooth gradients, a blob and noise; several hundred distinct colors."""
     rng = np.random.default_rng(20240611)
@@ -133,7 +144,7 @@ def _alpha(height: int, width: int) -> np.ndarray:
     alpha = np.full((height, width), 255, np.uint8)
     alpha[: height // 4] = 0
     ramp = np.linspace(0, 255, width).round().astype(np.uint8)
-    alpha[height // 4: height // 2] = ramp
+    alpha[height // 4 : height // 2] = ramp
     return alpha
 
 
@@ -150,8 +161,9 @@ def _fixtures() -> dict[str, ColorHistogram]:
     # As the core hands it over: fully transparent pixels left out (they get their own entry).
     rgba = np.dstack([photo, alpha])[alpha > 0].reshape(-1, 1, 4)
     visible = photo[alpha >= 128].reshape(-1, 1, 3)  # what a plugin without alpha sees
-    few = np.array([[10, 20, 30], [200, 10, 10], [10, 200, 10], [10, 10, 200], [250, 250, 250]],
-                   np.uint8)[np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4, 4, 0, 1, 2, 3, 4, 0, 0, 0])]
+    few = np.array(
+        [[10, 20, 30], [200, 10, 10], [10, 200, 10], [10, 10, 200], [250, 250, 250]], np.uint8
+    )[np.array([0, 0, 0, 1, 1, 2, 3, 3, 3, 3, 4, 4, 0, 1, 2, 3, 4, 0, 0, 0])]
     return {
         "photo": _hist(photo),
         "gray": _hist(gray),
@@ -164,6 +176,7 @@ def _fixtures() -> dict[str, ColorHistogram]:
 
 
 # --- the kit ----------------------------------------------------------------------------------
+
 
 def _resolve(plugin: Any) -> tuple[str, PluginRecord | None, type | None, str | None]:
     """(name, record, class, load error) for a class, instance, record or registered name."""
@@ -182,8 +195,15 @@ def _resolve(plugin: Any) -> tuple[str, PluginRecord | None, type | None, str | 
     if isinstance(plugin, type):
         name = getattr(plugin, "name", None)
         return (name if isinstance(name, str) and name else plugin.__name__), None, plugin, None
-    return repr(plugin), None, None, (f"expected a Quantizer subclass, instance, PluginRecord "
-                                      f"or registered name; got {type(plugin).__name__}")
+    return (
+        repr(plugin),
+        None,
+        None,
+        (
+            f"expected a Quantizer subclass, instance, PluginRecord "
+            f"or registered name; got {type(plugin).__name__}"
+        ),
+    )
 
 
 def _describe(exc: BaseException) -> str:
@@ -216,17 +236,25 @@ class _Runner:
             if out.getvalue():
                 self.printed.append(out.getvalue())
 
-    def call(self, hist: ColorHistogram, k: int, *, seed: int = 0, copy: bool = True,
-             **params: Any) -> Any:
+    def call(
+        self, hist: ColorHistogram, k: int, *, seed: int = 0, copy: bool = True, **params: Any
+    ) -> Any:
         if copy:  # a plugin that writes into its input must not spoil the later checks
-            hist = ColorHistogram(hist.colors.copy(), hist.counts.copy(),
-                                  None if hist.image is None else hist.image.copy())
+            hist = ColorHistogram(
+                hist.colors.copy(),
+                hist.counts.copy(),
+                None if hist.image is None else hist.image.copy(),
+            )
         with self.guard():
-            return call_with_timeout(lambda: self.cls().quantize(hist, k, seed=seed, **params),
-                                     self.timeout, what="quantize()")
+            return call_with_timeout(
+                lambda: self.cls().quantize(hist, k, seed=seed, **params),
+                self.timeout,
+                what="quantize()",
+            )
 
-    def run(self, hist: ColorHistogram, k: int, *, seed: int = 0, copy: bool = True,
-            **params: Any) -> QuantizerOutput:
+    def run(
+        self, hist: ColorHistogram, k: int, *, seed: int = 0, copy: bool = True, **params: Any
+    ) -> QuantizerOutput:
         """Call and validate; _Failed with the reason on any problem."""
         try:
             result = self.call(hist, k, seed=seed, copy=copy, **params)
@@ -263,11 +291,14 @@ def validate_output(result: Any, hist: ColorHistogram, k: int, *, context: str =
     if labels.dtype.kind not in "iu":
         raise _Failed(f"{context}: labels dtype is {labels.dtype}, expected integers")
     if labels.shape != (n,):
-        raise _Failed(f"{context}: labels shape is {labels.shape}, expected ({n},), one per "
-                      "distinct color")
+        raise _Failed(
+            f"{context}: labels shape is {labels.shape}, expected ({n},), one per distinct color"
+        )
     if n and (labels.min() < 0 or labels.max() >= len(palette)):
-        raise _Failed(f"{context}: labels span {labels.min()}..{labels.max()}, outside the "
-                      f"palette's 0..{len(palette) - 1}")
+        raise _Failed(
+            f"{context}: labels span {labels.min()}..{labels.max()}, outside the "
+            f"palette's 0..{len(palette) - 1}"
+        )
 
 
 def _declaration_checks(cls: type, name: str) -> list[tuple[str, Callable[[], None]]]:
@@ -276,8 +307,10 @@ def _declaration_checks(cls: type, name: str) -> list[tuple[str, Callable[[], No
         if not isinstance(value, str) or not value:
             raise _Failed(f"name is {value!r}; declare a short str such as name = 'myquant'")
         if not _NAME.fullmatch(value):
-            raise _Failed(f"name {value!r} must be letters, digits, '_', '.' or '-' (it is "
-                          "typed as --plugin NAME)")
+            raise _Failed(
+                f"name {value!r} must be letters, digits, '_', '.' or '-' (it is "
+                "typed as --plugin NAME)"
+            )
 
     def declares_description():
         value = getattr(cls, "description", None)
@@ -297,14 +330,14 @@ def _declaration_checks(cls: type, name: str) -> list[tuple[str, Callable[[], No
             if not isinstance(spec.name, str) or not spec.name.isidentifier():
                 raise _Failed(f"parameter name {spec.name!r} is not a Python identifier")
             if spec.name in _RESERVED:
-                raise _Failed(f"parameter name {spec.name!r} is reserved (quantize's own "
-                              "argument)")
+                raise _Failed(f"parameter name {spec.name!r} is reserved (quantize's own argument)")
             if spec.name in seen:
                 raise _Failed(f"parameter {spec.name!r} is declared twice")
             seen.add(spec.name)
             if spec.type not in (int, float, bool, str):
-                raise _Failed(f"parameter {spec.name}: type {spec.type!r} is not int, float, "
-                              "bool or str")
+                raise _Failed(
+                    f"parameter {spec.name}: type {spec.type!r} is not int, float, bool or str"
+                )
             if not isinstance(spec.help, str):
                 raise _Failed(f"parameter {spec.name}: help must be a str")
             if spec.choices is not None:
@@ -316,8 +349,10 @@ def _declaration_checks(cls: type, name: str) -> list[tuple[str, Callable[[], No
                     except ParameterError:
                         ok = False
                     if not ok:
-                        raise _Failed(f"parameter {spec.name}: choice {choice!r} is not a "
-                                      f"valid {spec.type.__name__} in its own range")
+                        raise _Failed(
+                            f"parameter {spec.name}: choice {choice!r} is not a "
+                            f"valid {spec.type.__name__} in its own range"
+                        )
             if spec.min is not None and spec.max is not None and spec.min > spec.max:
                 raise _Failed(f"parameter {spec.name}: min {spec.min} is above max {spec.max}")
             if (spec.min is not None or spec.max is not None) and spec.type not in (int, float):
@@ -331,15 +366,22 @@ def _declaration_checks(cls: type, name: str) -> list[tuple[str, Callable[[], No
                 value = spec.coerce(spec.default)
             except ParameterError as exc:
                 raise _Failed(f"default fails its own declaration: {exc}") from None
-            if value != spec.default or type(value) is not type(spec.default) and \
-                    not (spec.type is float and type(spec.default) is int):
-                raise _Failed(f"parameter {spec.name}: default {spec.default!r} is not a "
-                              f"{spec.type.__name__} (coerces to {value!r})")
+            if (
+                value != spec.default
+                or type(value) is not type(spec.default)
+                and not (spec.type is float and type(spec.default) is int)
+            ):
+                raise _Failed(
+                    f"parameter {spec.name}: default {spec.default!r} is not a "
+                    f"{spec.type.__name__} (coerces to {value!r})"
+                )
 
     def declares_supports_alpha():
         if not isinstance(getattr(cls, "supports_alpha", None), bool):
-            raise _Failed(f"supports_alpha is {getattr(cls, 'supports_alpha', None)!r}, "
-                          "expected True or False")
+            raise _Failed(
+                f"supports_alpha is {getattr(cls, 'supports_alpha', None)!r}, "
+                "expected True or False"
+            )
 
     def signature_accepts_params():
         method = getattr(cls, "quantize", None)
@@ -353,8 +395,10 @@ def _declaration_checks(cls: type, name: str) -> list[tuple[str, Callable[[], No
         try:
             sig.bind(None, None, 1, seed=0, **{p.name: p.default for p in specs})
         except TypeError as exc:
-            raise _Failed(f"quantize{sig} does not accept seed and every declared parameter "
-                          f"as keywords: {exc}") from None
+            raise _Failed(
+                f"quantize{sig} does not accept seed and every declared parameter "
+                f"as keywords: {exc}"
+            ) from None
 
     def registry_accepts():
         try:
@@ -362,16 +406,19 @@ def _declaration_checks(cls: type, name: str) -> list[tuple[str, Callable[[], No
         except Exception as exc:  # noqa: BLE001 - reported
             raise _Failed(f"the registry would refuse it: {_describe(exc)}") from None
 
-    return [("declares_name", declares_name), ("declares_description", declares_description),
-            ("declares_params", declares_params), ("defaults_valid", defaults_valid),
-            ("declares_supports_alpha", declares_supports_alpha),
-            ("signature_accepts_params", signature_accepts_params),
-            ("registry_accepts", registry_accepts)]
+    return [
+        ("declares_name", declares_name),
+        ("declares_description", declares_description),
+        ("declares_params", declares_params),
+        ("defaults_valid", defaults_valid),
+        ("declares_supports_alpha", declares_supports_alpha),
+        ("signature_accepts_params", signature_accepts_params),
+        ("registry_accepts", registry_accepts),
+    ]
 
 
 def _defaults(cls: type) -> dict[str, Any]:
-    return {p.name: p.default for p in getattr(cls, "params", ()) or ()
-            if isinstance(p, ParamSpec)}
+    return {p.name: p.default for p in getattr(cls, "params", ()) or () if isinstance(p, ParamSpec)}
 
 
 def _declared_values(spec: ParamSpec) -> list[Any]:
@@ -406,15 +453,15 @@ def _edge_values(spec: ParamSpec) -> list[Any]:
     if spec.choices is not None or spec.type is bool:
         return []
     if spec.type in (int, float) and spec.min is None:
-        return [v for v in (spec.type(0), spec.type(-1))
-                if spec.max is None or v <= spec.max]
+        return [v for v in (spec.type(0), spec.type(-1)) if spec.max is None or v <= spec.max]
     if spec.type is str:
         return [""]
     return []
 
 
-def _output_checks(cls: type, name: str, runner: _Runner, hists: dict[str, ColorHistogram],
-                   seed: int) -> list[tuple[str, Callable[[], None]]]:
+def _output_checks(
+    cls: type, name: str, runner: _Runner, hists: dict[str, ColorHistogram], seed: int
+) -> list[tuple[str, Callable[[], None]]]:
     defaults = _defaults(cls)
     photo = hists["photo"]
 
@@ -450,19 +497,24 @@ def _output_checks(cls: type, name: str, runner: _Runner, hists: dict[str, Color
         first = runner.run(photo, 8, seed=seed, **defaults)
         second = runner.run(photo, 8, seed=seed, **defaults)
         same_labels = (first.labels is None) == (second.labels is None) and (
-            first.labels is None or np.array_equal(first.labels, second.labels))
+            first.labels is None or np.array_equal(first.labels, second.labels)
+        )
         if not (np.array_equal(first.palette, second.palette) and same_labels):
-            raise _Failed(f"two runs with seed={seed} gave different results; derive all "
-                          "randomness from the seed argument")
+            raise _Failed(
+                f"two runs with seed={seed} gave different results; derive all "
+                "randomness from the seed argument"
+            )
 
     def input_untouched():
         colors, counts = photo.colors.copy(), photo.counts.copy()
         image = photo.image.copy()
         hist = ColorHistogram(colors, counts, image)
         runner.run(hist, 8, seed=seed, copy=False, **defaults)
-        for label, before, after in (("colors", photo.colors, colors),
-                                     ("counts", photo.counts, counts),
-                                     ("image", photo.image, image)):
+        for label, before, after in (
+            ("colors", photo.colors, colors),
+            ("counts", photo.counts, counts),
+            ("image", photo.image, image),
+        ):
             if not np.array_equal(before, after):
                 raise _Failed(f"quantize changed hist.{label} in place; work on a copy")
 
@@ -481,23 +533,33 @@ def _output_checks(cls: type, name: str, runner: _Runner, hists: dict[str, Color
             image = as_image(array)
             try:
                 with runner.guard():
-                    quantize(image, 8, plugin=name, seed=seed, registry=registry,
-                             timeout=runner.timeout)
+                    quantize(
+                        image, 8, plugin=name, seed=seed, registry=registry, timeout=runner.timeout
+                    )
             except (_Hung, KeyboardInterrupt):
                 raise
             except BaseException as exc:  # noqa: BLE001 - reported
                 raise _Failed(f"quantize() on a {label} image raised {_describe(exc)}") from None
 
-    return [("output_contract", output_contract), ("k_is_1", k_is_1),
-            ("k_above_colors", k_above_colors), ("large_k", large_k),
-            ("gray_input", gray_input), ("rgba_input", rgba_input), ("one_pixel", one_pixel),
-            ("without_pixels", without_pixels), ("deterministic", deterministic),
-            ("input_untouched", input_untouched), ("declared_values_work", declared_values_work),
-            ("end_to_end", end_to_end)]
+    return [
+        ("output_contract", output_contract),
+        ("k_is_1", k_is_1),
+        ("k_above_colors", k_above_colors),
+        ("large_k", large_k),
+        ("gray_input", gray_input),
+        ("rgba_input", rgba_input),
+        ("one_pixel", one_pixel),
+        ("without_pixels", without_pixels),
+        ("deterministic", deterministic),
+        ("input_untouched", input_untouched),
+        ("declared_values_work", declared_values_work),
+        ("end_to_end", end_to_end),
+    ]
 
 
-def _error_checks(cls: type, name: str, runner: _Runner, hists: dict[str, ColorHistogram],
-                  seed: int) -> list[tuple[str, Callable[[], None]]]:
+def _error_checks(
+    cls: type, name: str, runner: _Runner, hists: dict[str, ColorHistogram], seed: int
+) -> list[tuple[str, Callable[[], None]]]:
     defaults = _defaults(cls)
     specs = [p for p in getattr(cls, "params", ()) or () if isinstance(p, ParamSpec)]
 
@@ -518,19 +580,29 @@ def _error_checks(cls: type, name: str, runner: _Runner, hists: dict[str, ColorH
         for key, value in probes:
             try:
                 with runner.guard():
-                    quantize(image, 4, plugin=name, params={key: value}, seed=seed,
-                             registry=registry, timeout=runner.timeout)
+                    quantize(
+                        image,
+                        4,
+                        plugin=name,
+                        params={key: value},
+                        seed=seed,
+                        registry=registry,
+                        timeout=runner.timeout,
+                    )
             except (_Hung, KeyboardInterrupt):
                 raise
             except ParameterError as exc:
                 message = str(exc)
                 if key not in message or "\n" in message.strip():
-                    raise _Failed(f"{key}={value!r} was refused without naming the parameter "
-                                  f"in one line: {message!r}") from None
+                    raise _Failed(
+                        f"{key}={value!r} was refused without naming the parameter "
+                        f"in one line: {message!r}"
+                    ) from None
                 continue
             except BaseException as exc:  # noqa: BLE001 - reported
-                raise _Failed(f"{key}={value!r} gave {_describe(exc)} instead of a "
-                              "ParameterError") from None
+                raise _Failed(
+                    f"{key}={value!r} gave {_describe(exc)} instead of a ParameterError"
+                ) from None
             raise _Failed(f"{key}={value!r} is outside the declaration but was accepted")
         if calls:
             raise _Failed("quantize ran with a parameter the declaration refuses")
@@ -550,14 +622,19 @@ def _error_checks(cls: type, name: str, runner: _Runner, hists: dict[str, ColorH
                 except ValueError:
                     continue  # a clean refusal (ParameterError is a ValueError)
                 except BaseException as exc:  # noqa: BLE001 - reported
-                    raise _Failed(f"{spec.name}={value!r} is allowed by the declaration but "
-                                  f"quantize raised {_describe(exc)}; declare min/max/choices "
-                                  "or raise ValueError") from None
-                validate_output(result, hists["photo"], 4,
-                                context=f"quantize(k=4, {spec.name}={value!r})")
+                    raise _Failed(
+                        f"{spec.name}={value!r} is allowed by the declaration but "
+                        f"quantize raised {_describe(exc)}; declare min/max/choices "
+                        "or raise ValueError"
+                    ) from None
+                validate_output(
+                    result, hists["photo"], 4, context=f"quantize(k=4, {spec.name}={value!r})"
+                )
 
-    return [("invalid_params_rejected", invalid_params_rejected),
-            ("edge_values_handled", edge_values_handled)]
+    return [
+        ("invalid_params_rejected", invalid_params_rejected),
+        ("edge_values_handled", edge_values_handled),
+    ]
 
 
 def check_quantizer(plugin: Any, *, seed: int = 0, timeout: float = 60.0) -> list[CheckResult]:
@@ -590,8 +667,11 @@ def check_quantizer(plugin: Any, *, seed: int = 0, timeout: float = 60.0) -> lis
     results = [CheckResult("loads", True)]
     runner = _Runner(cls, timeout)
     hists = _fixtures()
-    checks = (_declaration_checks(cls, name) + _output_checks(cls, name, runner, hists, seed)
-              + _error_checks(cls, name, runner, hists, seed))
+    checks = (
+        _declaration_checks(cls, name)
+        + _output_checks(cls, name, runner, hists, seed)
+        + _error_checks(cls, name, runner, hists, seed)
+    )
     for check_name, check in checks:
         started = time.perf_counter()
         try:
@@ -604,15 +684,26 @@ def check_quantizer(plugin: Any, *, seed: int = 0, timeout: float = 60.0) -> lis
             passed, message = False, f"raised {_describe(exc)}"
         else:
             passed, message = True, ""
-        results.append(CheckResult(check_name, passed, message,
-                                   time.perf_counter() - started))
-    results.append(CheckResult("quiet", not runner.printed,
-                               "" if not runner.printed else
-                               f"quantize printed to stdout ({runner.printed[0][:60]!r}…); use "
-                               "warnings or logging, stdout carries --json output"))
-    results.append(CheckResult("finishes", runner.hung is None,
-                               "" if runner.hung is None else
-                               runner.hung.replace("an earlier call hung", "a call hung")))
+        results.append(CheckResult(check_name, passed, message, time.perf_counter() - started))
+    results.append(
+        CheckResult(
+            "quiet",
+            not runner.printed,
+            ""
+            if not runner.printed
+            else f"quantize printed to stdout ({runner.printed[0][:60]!r}…); use "
+            "warnings or logging, stdout carries --json output",
+        )
+    )
+    results.append(
+        CheckResult(
+            "finishes",
+            runner.hung is None,
+            ""
+            if runner.hung is None
+            else runner.hung.replace("an earlier call hung", "a call hung"),
+        )
+    )
     if not all(r.passed for r in results):
         raise ConformanceError(name, results)
     return results

@@ -34,8 +34,14 @@ def run_cli(*args, env=None, timeout=120, cwd=None) -> subprocess.CompletedProce
     full_env = dict(os.environ)
     full_env.pop("KMC_TUI_PLUGIN_PATH", None)
     full_env.update(env or {})
-    return subprocess.run([sys.executable, "-m", "kmc_tui", *map(str, args)],
-                          capture_output=True, text=True, timeout=timeout, env=full_env, cwd=cwd)
+    return subprocess.run(
+        [sys.executable, "-m", "kmc_tui", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        cwd=cwd,
+    )
 
 
 @pytest.fixture

@@ -8,9 +8,8 @@ import struct
 
 import numpy as np
 import pytest
-from PIL import Image as PILImage
-
 from conftest import DATA, SAMPLES, sha256
+from PIL import Image as PILImage
 
 CHELSEA = SAMPLES / "chelsea.png"
 
@@ -36,8 +35,8 @@ def png_chunks(path):
     raw = path.read_bytes()
     pos, names = 8, []
     while pos < len(raw):
-        (length,) = struct.unpack(">I", raw[pos:pos + 4])
-        names.append(raw[pos + 4:pos + 8].decode("ascii"))
+        (length,) = struct.unpack(">I", raw[pos : pos + 4])
+        names.append(raw[pos + 4 : pos + 8].decode("ascii"))
         pos += 12 + length
     return names
 
@@ -81,8 +80,18 @@ def test_json_has_the_documented_keys_and_true_figures(cli, tmp_path):
     proc = cli("compress", "-i", CHELSEA, "-o", out, "-k", "12", "--json")
     assert proc.returncode == 0, proc.stderr
     rec = json.loads(proc.stdout.strip().splitlines()[-1])
-    for key in ("input", "output", "input_bytes", "output_bytes", "ratio", "bits_per_pixel",
-                "colors", "psnr", "delta_e", "seconds"):
+    for key in (
+        "input",
+        "output",
+        "input_bytes",
+        "output_bytes",
+        "ratio",
+        "bits_per_pixel",
+        "colors",
+        "psnr",
+        "delta_e",
+        "seconds",
+    ):
         assert key in rec, key
     assert rec["input_bytes"] == CHELSEA.stat().st_size
     assert rec["output_bytes"] == out.stat().st_size
@@ -93,7 +102,7 @@ def test_json_has_the_documented_keys_and_true_figures(cli, tmp_path):
     # PSNR recomputed independently from the two files.
     a = np.asarray(PILImage.open(CHELSEA).convert("RGB"), np.float64)
     b = np.asarray(PILImage.open(out).convert("RGB"), np.float64)
-    psnr = 10 * np.log10(255.0 ** 2 / np.mean((a - b) ** 2))
+    psnr = 10 * np.log10(255.0**2 / np.mean((a - b) ** 2))
     assert rec["psnr"] == pytest.approx(psnr, abs=1e-6)
     assert 0 < rec["delta_e"] < 10
     assert rec["seconds"] > 0
@@ -153,9 +162,13 @@ def test_format_from_extension(cli, tmp_path, photo, ext, fmt):
     rec = json.loads(proc.stdout)
     assert rec["exact_colors"] is (fmt != "JPEG")
     if fmt == "JPEG":
-        assert rec["colors"] == distinct(out) and rec["colors"] > 16  # says it is no longer k colors
-        assert "not exactly k colors" in cli("compress", "-i", photo, "-o", tmp_path / "b.jpg",
-                                             "-k", "16").stdout
+        assert (
+            rec["colors"] == distinct(out) and rec["colors"] > 16
+        )  # says it is no longer k colors
+        assert (
+            "not exactly k colors"
+            in cli("compress", "-i", photo, "-o", tmp_path / "b.jpg", "-k", "16").stdout
+        )
     else:
         assert distinct(out) <= 16
 
@@ -217,15 +230,29 @@ def test_batch_over_files_and_folder_goes_on_past_bad_files(cli, tmp_path):
 
 def test_batch_json_one_object_per_file(cli, tmp_path, photo):
     out = tmp_path / "out"
-    proc = cli("compress", "-i", photo, "-i", SAMPLES / "camera.png", "-o", out, "-k", "4",
-               "--json", "--format", "gif")
+    proc = cli(
+        "compress",
+        "-i",
+        photo,
+        "-i",
+        SAMPLES / "camera.png",
+        "-o",
+        out,
+        "-k",
+        "4",
+        "--json",
+        "--format",
+        "gif",
+    )
     assert proc.returncode == 0, proc.stderr
     recs = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r["output"] for r in recs] == [str(out / "coffee-small.gif"), str(out / "camera.gif")]
 
 
-@pytest.mark.parametrize("k,expect", [("0", "at least 1"), ("-3", "at least 1"),
-                                      ("257", "at most 256"), ("abc", "whole number")])
+@pytest.mark.parametrize(
+    "k,expect",
+    [("0", "at least 1"), ("-3", "at least 1"), ("257", "at most 256"), ("abc", "whole number")],
+)
 def test_absurd_k_is_one_clear_error(cli, tmp_path, photo, k, expect):
     out = tmp_path / "out.png"
     proc = cli("compress", "-i", photo, "-o", out, "-k", k)
@@ -292,7 +319,8 @@ def test_corrupt_pngsuite_files(cli, tmp_path, path):
     proc = cli("compress", "-i", path, "-o", out, "-k", "4")
     assert "Traceback" not in proc.stderr
     if proc.returncode == 0:
-        # Some corruption (a bad CRC in xcsn0g01) is tolerated by the decoder: then the output is real.
+        # Some corruption (a bad CRC in xcsn0g01) is tolerated by the decoder:
+        # then the output is real.
         assert png_header(out)[1] == 3
     else:
         assert len(proc.stderr.strip().splitlines()) == 1
@@ -311,16 +339,16 @@ def test_missing_output_folder(cli, tmp_path, photo):
     assert proc.returncode == 1 and "does not exist" in proc.stderr
 
 
-RAISING = '''
+RAISING = """
 from kmc_tui.registry import Quantizer
 class Boom(Quantizer):
     name = "boom"
     description = "always raises"
     def quantize(self, hist, k, *, seed=0):
         raise RuntimeError("kaboom inside the plugin")
-'''
+"""
 
-GARBAGE = '''
+GARBAGE = """
 import numpy as np
 from kmc_tui.registry import Quantizer
 class Garbage(Quantizer):
@@ -328,24 +356,37 @@ class Garbage(Quantizer):
     description = "returns a palette of the wrong shape"
     def quantize(self, hist, k, *, seed=0):
         return np.zeros((k + 5, 2), np.float64)
-'''
+"""
 
 
-@pytest.mark.parametrize("source,name,expect", [(RAISING, "boom", "kaboom inside the plugin"),
-                                                 (GARBAGE, "garbage", "invalid result")])
+@pytest.mark.parametrize(
+    "source,name,expect",
+    [(RAISING, "boom", "kaboom inside the plugin"), (GARBAGE, "garbage", "invalid result")],
+)
 def test_plugin_that_raises_or_returns_garbage(cli, tmp_path, photo, source, name, expect):
     plugins = tmp_path / "plugins"
     plugins.mkdir()
     (plugins / f"{name}.py").write_text(source)
     out = tmp_path / "o.png"
-    proc = cli("compress", "-i", photo, "-o", out, "-k", "4", "--plugin", name,
-               "--plugin-dir", plugins)
+    proc = cli(
+        "compress", "-i", photo, "-o", out, "-k", "4", "--plugin", name, "--plugin-dir", plugins
+    )
     assert proc.returncode == 1
     assert len(proc.stderr.strip().splitlines()) == 1 and expect in proc.stderr
     assert not out.exists()
     # The same plugin found through the environment variable.
-    proc = cli("compress", "-i", photo, "-o", out, "-k", "4", "--plugin", name,
-               env={"KMC_TUI_PLUGIN_PATH": str(plugins)})
+    proc = cli(
+        "compress",
+        "-i",
+        photo,
+        "-o",
+        out,
+        "-k",
+        "4",
+        "--plugin",
+        name,
+        env={"KMC_TUI_PLUGIN_PATH": str(plugins)},
+    )
     assert proc.returncode == 1 and expect in proc.stderr
 
 
@@ -392,9 +433,24 @@ def test_batch_shows_progress_on_a_terminal(tmp_path, photo):
 
     master, slave = pty.openpty()
     out = tmp_path / "out"
-    proc = subprocess.Popen([sys.executable, "-m", "kmc_tui", "compress", "-i", photo, "-i",
-                             SAMPLES / "camera.png", "-o", out, "-k", "4"],
-                            stdout=subprocess.DEVNULL, stderr=slave)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kmc_tui",
+            "compress",
+            "-i",
+            photo,
+            "-i",
+            SAMPLES / "camera.png",
+            "-o",
+            out,
+            "-k",
+            "4",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
     os.close(slave)
     chunks = []
     while True:
@@ -415,8 +471,9 @@ def test_plugins_listing_survives_a_plugin_whose_import_hangs(cli):
     import time
 
     start = time.monotonic()
-    proc = cli("plugins", "--timeout", "1", "--plugin-dir", DATA / "plugins" / "hanging_import",
-               timeout=60)
+    proc = cli(
+        "plugins", "--timeout", "1", "--plugin-dir", DATA / "plugins" / "hanging_import", timeout=60
+    )
     assert proc.returncode == 0, proc.stderr
     assert time.monotonic() - start < 30
     assert "hang_on_import  [BROKEN]" in proc.stdout and "timed out after 1 s" in proc.stdout

@@ -15,15 +15,18 @@ from importlib import metadata
 import numpy as np
 import pytest
 
-from kmc_tui.registry import (ENTRY_POINT_GROUP, ParamSpec, Quantizer, QuantizerOutput,
-                              Registry)
+from kmc_tui.registry import ENTRY_POINT_GROUP, ParamSpec, Quantizer, QuantizerOutput, Registry
 from kmc_tui.testing import CheckResult, ConformanceError, check_quantizer
 
-BUILT_IN = sorted(ep.name for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
-                  if ep.dist is not None and ep.dist.name == "kmc-tui")
+BUILT_IN = sorted(
+    ep.name
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP)
+    if ep.dist is not None and ep.dist.name == "kmc-tui"
+)
 
 
 # --- built-ins --------------------------------------------------------------------------------
+
 
 def test_all_built_in_plugins_are_registered():
     assert {"kmeans", "mediancut", "octree", "minibatch"} <= set(BUILT_IN)
@@ -36,12 +39,22 @@ def test_built_in_plugin_conforms(name):
     assert all(isinstance(r, CheckResult) and r.passed for r in results)
     names = {r.name for r in results}
     # The kit ran every family of checks, not just the first.
-    assert {"declares_params", "output_contract", "k_is_1", "rgba_input", "one_pixel",
-            "deterministic", "invalid_params_rejected", "edge_values_handled", "quiet",
-            "finishes"} <= names
+    assert {
+        "declares_params",
+        "output_contract",
+        "k_is_1",
+        "rgba_input",
+        "one_pixel",
+        "deterministic",
+        "invalid_params_rejected",
+        "edge_values_handled",
+        "quiet",
+        "finishes",
+    } <= names
 
 
 # --- a correct reference plugin and its broken variants ----------------------------------------
+
 
 class Popular(Quantizer):
     """The k most common colors (or k colors spread over the luma order)."""
@@ -100,8 +113,10 @@ class ReservedParamName(Popular):
 
 
 class DefaultOutsideItsRange(Popular):
-    params = (ParamSpec("by", str, "count", choices=("count", "luma")),
-              ParamSpec("boost", int, 0, "never used", min=1, max=8))
+    params = (
+        ParamSpec("by", str, "count", choices=("count", "luma")),
+        ParamSpec("boost", int, 0, "never used", min=1, max=8),
+    )
 
     def quantize(self, hist, k, *, seed=0, by="count", boost=1):
         return super().quantize(hist, k, by=by)
@@ -274,8 +289,7 @@ def test_kit_reports_a_hanging_plugin_and_returns():
 
 
 def test_kit_takes_file_plugins_through_their_record(data):
-    registry = Registry([data / "plugins" / "conformance"], use_entry_points=False,
-                        use_env=False)
+    registry = Registry([data / "plugins" / "conformance"], use_entry_points=False, use_env=False)
     assert failed_checks(registry.get("fails_to_import")) == ["loads"]
     error = pytest.raises(ConformanceError, check_quantizer, registry.get("float_palette"))
     assert "output_contract" in error.value.failed

@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import run_cli
 from PIL import Image as PILImage
 from PIL import ImageOps
-
-from conftest import run_cli
 
 DATA = Path(__file__).resolve().parent / "data"
 K = 8
@@ -33,32 +32,52 @@ SECONDS_PER_FILE = 10
 
 #: Files that must be refused: broken, truncated, bombs, fuzzing crash regressions.
 MUST_REFUSE = [
-    "pngsuite/x*.png", "pillow/truncated_image.png", "pillow/truncated_jpeg.jpg",
-    "pillow/truncated_end_chunk.png", "pillow/broken.png", "pillow/broken_data_stream.png",
+    "pngsuite/x*.png",
+    "pillow/truncated_image.png",
+    "pillow/truncated_jpeg.jpg",
+    "pillow/truncated_end_chunk.png",
+    "pillow/broken.png",
+    "pillow/broken_data_stream.png",
     "pillow/decompression_bomb.*",
-    "pillow/bmp/b/reallybig.bmp", "pillow/png_decompression_dos.png", "pillow/pngtest_bad.png.bin",
-    "pillow/crash-*", "pillow/ossfuzz-*", "pillow/oom-*", "pillow/seek_too_large.tif",
-    "pillow/zero_width.gif", "pillow/bmp/b/badbitcount.bmp", "pillow/bmp/b/shortfile.bmp",
-    "pillow/bmp/b/badpalettesize.bmp", "pillow/apng/syntax_num_frames_zero.png",
+    "pillow/bmp/b/reallybig.bmp",
+    "pillow/png_decompression_dos.png",
+    "pillow/pngtest_bad.png.bin",
+    "pillow/crash-*",
+    "pillow/ossfuzz-*",
+    "pillow/oom-*",
+    "pillow/seek_too_large.tif",
+    "pillow/zero_width.gif",
+    "pillow/bmp/b/badbitcount.bmp",
+    "pillow/bmp/b/shortfile.bmp",
+    "pillow/bmp/b/badpalettesize.bmp",
+    "pillow/apng/syntax_num_frames_zero.png",
     "pillow/apng/chunk_no_fctl.png",
 ]
 #: Corrupt by design, but a decoder may salvage a picture: either outcome is fine.
 MAY_EITHER = [
     "pillow/crash-0da013a13571cc8eb457a39fee8db18f8a3c7127.tif",  # libtiff: bad Fax4 code word
-    "pillow/bmp/b/badrle.bmp", "pillow/bmp/b/pal8badindex.bmp", "pillow/bmp/b/rletopdown.bmp",
+    "pillow/bmp/b/badrle.bmp",
+    "pillow/bmp/b/pal8badindex.bmp",
+    "pillow/bmp/b/rletopdown.bmp",
 ]
 #: Refusals that must say why in these words.
-REASONS = {"pillow/decompression_bomb.*": "decompression bomb",
-           "pillow/bmp/b/reallybig.bmp": "decompression bomb",
-           "pngsuite/xcsn0g01.png": "bad CRC", "pillow/truncated_jpeg.jpg": "truncated"}
+REASONS = {
+    "pillow/decompression_bomb.*": "decompression bomb",
+    "pillow/bmp/b/reallybig.bmp": "decompression bomb",
+    "pngsuite/xcsn0g01.png": "bad CRC",
+    "pillow/truncated_jpeg.jpg": "truncated",
+}
 
 NOT_IMAGES = ("LICENSE", "README", ".txt", ".md")
 
 
 def _files() -> list[str]:
-    return sorted(str(p.relative_to(DATA)) for folder in ("pngsuite", "pillow")
-                  for p in (DATA / folder).rglob("*")
-                  if p.is_file() and not any(s in p.name for s in NOT_IMAGES))
+    return sorted(
+        str(p.relative_to(DATA))
+        for folder in ("pngsuite", "pillow")
+        for p in (DATA / folder).rglob("*")
+        if p.is_file() and not any(s in p.name for s in NOT_IMAGES)
+    )
 
 
 def _matches(rel: str, patterns) -> bool:
@@ -164,8 +183,15 @@ def runs(tmp_path_factory) -> dict:
     for n, batch in enumerate(GOOD_BATCHES):
         out_dir = root / f"good{n}"
         sources = [DATA / rel for rel in batch]
-        args = ["compress", *[a for p in sources for a in ("-i", p)], "-o", out_dir, "-k", K,
-                "--json"]
+        args = [
+            "compress",
+            *[a for p in sources for a in ("-i", p)],
+            "-o",
+            out_dir,
+            "-k",
+            K,
+            "--json",
+        ]
         jobs[tuple(batch)] = (args, out_dir, sources, SECONDS_PER_FILE * len(batch))
     with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
         futures = {key: pool.submit(_run, *job) for key, job in jobs.items()}
@@ -212,5 +238,4 @@ def test_good_files_give_correct_results(batch, runs):
         assert record["seconds"] < SECONDS_PER_FILE, (src.name, record["seconds"])
         assert record["colors"] <= K
         check_result(src, Path(record["output"]))
-    assert sorted(p.name for p in run.out_dir.iterdir()) == sorted(f"{p.stem}.png"
-                                                                   for p in sources)
+    assert sorted(p.name for p in run.out_dir.iterdir()) == sorted(f"{p.stem}.png" for p in sources)

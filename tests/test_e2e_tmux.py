@@ -33,13 +33,29 @@ class Tmux:
         self.width, self.height = width, height
 
     def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
-                              text=True, check=check, timeout=30)
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            timeout=30,
+        )
 
     def start(self, command: list[str], cwd: Path) -> None:
         env_command = " ".join(_quote(c) for c in command)
-        self.run("new-session", "-d", "-s", "e2e", "-x", str(self.width), "-y", str(self.height),
-                 "-c", str(cwd), f"env -u KMC_TUI_PLUGIN_PATH TERM=xterm-256color {env_command}")
+        self.run(
+            "new-session",
+            "-d",
+            "-s",
+            "e2e",
+            "-x",
+            str(self.width),
+            "-y",
+            str(self.height),
+            "-c",
+            str(cwd),
+            f"env -u KMC_TUI_PLUGIN_PATH TERM=xterm-256color {env_command}",
+        )
 
     def screen(self) -> str:
         return self.run("capture-pane", "-t", "e2e", "-p", check=False).stdout

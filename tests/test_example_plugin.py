@@ -33,17 +33,21 @@ EXAMPLE = ROOT / "plugins" / "kmc_websafe"
 
 
 def _env() -> dict:
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("KMC_TUI_PLUGIN_PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
-           and not k.startswith("PIP_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("KMC_TUI_PLUGIN_PATH", "PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")
+        and not k.startswith("PIP_")
+    }
     env["PYTHONDONTWRITEBYTECODE"] = "1"  # leave no __pycache__ in the example's source tree
     env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
     return env
 
 
 def _run(*args, cwd=None, timeout=180) -> subprocess.CompletedProcess:
-    return subprocess.run([str(a) for a in args], capture_output=True, text=True, env=_env(),
-                          cwd=cwd, timeout=timeout)
+    return subprocess.run(
+        [str(a) for a in args], capture_output=True, text=True, env=_env(), cwd=cwd, timeout=timeout
+    )
 
 
 @pytest.fixture(scope="module")
@@ -56,11 +60,13 @@ def fresh_venv(tmp_path_factory) -> Path:
     purelib = _run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))")
     own_site = Path(purelib.stdout.strip())
     assert own_site.is_dir() and venv in own_site.parents
-    parents = dict.fromkeys([sysconfig.get_path("purelib"), sysconfig.get_path("platlib"),
-                             *site.getsitepackages()])
+    parents = dict.fromkeys(
+        [sysconfig.get_path("purelib"), sysconfig.get_path("platlib"), *site.getsitepackages()]
+    )
     # addsitedir also processes the .pth files there (editable installs of kmc-tui use one).
     (own_site / "_parent_site_packages.pth").write_text(
-        "".join(f"import site; site.addsitedir({p!r})\n" for p in parents if os.path.isdir(p)))
+        "".join(f"import site; site.addsitedir({p!r})\n" for p in parents if os.path.isdir(p))
+    )
     return python
 
 
@@ -76,8 +82,9 @@ def test_example_plugin_installs_into_a_fresh_venv_and_runs(fresh_venv, tmp_path
     assert "kmeans" in before  # kmc-tui itself is visible in the new environment...
     assert "websafe" not in before  # ...and does not bring the example along
 
-    installed = _run(python, "-m", "pip", "install", "--no-index", "--no-build-isolation",
-                     "--no-input", EXAMPLE)
+    installed = _run(
+        python, "-m", "pip", "install", "--no-index", "--no-build-isolation", "--no-input", EXAMPLE
+    )
     assert installed.returncode == 0, installed.stdout + installed.stderr
     assert "Successfully installed kmc-websafe-1.0.0" in installed.stdout
 
@@ -86,15 +93,29 @@ def test_example_plugin_installs_into_a_fresh_venv_and_runs(fresh_venv, tmp_path
     assert websafe["error"] is None
     assert websafe["origin"] == "kmc-websafe 1.0.0"
     assert websafe["description"].startswith("Uniform palette")
-    assert [(p["name"], p["type"], p["default"], p["min"], p["max"]) for p in websafe["params"]] \
-        == [("levels", "int", 6, 2, 16)]
+    assert [
+        (p["name"], p["type"], p["default"], p["min"], p["max"]) for p in websafe["params"]
+    ] == [("levels", "int", 6, 2, 16)]
     text = _run(python, "-m", "kmc_tui", "plugins")
     assert "websafe  (kmc-websafe 1.0.0)" in text.stdout
     assert "--param levels (int, default 6, 2..16)" in text.stdout
 
     out = tmp_path / "hopper_websafe.png"
-    done = _run(python, "-m", "kmc_tui", "compress", "-i", data / "pillow" / "hopper.png",
-                "-o", out, "-k", "256", "--plugin", "websafe", "--json")
+    done = _run(
+        python,
+        "-m",
+        "kmc_tui",
+        "compress",
+        "-i",
+        data / "pillow" / "hopper.png",
+        "-o",
+        out,
+        "-k",
+        "256",
+        "--plugin",
+        "websafe",
+        "--json",
+    )
     assert done.returncode == 0, done.stderr
     record = json.loads(done.stdout)
     assert record["plugin"] == "websafe" and record["params"] == {"levels": 6}
@@ -105,40 +126,81 @@ def test_example_plugin_installs_into_a_fresh_venv_and_runs(fresh_venv, tmp_path
     assert np.all(colors % 0x33 == 0)
     assert 1 < len(np.unique(colors, axis=0)) <= 216
 
-    coarse = _run(python, "-m", "kmc_tui", "compress", "-i", data / "pillow" / "hopper.png",
-                  "-o", tmp_path / "coarse.png", "-k", "256", "--plugin", "websafe",
-                  "--param", "levels=2", "--json")
+    coarse = _run(
+        python,
+        "-m",
+        "kmc_tui",
+        "compress",
+        "-i",
+        data / "pillow" / "hopper.png",
+        "-o",
+        tmp_path / "coarse.png",
+        "-k",
+        "256",
+        "--plugin",
+        "websafe",
+        "--param",
+        "levels=2",
+        "--json",
+    )
     assert coarse.returncode == 0, coarse.stderr
     assert json.loads(coarse.stdout)["colors"] <= 8  # 2 levels per channel: at most 2**3
 
-    refused = _run(python, "-m", "kmc_tui", "compress", "-i", data / "pillow" / "hopper.png",
-                   "-o", tmp_path / "bad.png", "--plugin", "websafe", "--param", "levels=1")
+    refused = _run(
+        python,
+        "-m",
+        "kmc_tui",
+        "compress",
+        "-i",
+        data / "pillow" / "hopper.png",
+        "-o",
+        tmp_path / "bad.png",
+        "--plugin",
+        "websafe",
+        "--param",
+        "levels=1",
+    )
     assert refused.returncode == 2
     assert refused.stderr.strip() == "kmc-tui: error: parameter levels: 1 is below the minimum 2"
     assert not (tmp_path / "bad.png").exists()
 
     # The plugin's own test suite, which runs kmc-tui's conformance kit against the
     # installed package (the working directory is not the source tree).
-    own_tests = _run(python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                     EXAMPLE / "tests", cwd=tmp_path)
+    own_tests = _run(
+        python, "-m", "pytest", "-q", "-p", "no:cacheprovider", EXAMPLE / "tests", cwd=tmp_path
+    )
     assert own_tests.returncode == 0, own_tests.stdout[-3000:]
     assert "3 passed" in own_tests.stdout
 
 
 def test_main_wheel_ships_the_built_ins_but_not_the_example(tmp_path):
-    built = _run(sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-index",
-                 "--no-build-isolation", "-w", tmp_path, ROOT)
+    built = _run(
+        sys.executable,
+        "-m",
+        "pip",
+        "wheel",
+        "--no-deps",
+        "--no-index",
+        "--no-build-isolation",
+        "-w",
+        tmp_path,
+        ROOT,
+    )
     assert built.returncode == 0, built.stdout + built.stderr
     (wheel,) = tmp_path.glob("kmc_tui-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
-        entry_points = next(archive.read(n).decode() for n in names
-                            if n.endswith(".dist-info/entry_points.txt"))
+        entry_points = next(
+            archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt")
+        )
     tops = {n.split("/")[0] for n in names}
     assert {"kmc_tui", "kmc_kmeans", "kmc_mediancut", "kmc_minibatch"} <= tops
     assert not any("websafe" in n for n in names)
-    for line in ('kmeans = kmc_kmeans:KMeansQuantizer', 'mediancut = kmc_mediancut:MedianCutQuantizer',
-                 'octree = kmc_mediancut:OctreeQuantizer',
-                 'minibatch = kmc_minibatch:MiniBatchKMeansQuantizer'):
+    for line in (
+        "kmeans = kmc_kmeans:KMeansQuantizer",
+        "mediancut = kmc_mediancut:MedianCutQuantizer",
+        "octree = kmc_mediancut:OctreeQuantizer",
+        "minibatch = kmc_minibatch:MiniBatchKMeansQuantizer",
+    ):
         assert line in entry_points
     assert "websafe" not in entry_points

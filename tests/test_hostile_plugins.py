@@ -65,8 +65,22 @@ def test_each_hostile_plugin_is_one_clear_line(name, cli, tmp_path):
     out = tmp_path / "out.png"
     before = sha256(PHOTO)
     started = time.monotonic()
-    done = cli("compress", "-i", PHOTO, "-o", out, "-k", "4", "--plugin", name,
-               "--plugin-dir", HOSTILE, "--timeout", "2", timeout=60)
+    done = cli(
+        "compress",
+        "-i",
+        PHOTO,
+        "-o",
+        out,
+        "-k",
+        "4",
+        "--plugin",
+        name,
+        "--plugin-dir",
+        HOSTILE,
+        "--timeout",
+        "2",
+        timeout=60,
+    )
     assert time.monotonic() - started < 30
     assert done.returncode != 0
     lines = done.stderr.strip().splitlines()
@@ -80,8 +94,20 @@ def test_each_hostile_plugin_is_one_clear_line(name, cli, tmp_path):
 
 def test_the_good_plugin_works_beside_them(cli, tmp_path):
     out = tmp_path / "out.png"
-    done = cli("compress", "-i", PHOTO, "-o", out, "-k", "4", "--plugin", "most_common",
-               "--plugin-dir", HOSTILE, timeout=60)
+    done = cli(
+        "compress",
+        "-i",
+        PHOTO,
+        "-o",
+        out,
+        "-k",
+        "4",
+        "--plugin",
+        "most_common",
+        "--plugin-dir",
+        HOSTILE,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     with PILImage.open(out) as im:
@@ -90,8 +116,7 @@ def test_the_good_plugin_works_beside_them(cli, tmp_path):
 
 def test_default_plugin_unharmed_by_the_hostile_folder(cli, tmp_path):
     out = tmp_path / "out.png"
-    done = cli("compress", "-i", PHOTO, "-o", out, "-k", "4", "--plugin-dir", HOSTILE,
-               timeout=60)
+    done = cli("compress", "-i", PHOTO, "-o", out, "-k", "4", "--plugin-dir", HOSTILE, timeout=60)
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
 
@@ -101,12 +126,28 @@ def test_never_returning_plugin_does_not_stop_the_next_file(cli, tmp_path):
     small.parent.mkdir()
     pixels = np.zeros((10, 10, 3), np.uint8)
     for i, color in enumerate([(255, 0, 0), (0, 255, 0), (0, 0, 255), (9, 9, 9), (200, 200, 0)]):
-        pixels[2 * i:2 * i + 2] = color
+        pixels[2 * i : 2 * i + 2] = color
     PILImage.fromarray(pixels).save(small)
     out_dir = tmp_path / "out"
     started = time.monotonic()
-    done = cli("compress", "-i", PHOTO, "-i", small, "-o", out_dir, "-k", "2", "--plugin",
-               "never_returns", "--plugin-dir", HOSTILE, "--timeout", "2", timeout=60)
+    done = cli(
+        "compress",
+        "-i",
+        PHOTO,
+        "-i",
+        small,
+        "-o",
+        out_dir,
+        "-k",
+        "2",
+        "--plugin",
+        "never_returns",
+        "--plugin-dir",
+        HOSTILE,
+        "--timeout",
+        "2",
+        timeout=60,
+    )
     assert time.monotonic() - started < 30
     assert done.returncode == 1
     lines = done.stderr.strip().splitlines()
@@ -119,11 +160,18 @@ def test_never_returning_plugin_does_not_stop_the_next_file(cli, tmp_path):
 
 # --- the same through the Python API ---------------------------------------------------------
 
+
 def test_registry_keeps_every_plugin_and_records_errors():
     registry = Registry([HOSTILE], use_env=False)
     names = set(registry.names())
-    assert {"kmeans", "most_common", "wrong_shape", "never_returns", "raises_at_import",
-            "syntax_error"} <= names
+    assert {
+        "kmeans",
+        "most_common",
+        "wrong_shape",
+        "never_returns",
+        "raises_at_import",
+        "syntax_error",
+    } <= names
     for name in ("raises_at_import", "syntax_error"):
         with pytest.raises(PluginError, match="failed to load"):
             registry.get(name).load()

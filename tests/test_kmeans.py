@@ -8,20 +8,18 @@ from __future__ import annotations
 
 import json
 
+import kmc_kmeans
 import numpy as np
 import pytest
+from conftest import SAMPLES, sha256
+from kmc_kmeans import KMeansQuantizer, RelaxedLloyd, from_features, kmeans_plusplus, to_features
 from PIL import Image as PILImage
 from skimage.color import rgb2lab
 from sklearn.cluster import KMeans
 
-import kmc_kmeans
-from kmc_kmeans import (KMeansQuantizer, RelaxedLloyd, from_features, kmeans_plusplus,
-                        to_features)
 from kmc_tui import as_image, quantize, read_image
 from kmc_tui.registry import ColorHistogram
 from kmc_tui.stats import srgb8_to_lab
-
-from conftest import SAMPLES, sha256
 
 
 def pixel_features(rgb: np.ndarray, color_space: str) -> np.ndarray:
@@ -32,8 +30,9 @@ def pixel_features(rgb: np.ndarray, color_space: str) -> np.ndarray:
     return flat.astype(np.float64)
 
 
-def inertia(feats: np.ndarray, palette_rgb: np.ndarray, labels: np.ndarray,
-            color_space: str) -> float:
+def inertia(
+    feats: np.ndarray, palette_rgb: np.ndarray, labels: np.ndarray, color_space: str
+) -> float:
     """Sum over every pixel of the squared distance to its palette entry, in `color_space`."""
     centers = pixel_features(palette_rgb.astype(np.uint8), color_space)
     return float(((feats - centers[labels.ravel()]) ** 2).sum())
@@ -43,11 +42,14 @@ def small_photo(name: str, max_pixels: int):
     return read_image(SAMPLES / name).downscaled(max_pixels)
 
 
-@pytest.mark.parametrize("name, k, color_space", [
-    ("chelsea.png", 16, "lab"),
-    ("coffee.png", 32, "lab"),
-    ("astronaut.png", 24, "rgb"),
-])
+@pytest.mark.parametrize(
+    "name, k, color_space",
+    [
+        ("chelsea.png", 16, "lab"),
+        ("coffee.png", 32, "lab"),
+        ("astronaut.png", 24, "rgb"),
+    ],
+)
 def test_objective_within_one_percent_of_kmeans_on_every_pixel(name, k, color_space):
     image = small_photo(name, 40_000)
     q = quantize(image, k, params={"color_space": color_space})
@@ -75,22 +77,26 @@ def test_same_input_and_seed_give_the_same_bytes_through_the_cli(cli, tmp_path):
     outs = []
     for n in range(2):
         out = tmp_path / f"out{n}.png"
-        proc = cli("compress", "-i", SAMPLES / "chelsea.png", "-o", out, "-k", "24",
-                   "--seed", "7")
+        proc = cli("compress", "-i", SAMPLES / "chelsea.png", "-o", out, "-k", "24", "--seed", "7")
         assert proc.returncode == 0, proc.stderr
         outs.append(out)
     assert sha256(outs[0]) == sha256(outs[1])
     other = tmp_path / "other_seed.png"
-    assert cli("compress", "-i", SAMPLES / "chelsea.png", "-o", other, "-k", "24",
-               "--seed", "8").returncode == 0
+    assert (
+        cli(
+            "compress", "-i", SAMPLES / "chelsea.png", "-o", other, "-k", "24", "--seed", "8"
+        ).returncode
+        == 0
+    )
     with PILImage.open(other) as img:
         assert img.mode == "P" and len(img.getcolors()) == 24
 
 
 def test_k_at_or_above_the_number_of_colors_keeps_every_color_exactly(cli, tmp_path):
     rng = np.random.default_rng(3)
-    colors = np.array([[250, 10, 10], [10, 200, 30], [20, 20, 240], [255, 255, 255],
-                       [0, 0, 0]], np.uint8)
+    colors = np.array(
+        [[250, 10, 10], [10, 200, 30], [20, 20, 240], [255, 255, 255], [0, 0, 0]], np.uint8
+    )
     rgb = colors[rng.integers(0, len(colors), (60, 80))]
     src = tmp_path / "five.png"
     PILImage.fromarray(rgb).save(src)
@@ -140,8 +146,18 @@ def test_color_space_is_offered_validated_and_used(cli, tmp_path):
     outs = {}
     for space in ("lab", "rgb"):
         out = tmp_path / f"{space}.png"
-        proc = cli("compress", "-i", SAMPLES / "astronaut.png", "-o", out, "-k", "16",
-                   "--param", f"color_space={space}", "--json")
+        proc = cli(
+            "compress",
+            "-i",
+            SAMPLES / "astronaut.png",
+            "-o",
+            out,
+            "-k",
+            "16",
+            "--param",
+            f"color_space={space}",
+            "--json",
+        )
         assert proc.returncode == 0, proc.stderr
         outs[space] = json.loads(proc.stdout)
     # Each space wins on its own measure: lab on ΔE2000, rgb on PSNR (an RGB measure). On this
@@ -200,15 +216,24 @@ def objective_and_means(feats, weights, centers):
     labels = d.argmin(1)
     objective = float((d[np.arange(len(x)), labels] * weights).sum())
     totals = np.bincount(labels, weights=weights, minlength=len(c))
-    means = np.stack([np.bincount(labels, weights=weights * x[:, j], minlength=len(c))
-                      for j in range(x.shape[1])], 1) / np.maximum(totals, 1e-12)[:, None]
+    means = (
+        np.stack(
+            [
+                np.bincount(labels, weights=weights * x[:, j], minlength=len(c))
+                for j in range(x.shape[1])
+            ],
+            1,
+        )
+        / np.maximum(totals, 1e-12)[:, None]
+    )
     return objective, np.where(totals[:, None] > 0, means, c)
 
 
 def test_relaxed_lloyd_never_raises_the_objective_and_settles_at_a_fixed_point():
     feats, weights = weighted_colors("coffee.png", 30_000)
-    start = kmeans_plusplus(feats.astype(np.float64), weights.astype(np.float64), 24,
-                            np.random.RandomState(0))
+    start = kmeans_plusplus(
+        feats.astype(np.float64), weights.astype(np.float64), 24, np.random.RandomState(0)
+    )
     lloyd = RelaxedLloyd(feats, weights)
     previous, _ = objective_and_means(feats, weights, start)
     for max_iter in (1, 2, 3, 5, 8, 13, 21):
@@ -226,14 +251,14 @@ def test_relaxed_lloyd_never_raises_the_objective_and_settles_at_a_fixed_point()
     # At the end the centers are (to the tolerance) the weighted means of their points.
     assert ((means - run.cluster_centers_) ** 2).sum() <= 10 * lloyd.tol
     # ...and as good as plain Lloyd (scikit-learn) from the same start, run to the end.
-    plain = KMeans(n_clusters=24, init=start, n_init=1, max_iter=1000, tol=1e-4,
-                   algorithm="lloyd").fit(feats, sample_weight=weights)
+    plain = KMeans(
+        n_clusters=24, init=start, n_init=1, max_iter=1000, tol=1e-4, algorithm="lloyd"
+    ).fit(feats, sample_weight=weights)
     plain_objective, _ = objective_and_means(feats, weights, plain.cluster_centers_)
     assert objective <= plain_objective * 1.01
 
 
-def test_without_scikit_learns_private_kernels_the_public_path_gives_the_same_quality(
-        monkeypatch):
+def test_without_scikit_learns_private_kernels_the_public_path_gives_the_same_quality(monkeypatch):
     # The relaxed steps use scikit-learn's private Lloyd pass; should a release move it, the
     # plugin falls back to KMeans.fit. Both must give an exact, equally good quantization.
     image = small_photo("chelsea.png", 40_000)

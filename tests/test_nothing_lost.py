@@ -28,8 +28,12 @@ from kmc_tui.api import compress
 from kmc_tui.errors import OutputError
 
 DATA = Path(__file__).resolve().parent / "data"
-INPUTS = [DATA / "pillow" / "hopper.png", DATA / "pillow" / "hopper_gray.jpg",
-          DATA / "pillow" / "dispose_bgnd.gif", DATA / "pngsuite" / "basn6a16.png"]
+INPUTS = [
+    DATA / "pillow" / "hopper.png",
+    DATA / "pillow" / "hopper_gray.jpg",
+    DATA / "pillow" / "dispose_bgnd.gif",
+    DATA / "pngsuite" / "basn6a16.png",
+]
 
 
 def sha256(path: Path) -> str:
@@ -71,7 +75,8 @@ def test_output_path_that_is_the_input_is_refused_in_any_spelling(work, cli):
         assert done.stderr.count("\n") == 1 and "kmc-tui: error:" in done.stderr
         assert sha256(src) == before
     assert sorted(p.name for p in work.iterdir()) == sorted(
-        [s.name for s in INPUTS] + ["sub", "link.png"])
+        [s.name for s in INPUTS] + ["sub", "link.png"]
+    )
 
 
 def test_existing_output_kept_without_force(work, cli):
@@ -83,6 +88,7 @@ def test_existing_output_kept_without_force(work, cli):
 
 
 # --- failures in the middle of a write, injected in-process ---------------------------------
+
 
 class HalfWriter:
     """A file object that writes half of what it is given, then finds the disk full."""
@@ -113,20 +119,23 @@ def fail_half_write(monkeypatch):
 def fail_fsync(monkeypatch):
     def fsync(fd):
         raise OSError(errno.EIO, "Input/output error")
+
     monkeypatch.setattr(kmc_tui.io.os, "fsync", fsync)
 
 
 def fail_rename(monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError(errno.EXDEV, "Invalid cross-device link")
+
     monkeypatch.setattr(kmc_tui.io.os, "replace", refuse)
     monkeypatch.setattr(kmc_tui.io.os, "link", refuse)
 
 
 @pytest.mark.parametrize("inject", [fail_half_write, fail_fsync, fail_rename])
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "replacing"])
-def test_write_failing_halfway_leaves_nothing_and_changes_nothing(work, monkeypatch, inject,
-                                                                  existing):
+def test_write_failing_halfway_leaves_nothing_and_changes_nothing(
+    work, monkeypatch, inject, existing
+):
     src = work / "hopper.png"
     out = work / "result.png"
     if existing:
@@ -160,14 +169,14 @@ def test_disk_full_through_the_cli_is_one_line(work):
         from kmc_tui.cli import main
         sys.exit(main(["compress", "-i", {str(src)!r}, "-o", {str(out)!r}, "-k", "4"]))
     """)
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert done.stderr.strip() == f"kmc-tui: error: {out}: cannot write: No space left on device"
     assert listing(work) == before
 
 
 # --- the process killed while it writes -----------------------------------------------------
+
 
 def start_stalled_write(src: Path, out: Path, force: bool) -> subprocess.Popen:
     """The real CLI, stopped in the middle of writing: half the bytes are in its temporary file
@@ -190,8 +199,9 @@ def start_stalled_write(src: Path, out: Path, force: bool) -> subprocess.Popen:
         sys.exit(main(["compress", "-i", {str(src)!r}, "-o", {str(out)!r}, "-k", "4"]
                       + (["--force"] if {force!r} else [])))
     """)
-    proc = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     deadline = time.monotonic() + 60
     line = proc.stdout.readline()
     assert line.strip() == "WRITING" and time.monotonic() < deadline, proc.stderr.read()
@@ -231,6 +241,7 @@ def test_killed_while_writing_never_touches_the_target(work, existing):
 
 
 # --- batch mode -----------------------------------------------------------------------------
+
 
 def test_batch_goes_past_bad_files_and_says_so(work, cli):
     (work / "empty.png").write_bytes(b"")

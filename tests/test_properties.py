@@ -19,8 +19,11 @@ from kmc_tui.api import process
 from kmc_tui.io import as_image
 from kmc_tui.quantize import quantize
 
-SETTINGS = settings(max_examples=40, deadline=None,
-                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+SETTINGS = settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 DTYPES = [np.uint8, np.uint16, np.bool_, np.float32, np.float64]
 CHANNELS = [None, 1, 2, 3, 4]  # None: a 2-D (H, W) array
@@ -99,8 +102,11 @@ def test_image_with_at_most_k_colors_comes_back_exactly(case, seed):
     assert q.colors == distinct_rgba(image)
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 @given(case=few_color_images(), fmt=st.sampled_from(["png", "gif"]))
 def test_encoded_file_holds_the_same_pixels(case, fmt):
     """The same property through process(): the written bytes decode to the same image."""

@@ -26,6 +26,7 @@ PIL_DIR = DATA / "pillow"
 
 # --- independent references ---------------------------------------------------------------
 
+
 def pillow_rgba(path: Path) -> np.ndarray:
     """Pillow's own upright, first-frame RGBA (8-bit kinds only)."""
     with PILImage.open(path) as im:
@@ -48,14 +49,14 @@ def decode_png(path: Path) -> tuple[np.ndarray, dict]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     pos, idat, info = 8, b"", {}
     while pos < len(data):
-        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + length]
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        body = data[pos + 8 : pos + 8 + length]
         if kind == b"IHDR":
             w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", body)
             assert interlace == 0
             info.update(width=w, height=h, depth=depth, ctype=ctype)
         elif kind == b"tRNS":
-            info["trns"] = [int.from_bytes(body[i:i + 2], "big") for i in range(0, len(body), 2)]
+            info["trns"] = [int.from_bytes(body[i : i + 2], "big") for i in range(0, len(body), 2)]
         elif kind == b"IDAT":
             idat += body
         pos += 12 + length
@@ -68,7 +69,7 @@ def decode_png(path: Path) -> tuple[np.ndarray, dict]:
     rows, prev = [], bytearray(stride)
     for y in range(h):
         ftype = raw[y * (stride + 1)]
-        line = bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
+        line = bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)])
         for i in range(stride):
             a = line[i - bpp] if i >= bpp else 0
             b = prev[i]
@@ -96,7 +97,7 @@ def decode_png(path: Path) -> tuple[np.ndarray, dict]:
     else:
         samples = np.unpackbits(buf, axis=1).reshape(h, -1, depth)
         samples = (samples * (1 << np.arange(depth - 1, -1, -1))).sum(-1).astype(np.uint16)
-    return samples[:, :w * channels].reshape(h, w, channels), info
+    return samples[:, : w * channels].reshape(h, w, channels), info
 
 
 def to8(samples: np.ndarray, depth: int) -> np.ndarray:
@@ -106,6 +107,7 @@ def to8(samples: np.ndarray, depth: int) -> np.ndarray:
 
 
 # --- bit depths and color types ------------------------------------------------------------
+
 
 @pytest.mark.parametrize("name", ["basn0g01", "basn0g02", "basn0g04", "basn0g08", "tp0n0g08"])
 def test_gray_of_every_depth_reads_as_gray(name):
@@ -136,8 +138,9 @@ def test_16_bit_gray_is_scaled_not_truncated(name):
     assert any("scaled" in note for note in image.notes)
 
 
-@pytest.mark.parametrize("name", ["basn2c16", "basn6a16", "basn4a16", "tbbn2c16", "tbgn2c16",
-                                  "oi9n2c16"])
+@pytest.mark.parametrize(
+    "name", ["basn2c16", "basn6a16", "basn4a16", "tbbn2c16", "tbgn2c16", "oi9n2c16"]
+)
 def test_16_bit_color_and_alpha_scaled_exactly(name):
     path = SUITE / f"{name}.png"
     samples, info = decode_png(path)
@@ -178,9 +181,16 @@ def test_rgb(name):
     np.testing.assert_array_equal(image.rgb, ref[..., :3])
 
 
-@pytest.mark.parametrize("path", [SUITE / "basn6a08.png", SUITE / "basi6a08.png",
-                                  SUITE / "basn4a08.png", PIL_DIR / "pil123rgba.png",
-                                  PIL_DIR / "transparent.png"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        SUITE / "basn6a08.png",
+        SUITE / "basi6a08.png",
+        SUITE / "basn4a08.png",
+        PIL_DIR / "pil123rgba.png",
+        PIL_DIR / "transparent.png",
+    ],
+)
 def test_rgba_and_gray_alpha(path):
     image = read_image(path)
     ref = pillow_rgba(path)
@@ -195,10 +205,19 @@ def test_gray_alpha_stays_gray():
 
 # --- transparency from tRNS ----------------------------------------------------------------
 
-@pytest.mark.parametrize("path", [SUITE / "tbbn3p08.png", SUITE / "tbwn3p08.png",
-                                  SUITE / "tp1n3p08.png", SUITE / "tm3n3p02.png",
-                                  PIL_DIR / "p_trns_single.png", PIL_DIR / "pil123p.png",
-                                  PIL_DIR / "tRNS_null_1x1.png"])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        SUITE / "tbbn3p08.png",
+        SUITE / "tbwn3p08.png",
+        SUITE / "tp1n3p08.png",
+        SUITE / "tm3n3p02.png",
+        PIL_DIR / "p_trns_single.png",
+        PIL_DIR / "pil123p.png",
+        PIL_DIR / "tRNS_null_1x1.png",
+    ],
+)
 def test_palette_trns_keeps_its_transparency(path):
     image = read_image(path)
     ref = pillow_rgba(path)
@@ -214,8 +233,15 @@ def test_palette_trns_partial_levels_kept():
     assert len(levels - {0, 255}) >= 1
 
 
-@pytest.mark.parametrize("path", [PIL_DIR / "l_trns.png", PIL_DIR / "1_trns.png",
-                                  PIL_DIR / "rgb_trns.png", SUITE / "tbrn2c08.png"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        PIL_DIR / "l_trns.png",
+        PIL_DIR / "1_trns.png",
+        PIL_DIR / "rgb_trns.png",
+        SUITE / "tbrn2c08.png",
+    ],
+)
 def test_8_bit_color_key_trns(path):
     image = read_image(path)
     ref = pillow_rgba(path)
@@ -245,6 +271,7 @@ def test_i16_with_trns_key():
 
 
 # --- CMYK, EXIF orientation, animation -----------------------------------------------------
+
 
 def test_cmyk_jpeg_is_converted_not_taken_for_rgba():
     path = PIL_DIR / "pil_sample_cmyk.jpg"
@@ -282,17 +309,24 @@ def test_exif_orientation_through_cli_gives_the_same_upright_output(tmp_path, cl
     inputs = [arg for name in names for arg in ("-i", PIL_DIR / f"{name}.jpg")]
     done = cli("compress", *inputs, "-o", tmp_path, "-k", "8")
     assert done.returncode == 0, done.stderr
-    outputs = [np.asarray(PILImage.open(tmp_path / f"{name}.png").convert("RGB")).astype(int)
-               for name in names]
+    outputs = [
+        np.asarray(PILImage.open(tmp_path / f"{name}.png").convert("RGB")).astype(int)
+        for name in names
+    ]
     first = outputs[0]
     for other in outputs[1:]:
         assert other.shape == first.shape
         assert np.abs(other - first).mean() < 12  # 8 colors of slightly different JPEGs
 
 
-@pytest.mark.parametrize("path,frames", [(PIL_DIR / "dispose_bgnd.gif", 5),
-                                         (PIL_DIR / "iss634.gif", None),
-                                         (PIL_DIR / "apng" / "delay.png", 5)])
+@pytest.mark.parametrize(
+    "path,frames",
+    [
+        (PIL_DIR / "dispose_bgnd.gif", 5),
+        (PIL_DIR / "iss634.gif", None),
+        (PIL_DIR / "apng" / "delay.png", 5),
+    ],
+)
 def test_animation_first_frame_and_user_told(path, frames):
     with PILImage.open(path) as im:
         n_frames = im.n_frames
@@ -315,9 +349,15 @@ def test_animated_gif_note_reaches_the_cli(tmp_path, cli):
 
 # --- refused -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("path", [PIL_DIR / "decompression_bomb.gif",
-                                  PIL_DIR / "decompression_bomb.ico",
-                                  PIL_DIR / "bmp" / "b" / "reallybig.bmp"])
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        PIL_DIR / "decompression_bomb.gif",
+        PIL_DIR / "decompression_bomb.ico",
+        PIL_DIR / "bmp" / "b" / "reallybig.bmp",
+    ],
+)
 def test_decompression_bombs_refused(path):
     limit = PILImage.MAX_IMAGE_PIXELS
     with pytest.raises(InputError, match="decompression bomb") as info:
@@ -366,14 +406,19 @@ def test_png_without_its_first_byte_refused():
 
 # --- what reading feeds through: alpha and gray survive quantization (real CLI) ------------
 
+
 def output_rgba(path: Path) -> np.ndarray:
     with PILImage.open(path) as im:
         assert im.format == "PNG" and im.mode == "P"
         return np.asarray(im.convert("RGBA"))
 
 
-ALPHA_FILES = [PIL_DIR / "pil123rgba.png", PIL_DIR / "transparent.png", SUITE / "basn6a08.png",
-               SUITE / "basn4a08.png"]
+ALPHA_FILES = [
+    PIL_DIR / "pil123rgba.png",
+    PIL_DIR / "transparent.png",
+    SUITE / "basn6a08.png",
+    SUITE / "basn4a08.png",
+]
 
 
 def test_alpha_survives_kmeans(tmp_path, cli):
@@ -408,7 +453,7 @@ def test_few_alpha_levels_round_trip_exactly(tmp_path, cli):
     np.testing.assert_array_equal(got[..., :3][visible], src[..., :3][visible])
 
 
-NO_ALPHA_PLUGIN = '''
+NO_ALPHA_PLUGIN = """
 import numpy as np
 from kmc_tui.registry import Quantizer, QuantizerOutput
 
@@ -419,7 +464,7 @@ class MostCommon(Quantizer):
     def quantize(self, hist, k, *, seed=0):
         assert hist.colors.shape[1] == 3  # no alpha for plugins that did not ask for it
         return QuantizerOutput(hist.colors[np.argsort(-hist.counts)[:k]])
-'''
+"""
 
 
 def test_plugin_without_alpha_support_gets_on_off_alpha_and_a_note(tmp_path, cli):
@@ -428,8 +473,19 @@ def test_plugin_without_alpha_support_gets_on_off_alpha_and_a_note(tmp_path, cli
     (plugins / "mostcommon.py").write_text(NO_ALPHA_PLUGIN)
     path = PIL_DIR / "pil123rgba.png"
     out = tmp_path / "out.png"
-    done = cli("compress", "-i", path, "-o", out, "-k", "16", "--plugin", "mostcommon",
-               "--plugin-dir", plugins)
+    done = cli(
+        "compress",
+        "-i",
+        path,
+        "-o",
+        out,
+        "-k",
+        "16",
+        "--plugin",
+        "mostcommon",
+        "--plugin-dir",
+        plugins,
+    )
     assert done.returncode == 0, done.stderr
     assert "no alpha support: transparency reduced to on/off" in done.stdout
     src = pillow_rgba(path)[..., 3]
@@ -437,8 +493,13 @@ def test_plugin_without_alpha_support_gets_on_off_alpha_and_a_note(tmp_path, cli
     np.testing.assert_array_equal(got, np.where(src >= 128, 255, 0))
 
 
-GRAY_FILES = [SUITE / "basn0g08.png", SUITE / "basn0g16.png", SUITE / "basn4a08.png",
-              PIL_DIR / "hopper_gray.jpg", PIL_DIR / "l_trns.png"]
+GRAY_FILES = [
+    SUITE / "basn0g08.png",
+    SUITE / "basn0g16.png",
+    SUITE / "basn4a08.png",
+    PIL_DIR / "hopper_gray.jpg",
+    PIL_DIR / "l_trns.png",
+]
 
 
 def test_gray_stays_gray(tmp_path, cli):
@@ -450,5 +511,7 @@ def test_gray_stays_gray(tmp_path, cli):
             used = [index for _, index in im.getcolors()]
             palette = np.asarray(im.getpalette()).reshape(-1, 3)[used]
         assert len(palette) <= 6
-        assert (palette[:, 0] == palette[:, 1]).all() and (palette[:, 1] == palette[:, 2]).all(), \
-            (path.name, palette)
+        assert (palette[:, 0] == palette[:, 1]).all() and (palette[:, 1] == palette[:, 2]).all(), (
+            path.name,
+            palette,
+        )

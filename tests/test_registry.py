@@ -7,18 +7,28 @@ import sys
 
 import numpy as np
 import pytest
-
-from kmc_tui import (Cancelled, ParameterError, ParamSpec, PluginError, Registry, as_image,
-                     compress, process, read_image)
-
 from conftest import SAMPLES, sha256
+
+from kmc_tui import (
+    Cancelled,
+    ParameterError,
+    ParamSpec,
+    PluginError,
+    Registry,
+    as_image,
+    compress,
+    process,
+    read_image,
+)
 
 
 def test_discovery_imports_no_plugin():
-    code = ("import sys\nfrom kmc_tui.registry import Registry\nr = Registry()\n"
-            "assert 'kmeans' in r.names(), r.names()\n"
-            "bad = [m for m in sys.modules if m.startswith(('kmc_kmeans', 'sklearn'))]\n"
-            "print(bad)\n")
+    code = (
+        "import sys\nfrom kmc_tui.registry import Registry\nr = Registry()\n"
+        "assert 'kmeans' in r.names(), r.names()\n"
+        "bad = [m for m in sys.modules if m.startswith(('kmc_kmeans', 'sklearn'))]\n"
+        "print(bad)\n"
+    )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
@@ -37,7 +47,7 @@ def _write(folder, name, body):
     (folder / f"{name}.py").write_text(body)
 
 
-PLUGIN = '''
+PLUGIN = """
 import numpy as np
 from kmc_tui.registry import ParamSpec, Quantizer, QuantizerOutput
 class First(Quantizer):
@@ -46,7 +56,7 @@ class First(Quantizer):
     params = (ParamSpec("offset", int, 0, "skip this many", min=0, max=10),)
     def quantize(self, hist, k, *, seed=0, offset=0):
         return QuantizerOutput(hist.colors[offset:offset + k])
-'''
+"""
 
 
 def test_file_plugin_loads_and_runs(tmp_path):
@@ -85,23 +95,29 @@ def test_env_plugin_path(tmp_path, monkeypatch):
     assert not {"first", "second"} & set(Registry(use_env=False).names())
 
 
-@pytest.mark.parametrize("spec,value,expected", [
-    (ParamSpec("b", bool, False), "yes", True),
-    (ParamSpec("b", bool, False), "off", False),
-    (ParamSpec("i", int, 1, min=1, max=4), "3", 3),
-    (ParamSpec("f", float, 0.5, min=0.0, max=1.0), "0.25", 0.25),
-    (ParamSpec("s", str, "a", choices=("a", "b")), "b", "b"),
-])
+@pytest.mark.parametrize(
+    "spec,value,expected",
+    [
+        (ParamSpec("b", bool, False), "yes", True),
+        (ParamSpec("b", bool, False), "off", False),
+        (ParamSpec("i", int, 1, min=1, max=4), "3", 3),
+        (ParamSpec("f", float, 0.5, min=0.0, max=1.0), "0.25", 0.25),
+        (ParamSpec("s", str, "a", choices=("a", "b")), "b", "b"),
+    ],
+)
 def test_param_coercion(spec, value, expected):
     assert spec.coerce(value) == expected
 
 
-@pytest.mark.parametrize("spec,value,message", [
-    (ParamSpec("b", bool, False), "maybe", "not a valid bool"),
-    (ParamSpec("i", int, 1, min=1, max=4), "5", "above the maximum"),
-    (ParamSpec("i", int, 1, min=1, max=4), "2.5", "not a valid int"),
-    (ParamSpec("s", str, "a", choices=("a", "b")), "c", "not one of a, b"),
-])
+@pytest.mark.parametrize(
+    "spec,value,message",
+    [
+        (ParamSpec("b", bool, False), "maybe", "not a valid bool"),
+        (ParamSpec("i", int, 1, min=1, max=4), "5", "above the maximum"),
+        (ParamSpec("i", int, 1, min=1, max=4), "2.5", "not a valid int"),
+        (ParamSpec("s", str, "a", choices=("a", "b")), "c", "not one of a, b"),
+    ],
+)
 def test_param_errors_say_what_is_wrong(spec, value, message):
     with pytest.raises(ParameterError, match=message):
         spec.coerce(value)
@@ -113,7 +129,10 @@ def test_python_api_compress(tmp_path):
     assert result.output == out and out.read_bytes() == result.data
     s = result.stats
     assert s.colors == result.quantized.colors <= 4
-    assert s.output_bytes == out.stat().st_size and s.input_bytes == (SAMPLES / "camera.png").stat().st_size
+    assert (
+        s.output_bytes == out.stat().st_size
+        and s.input_bytes == (SAMPLES / "camera.png").stat().st_size
+    )
     assert set(s.seconds) >= {"read", "histogram", "quantize", "encode", "write"}
 
 

@@ -34,13 +34,28 @@ def test_hanging_plugin_times_out_and_batch_goes_on(cli, data, tmp_path):
     src = _folder(tmp_path, data)
     out = tmp_path / "out"
     started = time.monotonic()
-    done = cli("compress", "-i", src, "-o", out, "-k", "16", "--plugin", "hang",
-               "--plugin-dir", data / "plugins" / "hanging", "--timeout", TIMEOUT, "--json",
-               timeout=60)
+    done = cli(
+        "compress",
+        "-i",
+        src,
+        "-o",
+        out,
+        "-k",
+        "16",
+        "--plugin",
+        "hang",
+        "--plugin-dir",
+        data / "plugins" / "hanging",
+        "--timeout",
+        TIMEOUT,
+        "--json",
+        timeout=60,
+    )
     elapsed = time.monotonic() - started
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        f"kmc-tui: error: plugin 'hang' timed out after {TIMEOUT} s"]
+        f"kmc-tui: error: plugin 'hang' timed out after {TIMEOUT} s"
+    ]
     # The file after the hung one was still done; the hung one left nothing behind.
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["input"] for r in records] == [str(src / "b.png")]
@@ -51,8 +66,22 @@ def test_hanging_plugin_times_out_and_batch_goes_on(cli, data, tmp_path):
 def test_single_file_timeout(cli, data, tmp_path):
     src = data / "pillow" / "hopper.png"
     out = tmp_path / "out.png"
-    done = cli("compress", "-i", src, "-o", out, "--plugin", "hang", "--param", "spin=no",
-               "--plugin-dir", data / "plugins" / "hanging", "--timeout", TIMEOUT, timeout=60)
+    done = cli(
+        "compress",
+        "-i",
+        src,
+        "-o",
+        out,
+        "--plugin",
+        "hang",
+        "--param",
+        "spin=no",
+        "--plugin-dir",
+        data / "plugins" / "hanging",
+        "--timeout",
+        TIMEOUT,
+        timeout=60,
+    )
     assert done.returncode == 1
     assert done.stderr == f"kmc-tui: error: plugin 'hang' timed out after {TIMEOUT} s\n"
     assert not out.exists() and list(tmp_path.iterdir()) == []
@@ -60,35 +89,67 @@ def test_single_file_timeout(cli, data, tmp_path):
 
 def test_plugin_that_hangs_while_importing(cli, data, tmp_path):
     out = tmp_path / "out.png"
-    done = cli("compress", "-i", data / "pillow" / "hopper.png", "-o", out,
-               "--plugin", "hang_on_import", "--plugin-dir", data / "plugins" / "hanging_import",
-               "--timeout", TIMEOUT, timeout=60)
+    done = cli(
+        "compress",
+        "-i",
+        data / "pillow" / "hopper.png",
+        "-o",
+        out,
+        "--plugin",
+        "hang_on_import",
+        "--plugin-dir",
+        data / "plugins" / "hanging_import",
+        "--timeout",
+        TIMEOUT,
+        timeout=60,
+    )
     assert done.returncode == 2
-    assert done.stderr == (f"kmc-tui: error: loading plugin 'hang_on_import' timed out after "
-                           f"{TIMEOUT} s\n")
+    assert done.stderr == (
+        f"kmc-tui: error: loading plugin 'hang_on_import' timed out after {TIMEOUT} s\n"
+    )
     assert not out.exists()
 
 
 def test_timeout_leaves_working_plugins_alone(cli, data, tmp_path):
     out = tmp_path / "out.png"
-    done = cli("compress", "-i", data / "pillow" / "hopper.png", "-o", out, "-k", "8",
-               "--plugin", "mediancut", "--timeout", "60", "--json", timeout=60)
+    done = cli(
+        "compress",
+        "-i",
+        data / "pillow" / "hopper.png",
+        "-o",
+        out,
+        "-k",
+        "8",
+        "--plugin",
+        "mediancut",
+        "--timeout",
+        "60",
+        "--json",
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["colors"] <= 8 and out.exists()
 
 
 def test_timeout_must_be_positive(cli, data, tmp_path):
     for bad in ("0", "-1", "soon", "nan", "inf"):
-        done = cli("compress", "-i", data / "pillow" / "hopper.png", "-o", tmp_path / "x.png",
-                   "--timeout", bad)
+        done = cli(
+            "compress",
+            "-i",
+            data / "pillow" / "hopper.png",
+            "-o",
+            tmp_path / "x.png",
+            "--timeout",
+            bad,
+        )
         assert done.returncode == 2
-        assert f"argument --timeout: expected a positive number of seconds, got '{bad}'" \
-            in done.stderr
+        assert (
+            f"argument --timeout: expected a positive number of seconds, got '{bad}'" in done.stderr
+        )
     assert list(tmp_path.iterdir()) == []
 
 
-
-SLEEPY = '''
+SLEEPY = """
 import threading
 
 from kmc_tui.registry import Quantizer
@@ -103,7 +164,7 @@ class Sleepy(Quantizer):
     def quantize(self, hist, k, *, seed=0):
         CALLS.append(k)
         threading.Event().wait()
-'''
+"""
 
 
 def test_api_timeout_and_cancel_while_the_plugin_runs(tmp_path, data):
@@ -121,8 +182,14 @@ def test_api_timeout_and_cancel_while_the_plugin_runs(tmp_path, data):
     # should_stop turns True only once the plugin is running.
     started = time.monotonic()
     try:
-        process(image, 8, plugin="sleepy", registry=registry, timeout=60,
-                should_stop=lambda: bool(calls))
+        process(
+            image,
+            8,
+            plugin="sleepy",
+            registry=registry,
+            timeout=60,
+            should_stop=lambda: bool(calls),
+        )
     except Cancelled:
         pass
     else:

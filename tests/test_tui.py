@@ -9,15 +9,21 @@ from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
+from tui_support import (
+    DATA,
+    HOPPER,
+    record_notifications,
+    sync,
+    wait_result,
+    wait_until,
+    widget_text,
+)
 
 from kmc_tui.app import KmcApp
 from kmc_tui.screens.help import HelpScreen
 from kmc_tui.screens.plugins import PluginsScreen
 from kmc_tui.widgets.file_browser import FileBrowser
 from kmc_tui.widgets.preview import HalfBlockView
-
-from tui_support import (DATA, HOPPER, record_notifications, sync, wait_result,
-                         wait_until, widget_text)
 
 
 def sha256(path: Path) -> str:
@@ -60,6 +66,7 @@ def pane_colors(pane: HalfBlockView) -> set[tuple[int, int, int]]:
 
 # -- opening ----------------------------------------------------------------------------------
 
+
 @sync
 async def test_image_path_opens_its_folder_with_it_selected_and_shows_result(folder):
     app = KmcApp(folder / "hopper.png", k=8)
@@ -97,12 +104,20 @@ async def test_browser_lists_folders_and_images_only_with_sizes_and_enter_opens(
         assert result.quantized.colors <= 4
         # Enter on a folder lists it; backspace returns with the cursor on it.
         await pilot.press("up", "enter")
-        await wait_until(pilot, lambda: browser.folder == folder / "sub"
-                         and not browser.loading_folder, 10, "sub listing")
+        await wait_until(
+            pilot,
+            lambda: browser.folder == folder / "sub" and not browser.loading_folder,
+            10,
+            "sub listing",
+        )
         assert [e.name for e in browser.entries] == [".."]
         await pilot.press("backspace")
-        await wait_until(pilot, lambda: browser.folder == folder and not browser.loading_folder,
-                         10, "parent listing")
+        await wait_until(
+            pilot,
+            lambda: browser.folder == folder and not browser.loading_folder,
+            10,
+            "parent listing",
+        )
         assert browser.current.name == "sub"
 
 
@@ -123,6 +138,7 @@ async def test_corrupt_file_is_a_notification_and_the_app_goes_on(folder):
 
 
 # -- k from the keyboard ----------------------------------------------------------------------
+
 
 @sync
 async def test_k_keys_step_double_and_halve(folder):
@@ -176,6 +192,7 @@ async def test_typing_k_applies_it_and_refuses_bad_values(folder):
 
 # -- plugins and parameters -------------------------------------------------------------------
 
+
 @sync
 async def test_switch_plugin_and_parameter_from_the_keyboard(folder):
     app = KmcApp(folder / "hopper.png", k=8)
@@ -217,7 +234,9 @@ async def test_switch_plugin_and_parameter_from_the_keyboard(folder):
 
 
 @sync
-async def test_plugins_screen_lists_every_plugin_with_errors_and_picks_one(folder, tmp_path_factory):
+async def test_plugins_screen_lists_every_plugin_with_errors_and_picks_one(
+    folder, tmp_path_factory
+):
     plugins = tmp_path_factory.mktemp("plugins")
     (plugins / "broken_syntax.py").write_text("def oops(:\n")
     (plugins / "tui_grays.py").write_text(
@@ -229,21 +248,24 @@ async def test_plugins_screen_lists_every_plugin_with_errors_and_picks_one(folde
         "    params = (ParamSpec('levels_only', bool, False, 'ignored'),)\n"
         "    def quantize(self, hist, k, *, seed=0, levels_only=False):\n"
         "        v = np.linspace(0, 255, k).round().astype(np.uint8)\n"
-        "        return QuantizerOutput(np.repeat(v[:, None], hist.channels, 1))\n")
+        "        return QuantizerOutput(np.repeat(v[:, None], hist.channels, 1))\n"
+    )
     app = KmcApp(folder / "hopper.png", k=4, plugin_dirs=[plugins])
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
         await pilot.press("f2")
         assert isinstance(app.screen, PluginsScreen)
         screen = app.screen
-        await wait_until(pilot, lambda: all(r.loaded or r.error for r in app.registry), 30,
-                         "plugins loaded")
+        await wait_until(
+            pilot, lambda: all(r.loaded or r.error for r in app.registry), 30, "plugins loaded"
+        )
         await pilot.pause()
         from textual.widgets import OptionList
 
         options = screen.query_one(OptionList)
-        text = "\n".join(str(options.get_option_at_index(i).prompt)
-                         for i in range(options.option_count))
+        text = "\n".join(
+            str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+        )
         for name in app.registry.names():
             assert name in text
         assert "broken_syntax" in text and "SyntaxError" in text
@@ -260,7 +282,9 @@ async def test_plugins_screen_lists_every_plugin_with_errors_and_picks_one(folde
 
 
 @sync
-async def test_a_hanging_plugin_can_be_cancelled_and_the_app_stays_responsive(folder, tmp_path_factory):
+async def test_a_hanging_plugin_can_be_cancelled_and_the_app_stays_responsive(
+    folder, tmp_path_factory
+):
     plugins = tmp_path_factory.mktemp("hang")
     release = plugins / "release"
     (plugins / "hang.py").write_text(
@@ -274,15 +298,17 @@ async def test_a_hanging_plugin_can_be_cancelled_and_the_app_stays_responsive(fo
         "        deadline = time.monotonic() + 120\n"
         "        while not RELEASE.exists() and time.monotonic() < deadline:\n"
         "            time.sleep(0.02)\n"
-        "        raise RuntimeError('released')\n")
+        "        raise RuntimeError('released')\n"
+    )
     app = KmcApp(folder / "hopper.png", k=8, plugin_dirs=[plugins])
     seen = record_notifications(app)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_result(pilot, app)
             app._choose_plugin("hang")
-            await wait_until(pilot, lambda: app._job_running and app.settings.plugin == "hang",
-                             10, "hanging job")
+            await wait_until(
+                pilot, lambda: app._job_running and app.settings.plugin == "hang", 10, "hanging job"
+            )
             await pilot.pause(0.3)
             # Responsive: keys are handled while the plugin hangs.
             started = time.monotonic()
@@ -309,6 +335,7 @@ async def test_a_hanging_plugin_can_be_cancelled_and_the_app_stays_responsive(fo
 
 
 # -- saving -----------------------------------------------------------------------------------
+
 
 @sync
 async def test_save_writes_a_palette_png_next_to_the_input_and_never_overwrites(folder):
@@ -375,6 +402,7 @@ async def test_save_failure_is_a_notification(folder, monkeypatch):
 
 
 # -- screens, layout, zoom ----------------------------------------------------------------------
+
 
 @sync
 async def test_help_lists_every_key_and_command_palette_offers_actions(folder):
@@ -489,7 +517,8 @@ async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp
         "    name = 'tui_raises'\n"
         "    description = 'Always fails'\n"
         "    def quantize(self, hist, k, *, seed=0):\n"
-        "        raise ValueError('deliberately broken')\n")
+        "        raise ValueError('deliberately broken')\n"
+    )
     (plugins / "tui_noimport.py").write_text("raise ImportError('missing dependency xyz')\n")
     app = KmcApp(folder / "hopper.png", k=4, plugin_dirs=[plugins])
     seen = record_notifications(app)
@@ -497,12 +526,20 @@ async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp
         await wait_result(pilot, app)
         app.query_one("#plugin").focus()
         app.query_one("#plugin").value = "tui_raises"  # what choosing it in the Select does
-        await wait_until(pilot, lambda: any("deliberately broken" in m for s, m in seen
-                                            if s == "error"), 30, "plugin error")
+        await wait_until(
+            pilot,
+            lambda: any("deliberately broken" in m for s, m in seen if s == "error"),
+            30,
+            "plugin error",
+        )
         assert app.shown.result is None
         app.query_one("#plugin").value = "tui_noimport"
-        await wait_until(pilot, lambda: any("missing dependency xyz" in m for s, m in seen
-                                            if s == "error"), 30, "import error")
+        await wait_until(
+            pilot,
+            lambda: any("missing dependency xyz" in m for s, m in seen if s == "error"),
+            30,
+            "import error",
+        )
         app.query_one("#plugin").value = "kmeans"
         result = await wait_result(pilot, app)
         assert result.quantized.plugin == "kmeans" and app.is_running
@@ -510,7 +547,8 @@ async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp
 
 @sync
 async def test_a_plugin_that_hangs_at_import_is_reported_and_others_still_work(
-        folder, tmp_path_factory, monkeypatch):
+    folder, tmp_path_factory, monkeypatch
+):
     import kmc_tui.app
 
     monkeypatch.setattr(kmc_tui.app, "PLUGIN_LOAD_TIMEOUT", 1.0)
@@ -521,15 +559,20 @@ async def test_a_plugin_that_hangs_at_import_is_reported_and_others_still_work(
         f"deadline = time.monotonic() + 60\n"
         f"while not Path({str(release)!r}).exists() and time.monotonic() < deadline:\n"
         "    time.sleep(0.02)\n"
-        "raise ImportError('released')\n")
+        "raise ImportError('released')\n"
+    )
     app = KmcApp(folder / "hopper.png", k=4, plugin_dirs=[plugins])
     seen = record_notifications(app)
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_result(pilot, app)
             app.query_one("#plugin").value = "tui_slow_import"
-            await wait_until(pilot, lambda: any("timed out after 1 s" in m for s, m in seen
-                                                if s == "error"), 20, "import timeout")
+            await wait_until(
+                pilot,
+                lambda: any("timed out after 1 s" in m for s, m in seen if s == "error"),
+                20,
+                "import timeout",
+            )
             await pilot.press("p")  # on to the next plugin, which works
             result = await wait_result(pilot, app)
             assert result.quantized.plugin != "tui_slow_import"

@@ -1,4 +1,7 @@
-"""The terminal UI under faults: files vanishing, unreadable folders, loops, huge folders, key storms."""
+"""The terminal UI under faults.
+
+Files vanishing, unreadable folders, loops, huge folders, key storms.
+"""
 
 from __future__ import annotations
 
@@ -11,12 +14,18 @@ from pathlib import Path
 import pytest
 from PIL import Image as PILImage
 from textual import events
+from tui_support import (
+    DATA,
+    HOPPER,
+    record_notifications,
+    sync,
+    wait_listed,
+    wait_result,
+    wait_until,
+)
 
 from kmc_tui.app import KmcApp
 from kmc_tui.widgets.file_browser import FileBrowser
-
-from tui_support import (DATA, HOPPER, record_notifications, sync, wait_listed,
-                         wait_result, wait_until)
 
 
 @pytest.fixture(autouse=True)
@@ -40,8 +49,9 @@ async def test_open_file_deleted_while_shown(tmp_path):
         await pilot.press("s")
         saved = tmp_path / "hopper-k5.png"
         await wait_until(pilot, saved.exists, 20, "saved file")
-        await wait_until(pilot, lambda: any("input file is gone" in m for _, m in seen), 10,
-                         "notice")
+        await wait_until(
+            pilot, lambda: any("input file is gone" in m for _, m in seen), 10, "notice"
+        )
         # Opening the stale entry again is one clear error, not a crash.
         browser = app.query_one(FileBrowser)
         browser.select_path(image)
@@ -70,8 +80,12 @@ async def test_open_file_replaced_while_shown(tmp_path):
         result = await wait_result(pilot, app)
         assert result.image.width == 128 and result.quantized.indices.shape == (128, 128)
         await pilot.press("enter")  # the cursor is on picture.png
-        await wait_until(pilot, lambda: app.shown.image is not None
-                         and app.shown.image.width == 32, 20, "reopened image")
+        await wait_until(
+            pilot,
+            lambda: app.shown.image is not None and app.shown.image.width == 32,
+            20,
+            "reopened image",
+        )
         result = await wait_result(pilot, app)
         assert result.quantized.indices.shape == (32, 32)
         # Replaced by garbage: reopening it is an error notification; the app goes on.
@@ -110,8 +124,9 @@ async def test_folder_that_cannot_be_listed(tmp_path, monkeypatch):
         assert browser.error and "Permission denied" in browser.error
         assert any(s == "error" and "Permission denied" in m for s, m in seen)
         # The error is on screen, and the way back works.
-        text = " ".join("".join(seg.text for seg in browser.render_line(y))
-                        for y in range(browser.size.height))
+        text = " ".join(
+            "".join(seg.text for seg in browser.render_line(y)) for y in range(browser.size.height)
+        )
         assert "Permission denied" in " ".join(text.split())
         await pilot.press("backspace")
         await wait_listed(pilot, browser, tmp_path)

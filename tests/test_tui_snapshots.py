@@ -81,6 +81,5 @@ async def settle(pilot) -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_main_screen(snap_compare, snapshot_folder, registry, size):
-    app = SnapshotApp(snapshot_folder / "basn3p04.png", k=16, plugin="most_used",
-                      registry=registry)
+    app = SnapshotApp(snapshot_folder / "basn3p04.png", k=16, plugin="most_used", registry=registry)
     assert snap_compare(app, terminal_size=size, run_before=settle)

@@ -11,7 +11,7 @@ from PIL import Image as PILImage
 
 PHOTO = Path(__file__).resolve().parent / "data" / "pillow" / "hopper.png"
 
-_PLUGIN = '''
+_PLUGIN = """
 import threading
 
 import numpy as np
@@ -38,21 +38,23 @@ class {cls}(Quantizer):
         if any(WARMED_IN_MAIN_THREAD):
             raise RuntimeError("warm_up ran in the main thread")
         return QuantizerOutput(hist.colors[np.argsort(-hist.counts, kind="stable")[:k]])
-'''
+"""
 
 
 def _write_plugin(folder: Path, name: str, warm_up_body: str = "pass") -> Path:
     folder.mkdir(exist_ok=True)
     (folder / f"{name}.py").write_text(
-        _PLUGIN.format(cls=name.title().replace("_", ""), name=name, warm_up_body=warm_up_body))
+        _PLUGIN.format(cls=name.title().replace("_", ""), name=name, warm_up_body=warm_up_body)
+    )
     return folder
 
 
 def test_compress_runs_the_plugins_warm_up_in_a_background_thread(cli, tmp_path):
     plugins = _write_plugin(tmp_path / "plugins", "warmed")
     out = tmp_path / "out.png"
-    done = cli("compress", "-i", PHOTO, "-o", out, "-k", 8, "--plugin", "warmed",
-               "--plugin-dir", plugins)
+    done = cli(
+        "compress", "-i", PHOTO, "-o", out, "-k", 8, "--plugin", "warmed", "--plugin-dir", plugins
+    )
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
     with PILImage.open(out) as img:
@@ -60,11 +62,13 @@ def test_compress_runs_the_plugins_warm_up_in_a_background_thread(cli, tmp_path)
 
 
 def test_a_failing_warm_up_is_ignored(cli, tmp_path):
-    plugins = _write_plugin(tmp_path / "plugins", "cold",
-                            warm_up_body='raise RuntimeError("warm-up failed")')
+    plugins = _write_plugin(
+        tmp_path / "plugins", "cold", warm_up_body='raise RuntimeError("warm-up failed")'
+    )
     out = tmp_path / "out.png"
-    done = cli("compress", "-i", PHOTO, "-o", out, "-k", 8, "--plugin", "cold",
-               "--plugin-dir", plugins)
+    done = cli(
+        "compress", "-i", PHOTO, "-o", out, "-k", 8, "--plugin", "cold", "--plugin-dir", plugins
+    )
     assert done.returncode == 0, done.stderr
     assert "warm-up failed" not in done.stderr and done.stderr == ""
     with PILImage.open(out) as img:

@@ -57,10 +57,15 @@ async def wait_result(pilot, app: KmcApp, timeout: float = 60.0):
 
 def widget_text(widget) -> str:
     """The text a widget shows on screen, line by line."""
-    return "\n".join("".join(seg.text for seg in widget.render_line(y))
-                     for y in range(widget.size.height))
+    return "\n".join(
+        "".join(seg.text for seg in widget.render_line(y)) for y in range(widget.size.height)
+    )
 
 
 async def wait_listed(pilot, browser: FileBrowser, folder: Path, timeout: float = 20.0) -> None:
-    await wait_until(pilot, lambda: browser.folder == folder and not browser.loading_folder,
-                     timeout, f"listing of {folder}")
+    await wait_until(
+        pilot,
+        lambda: browser.folder == folder and not browser.loading_folder,
+        timeout,
+        f"listing of {folder}",
+    )

@@ -25,9 +25,17 @@ def key_label(binding: Binding) -> str:
     names = []
     for key in binding.key.split(","):
         key = key.strip()
-        names.append({"question_mark": "?", "plus": "+", "minus": "-", "equals_sign": "=",
-                      "left_square_bracket": "[", "right_square_bracket": "]",
-                      "full_stop": "."}.get(key, key))
+        names.append(
+            {
+                "question_mark": "?",
+                "plus": "+",
+                "minus": "-",
+                "equals_sign": "=",
+                "left_square_bracket": "[",
+                "right_square_bracket": "]",
+                "full_stop": ".",
+            }.get(key, key)
+        )
     return " / ".join(names)
 
 
@@ -67,6 +75,7 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll() as scroll:
             scroll.border_title = "kmc-tui keys"
             scroll.border_subtitle = "escape closes"
-            yield Static(Text("Reduce an image to k colors and see it before you keep it.\n",
-                              style="italic"))
+            yield Static(
+                Text("Reduce an image to k colors and see it before you keep it.\n", style="italic")
+            )
             yield Static(table)

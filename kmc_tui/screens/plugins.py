@@ -20,10 +20,18 @@ from textual.widgets.option_list import Option
 from textual.worker import get_current_worker
 
 
-def _wrapped(text: Text, line: str, style: str = "", *, width: int = 84,
-             indent: str = "    ", hang: str = "      ") -> None:
-    for i, part in enumerate(textwrap.wrap(line, width, initial_indent=indent,
-                                           subsequent_indent=hang) or [indent]):
+def _wrapped(
+    text: Text,
+    line: str,
+    style: str = "",
+    *,
+    width: int = 84,
+    indent: str = "    ",
+    hang: str = "      ",
+) -> None:
+    for part in textwrap.wrap(line, width, initial_indent=indent, subsequent_indent=hang) or [
+        indent
+    ]:
         text.append("\n" + part, style=style)
 
 
@@ -86,15 +94,20 @@ class PluginsScreen(ModalScreen[str | None]):
         return list(self.registry) + list(self.registry.rejected)
 
     def compose(self) -> ComposeResult:
-        options = [Option(describe_record(r, self.current), id=f"{i}")
-                   for i, r in enumerate(self._records())]
+        options = [
+            Option(describe_record(r, self.current), id=f"{i}")
+            for i, r in enumerate(self._records())
+        ]
         with Vertical() as box:
             box.border_title = "Quantizer plugins"
             box.border_subtitle = "enter: use · escape: close"
             yield OptionList(*options, id="plugin-list")
-            yield Static(f"{len(self.registry.records)} usable names, "
-                         f"{len(self.registry.rejected)} rejected. Add plugins with "
-                         "--plugin-dir DIR or KMC_TUI_PLUGIN_PATH.", classes="hint")
+            yield Static(
+                f"{len(self.registry.records)} usable names, "
+                f"{len(self.registry.rejected)} rejected. Add plugins with "
+                "--plugin-dir DIR or KMC_TUI_PLUGIN_PATH.",
+                classes="hint",
+            )
 
     def on_mount(self) -> None:
         records = self._records()
@@ -111,8 +124,9 @@ class PluginsScreen(ModalScreen[str | None]):
         worker = get_current_worker()
         try:
             # Imports the plugin (an error is kept on the record); one that hangs is left behind.
-            call_with_timeout(lambda: record.cls, self.load_timeout,
-                              should_stop=lambda: worker.is_cancelled)
+            call_with_timeout(
+                lambda: record.cls, self.load_timeout, should_stop=lambda: worker.is_cancelled
+            )
         except Exception:  # noqa: BLE001 - cancelled or timed out: the line stays "loading…"
             return
         self.post_message(self.RecordLoaded(record.name))

@@ -58,8 +58,17 @@ class Controls(Vertical):
             super().__init__()
             self.text = text
 
-    def __init__(self, *, k: int, plugins: list[str], plugin: str, dither: bool, format: str,
-                 id: str | None = None, classes: str | None = None):
+    def __init__(
+        self,
+        *,
+        k: int,
+        plugins: list[str],
+        plugin: str,
+        dither: bool,
+        format: str,
+        id: str | None = None,
+        classes: str | None = None,
+    ):
         super().__init__(id=id, classes=classes)
         self._k = k
         self._plugins = plugins
@@ -72,12 +81,24 @@ class Controls(Vertical):
     def compose(self) -> ComposeResult:
         with Horizontal(classes="row"):
             yield Label("k (1-256)")
-            yield Input(str(self._k), type="integer", max_length=3, compact=True, id="k",
-                        validators=[Integer(K_MIN, K_MAX)], select_on_focus=True)
+            yield Input(
+                str(self._k),
+                type="integer",
+                max_length=3,
+                compact=True,
+                id="k",
+                validators=[Integer(K_MIN, K_MAX)],
+                select_on_focus=True,
+            )
         with Horizontal(classes="row"):
             yield Label("plugin")
-            yield Select([(n, n) for n in self._plugins], value=self._plugin, allow_blank=False,
-                         compact=True, id="plugin")
+            yield Select(
+                [(n, n) for n in self._plugins],
+                value=self._plugin,
+                allow_blank=False,
+                compact=True,
+                id="plugin",
+            )
         yield Vertical(id="params")
         with Horizontal(classes="row"):
             yield Label("dither")
@@ -85,8 +106,13 @@ class Controls(Vertical):
             yield Label("on" if self._dither else "off", classes="state", id="dither-state")
         with Horizontal(classes="row"):
             yield Label("format")
-            yield Select([(f, f) for f in FORMATS], value=self._format, allow_blank=False,
-                         compact=True, id="format")
+            yield Select(
+                [(f, f) for f in FORMATS],
+                value=self._format,
+                allow_blank=False,
+                compact=True,
+                id="format",
+            )
 
     # -- the app sets the shown values ------------------------------------------------------
     def set_k(self, k: int) -> None:
@@ -124,8 +150,13 @@ class Controls(Vertical):
             self._specs = {spec.name: spec for spec in specs}
             rows = []
             for spec in specs:
-                rows.append(Horizontal(Label(_label(spec.name)), self._control(spec, values[spec.name]),
-                                       classes="row"))
+                rows.append(
+                    Horizontal(
+                        Label(_label(spec.name)),
+                        self._control(spec, values[spec.name]),
+                        classes="row",
+                    )
+                )
             if rows:
                 await box.mount_all(rows)
         finally:
@@ -146,8 +177,13 @@ class Controls(Vertical):
         tooltip = spec.describe()
         wid = f"param-{spec.name}"
         if spec.choices is not None:
-            widget = Select([(str(c), c) for c in spec.choices], value=value, allow_blank=False,
-                            compact=True, id=wid)
+            widget = Select(
+                [(str(c), c) for c in spec.choices],
+                value=value,
+                allow_blank=False,
+                compact=True,
+                id=wid,
+            )
         elif spec.type is bool:
             widget = Switch(bool(value), id=wid)
             widget.tooltip = tooltip
@@ -155,9 +191,15 @@ class Controls(Vertical):
         elif spec.type in (int, float):
             lo = spec.min if spec.min is not None else None
             hi = spec.max if spec.max is not None else None
-            validator = (Integer(lo, hi) if spec.type is int else Number(lo, hi))
-            widget = Input(str(value), type="integer" if spec.type is int else "number",
-                           compact=True, id=wid, validators=[validator], select_on_focus=True)
+            validator = Integer(lo, hi) if spec.type is int else Number(lo, hi)
+            widget = Input(
+                str(value),
+                type="integer" if spec.type is int else "number",
+                compact=True,
+                id=wid,
+                validators=[validator],
+                select_on_focus=True,
+            )
         else:
             widget = Input(str(value), compact=True, id=wid)
         widget.tooltip = tooltip
@@ -173,8 +215,11 @@ class Controls(Vertical):
             return
         result = event.validation_result
         if not text or (result is not None and not result.is_valid):
-            self.post_message(self.Invalid(f"k must be a whole number from {K_MIN} to {K_MAX}; "
-                                           f"got {text or 'nothing'}"))
+            self.post_message(
+                self.Invalid(
+                    f"k must be a whole number from {K_MIN} to {K_MAX}; got {text or 'nothing'}"
+                )
+            )
             event.input.value = str(self._k)
             return
         self.post_message(self.Changed("k", int(text)))

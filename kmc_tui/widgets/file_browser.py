@@ -26,11 +26,43 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 #: File extensions shown as images (what Pillow reads; case-insensitive).
-IMAGE_EXTENSIONS = frozenset({
-    ".png", ".apng", ".jpg", ".jpeg", ".jpe", ".jfif", ".gif", ".webp", ".bmp", ".dib", ".tif",
-    ".tiff", ".ppm", ".pgm", ".pbm", ".pnm", ".tga", ".ico", ".icns", ".jp2", ".j2k", ".sgi",
-    ".rgb", ".pcx", ".dds", ".psd", ".xbm", ".fli", ".flc", ".im", ".qoi", ".avif", ".heic",
-})
+IMAGE_EXTENSIONS = frozenset(
+    {
+        ".png",
+        ".apng",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".gif",
+        ".webp",
+        ".bmp",
+        ".dib",
+        ".tif",
+        ".tiff",
+        ".ppm",
+        ".pgm",
+        ".pbm",
+        ".pnm",
+        ".tga",
+        ".ico",
+        ".icns",
+        ".jp2",
+        ".j2k",
+        ".sgi",
+        ".rgb",
+        ".pcx",
+        ".dds",
+        ".psd",
+        ".xbm",
+        ".fli",
+        ".flc",
+        ".im",
+        ".qoi",
+        ".avif",
+        ".heic",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -153,16 +185,23 @@ class FileBrowser(ScrollView, can_focus=True):
     class Listing(Message):
         """A worker finished listing a folder (internal: the browser handles it)."""
 
-        def __init__(self, request: int, folder: Path, entries: list[Entry],
-                     error: str | None) -> None:
+        def __init__(
+            self, request: int, folder: Path, entries: list[Entry], error: str | None
+        ) -> None:
             super().__init__()
             self.request = request
             self.folder = folder
             self.entries = entries
             self.error = error
 
-    def __init__(self, folder: Path | None = None, *, select: Path | None = None,
-                 id: str | None = None, classes: str | None = None):
+    def __init__(
+        self,
+        folder: Path | None = None,
+        *,
+        select: Path | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ):
         super().__init__(id=id, classes=classes)
         self.folder = folder
         self.entries: list[Entry] = []
@@ -314,15 +353,15 @@ class FileBrowser(ScrollView, can_focus=True):
             text = text[:width].ljust(width)
             line_style = base + style
             if row == self.cursor:
-                line_style = line_style + (self._highlight if self.has_focus
-                                           else Style(bgcolor="grey35"))
+                line_style = line_style + (
+                    self._highlight if self.has_focus else Style(bgcolor="grey35")
+                )
             return Strip([Segment(text, line_style)], width)
         if self.error and row >= len(self.entries):
             lines = textwrap.wrap(self.error, max(4, width - 2))
             if row - len(self.entries) < len(lines):
                 text = " " + lines[row - len(self.entries)]
-                return Strip([Segment(text[:width].ljust(width), base + Style(color="red"))],
-                             width)
+                return Strip([Segment(text[:width].ljust(width), base + Style(color="red"))], width)
         return Strip.blank(width, base)
 
     def _line(self, entry: Entry) -> tuple[str, str, Style]:
@@ -347,5 +386,5 @@ def _short(folder: Path, limit: int = 40) -> str:
     text = str(folder)
     home = str(Path.home())
     if text.startswith(home + os.sep):
-        text = "~" + text[len(home):]
-    return text if len(text) <= limit else "…" + text[-(limit - 1):]
+        text = "~" + text[len(home) :]
+    return text if len(text) <= limit else "…" + text[-(limit - 1) :]

@@ -24,8 +24,9 @@ class PaletteView(Static):
         self._counts: np.ndarray | None = None
         self._alpha: np.ndarray | None = None
 
-    def show_palette(self, palette: np.ndarray | None, counts: np.ndarray | None,
-                     alpha: np.ndarray | None = None) -> None:
+    def show_palette(
+        self, palette: np.ndarray | None, counts: np.ndarray | None, alpha: np.ndarray | None = None
+    ) -> None:
         self._palette, self._counts, self._alpha = palette, counts, alpha
         self._redraw()
 
@@ -62,7 +63,9 @@ class PaletteView(Static):
             label = f"{share:4.1f}%" if share < 99.95 else " 100%"
             text.append(f"{label} ".ljust(cell - 2), Style(dim=True))
         if len(shown) < len(order):
-            rest = int(counts[order[len(shown):]].sum())
-            text.append(f"+{len(order) - len(shown)} {100.0 * rest / total:.0f}%",
-                        Style(dim=True, italic=True))
+            rest = int(counts[order[len(shown) :]].sum())
+            text.append(
+                f"+{len(order) - len(shown)} {100.0 * rest / total:.0f}%",
+                Style(dim=True, italic=True),
+            )
         self.update(text)

@@ -1,4 +1,6 @@
-"""An image drawn with half-block cells: ▀ with the upper pixel as foreground, the lower as background.
+"""An image drawn with half-block cells.
+
+▀ with the upper pixel as foreground, the lower as background.
 
 Works in any terminal that shows colors (Textual downgrades truecolor for 256-color terminals).
 The widget samples its pixels with nearest-neighbour from what it is given, so a quantized
@@ -59,8 +61,15 @@ class Picture:
         A full-resolution version used when zoomed in further than this one can show.
     """
 
-    def __init__(self, full_size: tuple[int, int], *, rgb=None, indices=None, palette=None,
-                 detail: "Picture | None" = None):
+    def __init__(
+        self,
+        full_size: tuple[int, int],
+        *,
+        rgb=None,
+        indices=None,
+        palette=None,
+        detail: Picture | None = None,
+    ):
         self.full_width, self.full_height = full_size
         self.rgb = rgb
         self.indices = indices
@@ -72,7 +81,9 @@ class Picture:
     def sample(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Pixels at full-resolution coordinates (nearest neighbour); -1 marks 'outside'."""
         pic = self
-        step = min(np.diff(xs).min() if len(xs) > 1 else 1.0, np.diff(ys).min() if len(ys) > 1 else 1.0)
+        step = min(
+            np.diff(xs).min() if len(xs) > 1 else 1.0, np.diff(ys).min() if len(ys) > 1 else 1.0
+        )
         if self.detail is not None and step < self.full_width / self.width * 0.99:
             pic = self.detail
         sx = np.floor(xs * pic.width / pic.full_width).astype(np.int64)
@@ -85,8 +96,11 @@ class Picture:
             out = pic.rgb[syc[:, None], sxc[None, :]]
         else:
             out = pic.palette[pic.indices[syc[:, None], sxc[None, :]]]
-        packed = ((out[..., 0].astype(np.int32) << 16) | (out[..., 1].astype(np.int32) << 8)
-                  | out[..., 2].astype(np.int32))
+        packed = (
+            (out[..., 0].astype(np.int32) << 16)
+            | (out[..., 1].astype(np.int32) << 8)
+            | out[..., 2].astype(np.int32)
+        )
         packed[~inside_y, :] = -1
         packed[:, ~inside_x] = -1
         return packed
@@ -243,8 +257,7 @@ class HalfBlockView(Widget):
             if self.message:
                 msg = self.message[:width]
                 pad = (width - len(msg)) // 2
-                lines[rows // 2] = Strip([Segment(" " * pad + msg.ljust(width - pad), base)],
-                                         width)
+                lines[rows // 2] = Strip([Segment(" " * pad + msg.ljust(width - pad), base)], width)
             return strips + lines
         xs, ys = self._grid()
         packed = self.picture.sample(xs, ys)
@@ -255,7 +268,7 @@ class HalfBlockView(Widget):
             starts = np.concatenate(([0], change))
             ends = np.concatenate((change, [width]))
             segments = []
-            for s, e in zip(starts.tolist(), ends.tolist()):
+            for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
                 t, b = int(top[s]), int(bottom[s])
                 if t < 0 and b < 0:
                     segments.append(Segment(" " * (e - s), base))

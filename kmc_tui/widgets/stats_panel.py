@@ -52,10 +52,12 @@ class StatsPanel(Static):
             table.add_column(style="dim", no_wrap=True)
             table.add_column(justify="right", no_wrap=True)
         table.add_row("in", human_bytes(input_bytes), "ratio", ratio, "PSNR", psnr)
-        table.add_row("out", human_bytes(stats.output_bytes), "saved", saved,
-                      "ΔE00", f"{stats.delta_e:.2f}")
-        table.add_row("bpp", f"{stats.bits_per_pixel:.2f}", "colors", str(stats.colors),
-                      "time", took)
+        table.add_row(
+            "out", human_bytes(stats.output_bytes), "saved", saved, "ΔE00", f"{stats.delta_e:.2f}"
+        )
+        table.add_row(
+            "bpp", f"{stats.bits_per_pixel:.2f}", "colors", str(stats.colors), "time", took
+        )
         if status:
             self.update(Group(table, Text(status, style="italic yellow")))
         else:

@@ -132,9 +132,17 @@ def lloyd_kernels():
         # Tried once on a tiny problem, so that a changed signature also means "fall back".
         points, weights = np.eye(2, 3, dtype=np.float32), np.ones(2, np.float32)
         labels = np.empty(2, np.int32)
-        lloyd_iter_chunked_dense(points, weights, points.copy(), np.empty_like(points),
-                                 np.empty(2, np.float32), labels, np.empty(2, np.float32), 1,
-                                 True)
+        lloyd_iter_chunked_dense(
+            points,
+            weights,
+            points.copy(),
+            np.empty_like(points),
+            np.empty(2, np.float32),
+            labels,
+            np.empty(2, np.float32),
+            1,
+            True,
+        )
         _inertia_dense(points, weights, points, labels, 1)
         _openmp_effective_n_threads()
     except (ImportError, TypeError, ValueError):
@@ -142,8 +150,9 @@ def lloyd_kernels():
     return lloyd_iter_chunked_dense, _inertia_dense, _openmp_effective_n_threads
 
 
-def kmeans_plusplus(points: np.ndarray, weights: np.ndarray, k: int,
-                    random_state: np.random.RandomState) -> np.ndarray:
+def kmeans_plusplus(
+    points: np.ndarray, weights: np.ndarray, k: int, random_state: np.random.RandomState
+) -> np.ndarray:
     """scikit-learn's weighted k-means++ centers of float64 `points`, as float32.
 
     Float64 on purpose: scikit-learn's distances take a slower upcasting path on float32; in
@@ -202,11 +211,20 @@ class RelaxedLloyd:
         k = len(centers)
         threads = self._threads(k)
         moved = np.empty_like(centers)
-        lloyd(self.points, self.weights, centers, moved, np.empty(k, np.float32),
-              self._labels, np.empty(k, np.float32), threads, True)
+        lloyd(
+            self.points,
+            self.weights,
+            centers,
+            moved,
+            np.empty(k, np.float32),
+            self._labels,
+            np.empty(k, np.float32),
+            threads,
+            True,
+        )
         return moved, float(inertia(self.points, self.weights, centers, self._labels, threads))
 
-    def run(self, centers: np.ndarray, *, max_iter: int) -> "RelaxedLloyd":
+    def run(self, centers: np.ndarray, *, max_iter: int) -> RelaxedLloyd:
         """Iterate from `centers` (k, d) until they settle or `max_iter` passes; returns self."""
         centers = np.ascontiguousarray(centers, dtype=np.float32)
         if self.kernels is None:
@@ -231,12 +249,17 @@ class RelaxedLloyd:
         self.cluster_centers_, self.inertia_, self.n_iter_ = centers, objective, passes
         return self
 
-    def _run_public(self, centers: np.ndarray, *, max_iter: int) -> "RelaxedLloyd":
+    def _run_public(self, centers: np.ndarray, *, max_iter: int) -> RelaxedLloyd:
         from sklearn.cluster import KMeans
 
-        model = KMeans(n_clusters=len(centers), init=centers, n_init=1, max_iter=max_iter,
-                       tol=self.relative_tol, algorithm="lloyd",
-                       ).fit(self.points, sample_weight=self.weights)
+        model = KMeans(
+            n_clusters=len(centers),
+            init=centers,
+            n_init=1,
+            max_iter=max_iter,
+            tol=self.relative_tol,
+            algorithm="lloyd",
+        ).fit(self.points, sample_weight=self.weights)
         self.cluster_centers_ = model.cluster_centers_.astype(np.float32)
         self.inertia_, self.n_iter_ = float(model.inertia_), int(model.n_iter_)
         return self
@@ -249,14 +272,23 @@ class RelaxedLloyd:
 
             return pairwise_distances_argmin(self.points, centers)
         k = len(centers)
-        self.kernels[0](self.points, self.weights, centers, np.empty_like(centers),
-                        np.empty(k, np.float32), self._labels, np.empty(k, np.float32),
-                        self._threads(k), False)
+        self.kernels[0](
+            self.points,
+            self.weights,
+            centers,
+            np.empty_like(centers),
+            np.empty(k, np.float32),
+            self._labels,
+            np.empty(k, np.float32),
+            self._threads(k),
+            False,
+        )
         return self._labels.copy()
 
 
-def best_of_starts(lloyd: RelaxedLloyd, k: int, random_state: np.random.RandomState, *,
-                   max_iter: int) -> np.ndarray:
+def best_of_starts(
+    lloyd: RelaxedLloyd, k: int, random_state: np.random.RandomState, *, max_iter: int
+) -> np.ndarray:
     """Centers from k-means++ run through `lloyd`; at small k the best of a few (CELL_TRIES)."""
     tries = next((n for max_k, n in CELL_TRIES if k <= max_k), 1)
     points64, weights64 = lloyd.points.astype(np.float64), lloyd.weights.astype(np.float64)
@@ -272,8 +304,9 @@ def best_of_starts(lloyd: RelaxedLloyd, k: int, random_state: np.random.RandomSt
     return lloyd.run(best[1], max_iter=max_iter).cluster_centers_
 
 
-def kmeans_palette(feats: np.ndarray, weights: np.ndarray, k: int, *, seed: int,
-                   color_space: str, max_iter: int):
+def kmeans_palette(
+    feats: np.ndarray, weights: np.ndarray, k: int, *, seed: int, color_space: str, max_iter: int
+):
     """Weighted k-means of `feats` (n > k): (palette (k, C) uint8, labels (n,))."""
     # Binned before scikit-learn is imported: in the CLI that import is still under way in a
     # background thread, and this work fits in the wait.
@@ -299,10 +332,12 @@ class KMeansQuantizer(Quantizer):
     name = "kmeans"
     description = "Exact k-means over all pixels (scikit-learn), in CIELAB or RGB"
     params = (
-        ParamSpec("color_space", str, "lab", "space the distances are measured in",
-                  choices=("lab", "rgb")),
-        ParamSpec("max_iter", int, 20, "most Lloyd iterations over all distinct colors",
-                  min=1, max=10000),
+        ParamSpec(
+            "color_space", str, "lab", "space the distances are measured in", choices=("lab", "rgb")
+        ),
+        ParamSpec(
+            "max_iter", int, 20, "most Lloyd iterations over all distinct colors", min=1, max=10000
+        ),
     )
     supports_alpha = True
 
@@ -313,14 +348,27 @@ class KMeansQuantizer(Quantizer):
 
         lloyd_kernels()
 
-    def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0,
-                 color_space: str = "lab", max_iter: int = 20) -> QuantizerOutput:
+    def quantize(
+        self,
+        hist: ColorHistogram,
+        k: int,
+        *,
+        seed: int = 0,
+        color_space: str = "lab",
+        max_iter: int = 20,
+    ) -> QuantizerOutput:
         if color_space not in _ALPHA_SCALE:
             raise ValueError(f"color_space must be 'lab' or 'rgb', not {color_space!r}")
         colors, counts = hist.colors, hist.counts
         if len(colors) <= k:
             return QuantizerOutput(colors.copy(), np.arange(len(colors)))
         feats = to_features(colors, color_space)
-        palette, labels = kmeans_palette(feats, counts.astype(np.float32), k, seed=seed,
-                                         color_space=color_space, max_iter=max_iter)
+        palette, labels = kmeans_palette(
+            feats,
+            counts.astype(np.float32),
+            k,
+            seed=seed,
+            color_space=color_space,
+            max_iter=max_iter,
+        )
         return QuantizerOutput(palette, labels)

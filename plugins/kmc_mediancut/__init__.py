@@ -24,9 +24,9 @@ PILLOW_MAX_COLORS = 256
 #: scaled down proportionally beyond it, each color keeping at least one pixel).
 MAX_EXPANDED_PIXELS = 1 << 24
 
-_KMEANS_PARAM = ParamSpec("kmeans", int, 0,
-                          "k-means refinement passes over Pillow's palette (0: none)",
-                          min=0, max=100)
+_KMEANS_PARAM = ParamSpec(
+    "kmeans", int, 0, "k-means refinement passes over Pillow's palette (0: none)", min=0, max=100
+)
 
 
 def pixels_for_pillow(hist: ColorHistogram) -> np.ndarray:
@@ -56,23 +56,35 @@ class MedianCutQuantizer(Quantizer):
     name = "mediancut"
     description = "Fast median cut or maximum coverage over RGB (Pillow)"
     params = (
-        ParamSpec("method", str, "mediancut", "how Pillow splits the color space",
-                  choices=("mediancut", "maxcoverage")),
+        ParamSpec(
+            "method",
+            str,
+            "mediancut",
+            "how Pillow splits the color space",
+            choices=("mediancut", "maxcoverage"),
+        ),
         _KMEANS_PARAM,
     )
     supports_alpha = False
 
-    def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0,
-                 method: str = "mediancut", kmeans: int = 0) -> QuantizerOutput:
+    def quantize(
+        self,
+        hist: ColorHistogram,
+        k: int,
+        *,
+        seed: int = 0,
+        method: str = "mediancut",
+        kmeans: int = 0,
+    ) -> QuantizerOutput:
         from PIL import Image
 
-        methods = {"mediancut": Image.Quantize.MEDIANCUT,
-                   "maxcoverage": Image.Quantize.MAXCOVERAGE}
+        methods = {"mediancut": Image.Quantize.MEDIANCUT, "maxcoverage": Image.Quantize.MAXCOVERAGE}
         if method not in methods:
             raise ValueError(f"method must be one of {', '.join(methods)}; got {method!r}")
         pixels = pixels_for_pillow(hist)
         quantized = Image.fromarray(np.ascontiguousarray(pixels[..., :3])).quantize(
-            min(k, PILLOW_MAX_COLORS), method=methods[method], kmeans=kmeans)
+            min(k, PILLOW_MAX_COLORS), method=methods[method], kmeans=kmeans
+        )
         return QuantizerOutput(_palette(quantized, 3))
 
 
@@ -84,12 +96,14 @@ class OctreeQuantizer(Quantizer):
     params = (_KMEANS_PARAM,)
     supports_alpha = True
 
-    def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0,
-                 kmeans: int = 0) -> QuantizerOutput:
+    def quantize(
+        self, hist: ColorHistogram, k: int, *, seed: int = 0, kmeans: int = 0
+    ) -> QuantizerOutput:
         from PIL import Image
 
         pixels = pixels_for_pillow(hist)
         # (H, W, 4) arrays become RGBA images, (H, W, 3) RGB.
         quantized = Image.fromarray(pixels).quantize(
-            min(k, PILLOW_MAX_COLORS), method=Image.Quantize.FASTOCTREE, kmeans=kmeans)
+            min(k, PILLOW_MAX_COLORS), method=Image.Quantize.FASTOCTREE, kmeans=kmeans
+        )
         return QuantizerOutput(_palette(quantized, hist.channels))

@@ -9,8 +9,8 @@ higher k-means objective for much less time when an image has millions of distin
 from __future__ import annotations
 
 import numpy as np
-
 from kmc_kmeans import KMeansQuantizer, from_features, to_features
+
 from kmc_tui.registry import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
 
 
@@ -20,13 +20,19 @@ class MiniBatchKMeansQuantizer(Quantizer):
     name = "minibatch"
     description = "Mini-batch k-means (scikit-learn): faster, approximate, for very large images"
     params = (
-        ParamSpec("color_space", str, "lab", "space the distances are measured in",
-                  choices=("lab", "rgb")),
+        ParamSpec(
+            "color_space", str, "lab", "space the distances are measured in", choices=("lab", "rgb")
+        ),
         ParamSpec("batch_size", int, 4096, "colors per mini-batch", min=16, max=1 << 20),
         ParamSpec("max_iter", int, 100, "most passes over the colors", min=1, max=10000),
-        ParamSpec("sample_size", int, 1 << 18,
-                  "with more distinct colors, learn from this many drawn by pixel count",
-                  min=1024, max=1 << 24),
+        ParamSpec(
+            "sample_size",
+            int,
+            1 << 18,
+            "with more distinct colors, learn from this many drawn by pixel count",
+            min=1024,
+            max=1 << 24,
+        ),
     )
     supports_alpha = True
 
@@ -34,9 +40,17 @@ class MiniBatchKMeansQuantizer(Quantizer):
     def warm_up(cls) -> None:
         KMeansQuantizer.warm_up()  # the same imports
 
-    def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0, color_space: str = "lab",
-                 batch_size: int = 4096, max_iter: int = 100,
-                 sample_size: int = 1 << 18) -> QuantizerOutput:
+    def quantize(
+        self,
+        hist: ColorHistogram,
+        k: int,
+        *,
+        seed: int = 0,
+        color_space: str = "lab",
+        batch_size: int = 4096,
+        max_iter: int = 100,
+        sample_size: int = 1 << 18,
+    ) -> QuantizerOutput:
         colors, counts = hist.colors, hist.counts
         if len(colors) <= k:
             return QuantizerOutput(colors.copy(), np.arange(len(colors)))
@@ -44,8 +58,14 @@ class MiniBatchKMeansQuantizer(Quantizer):
         from threadpoolctl import threadpool_limits
 
         feats = to_features(colors, color_space)
-        model = MiniBatchKMeans(n_clusters=k, init="k-means++", n_init=3, max_iter=max_iter,
-                                batch_size=batch_size, random_state=seed)
+        model = MiniBatchKMeans(
+            n_clusters=k,
+            init="k-means++",
+            n_init=3,
+            max_iter=max_iter,
+            batch_size=batch_size,
+            random_state=seed,
+        )
         if len(colors) > sample_size:
             # scikit-learn draws every mini-batch by weight from all the rows, which costs
             # O(rows) per step (6 of 8 s on a 12 MP photo with a million colors). Drawing the

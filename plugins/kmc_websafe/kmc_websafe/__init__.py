@@ -36,13 +36,15 @@ class WebSafeQuantizer(Quantizer):
     name = "websafe"
     description = "Uniform palette: channels snapped to even levels (6 levels = web-safe)"
     params = (
-        ParamSpec("levels", int, 6, "levels per channel; 6 gives the 216 web-safe colors",
-                  min=2, max=16),
+        ParamSpec(
+            "levels", int, 6, "levels per channel; 6 gives the 216 web-safe colors", min=2, max=16
+        ),
     )
     supports_alpha = False
 
-    def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0,
-                 levels: int = 6) -> QuantizerOutput:
+    def quantize(
+        self, hist: ColorHistogram, k: int, *, seed: int = 0, levels: int = 6
+    ) -> QuantizerOutput:
         for n in range(levels, 0, -1):  # coarser until the colors in use fit in k
             palette, labels = snap(hist.colors, n)
             if len(palette) <= k:

@@ -1,10 +1,10 @@
 """The plugin's own tests: kmc-tui's conformance kit, then what makes this plugin itself."""
 
 import numpy as np
+from kmc_websafe import WebSafeQuantizer
 
 from kmc_tui.registry import ColorHistogram
 from kmc_tui.testing import check_quantizer
-from kmc_websafe import WebSafeQuantizer
 
 
 def test_meets_the_kmc_tui_plugin_contract():
@@ -23,8 +23,7 @@ def test_six_levels_give_web_safe_colors():
 
 
 def test_coarser_grid_when_k_is_small():
-    colors = np.array([[0, 0, 0], [255, 255, 255], [250, 5, 5], [5, 250, 5], [5, 5, 250]],
-                      np.uint8)
+    colors = np.array([[0, 0, 0], [255, 255, 255], [250, 5, 5], [5, 250, 5], [5, 5, 250]], np.uint8)
     hist = ColorHistogram(colors, np.ones(5, np.int64))
     assert len(WebSafeQuantizer().quantize(hist, 5).palette) == 5
     two = WebSafeQuantizer().quantize(hist, 2)
