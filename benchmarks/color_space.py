@@ -15,7 +15,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench import SAMPLE_PHOTOS, SKLEARN_PHOTOS, make_case  # noqa: E402
 
 from kmc_tui.api import process  # noqa: E402
-from kmc_tui.io import read_image  # noqa: E402
+from kmc_tui.read import read_image  # noqa: E402
 
 
 def main() -> int:

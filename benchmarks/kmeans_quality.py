@@ -33,8 +33,8 @@ from bench import SAMPLE_PHOTOS, SKLEARN_PHOTOS, WORK, make_case  # noqa: E402
 from kmc_kmeans import KMeansQuantizer, from_features, to_features  # noqa: E402
 
 from kmc_tui.api import process  # noqa: E402
-from kmc_tui.io import read_image  # noqa: E402
 from kmc_tui.quantize import quantize  # noqa: E402
+from kmc_tui.read import read_image  # noqa: E402
 
 #: Objectives of the reference runs, by photo/size/k/seed (they do not change with our code).
 CACHE = WORK / "reference_objectives.json"
@@ -125,7 +125,11 @@ def objective_table(ks, sizes, names, seeds, max_iter) -> None:
 
 
 def latency_table(ks) -> None:
-    from kmc_tui.app import PREVIEW_MAX_ITER, PREVIEW_PIXELS
+    from kmc_kmeans import KMeansQuantizer
+
+    from kmc_tui.tui.app import PREVIEW_PIXELS
+
+    PREVIEW_MAX_ITER = next(p.preview for p in KMeansQuantizer.params if p.name == "max_iter")
 
     photo = read_image(make_case("china", "real").jpg)
     preview = photo.downscaled(PREVIEW_PIXELS)

@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from kmc_tui.api import process
-from kmc_tui.io import as_image, read_image
+from kmc_tui.read import as_image, read_image
 from kmc_tui.registry import Registry
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -81,7 +81,7 @@ def make_big_image(folder: Path) -> Path:
 async def key_latency(image: Path, k: int, repeat: int) -> dict[str, list[float]]:
     from textual import events
 
-    from kmc_tui.app import KmcApp
+    from kmc_tui.tui.app import KmcApp
 
     app = KmcApp(image, k=k)
     out: dict[str, list[float]] = {"open_to_result": [], "key_to_preview": [], "key_to_result": []}
@@ -142,9 +142,9 @@ def main() -> None:
     if args.k + args.repeat > 256:
         parser.error("--k plus --repeat must stay at most 256: + stops there (e.g. --k 250)")
     if args.preview_pixels:
-        import kmc_tui.app
+        import kmc_tui.tui.app
 
-        kmc_tui.app.PREVIEW_PIXELS = args.preview_pixels
+        kmc_tui.tui.app.PREVIEW_PIXELS = args.preview_pixels
 
     if not args.big_only and not args.preview_pixels:
         if shutil.which("tmux"):

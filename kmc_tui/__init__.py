@@ -12,17 +12,20 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .api import Result, compress, process, save
+from .encode import encode
 from .errors import (
     Cancelled,
     InputError,
     KmcError,
     OutputError,
+    OutputExists,
     ParameterError,
     PluginError,
     PluginTimeout,
 )
-from .io import Image, as_image, encode, read_image, write_atomic
+from .fsio import write_atomic
 from .quantize import Quantized, quantize
+from .read import Image, as_image, read_image
 from .registry import (
     ColorHistogram,
     ParamSpec,
@@ -40,6 +43,7 @@ __all__ = [
     "InputError",
     "KmcError",
     "OutputError",
+    "OutputExists",
     "ParamSpec",
     "ParameterError",
     "PluginError",

@@ -9,9 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import OutputError
-from .io import PALETTE_FORMATS, Image, encode, format_for, read_image, write_atomic
+from .encode import encode
+from .errors import OutputError, OutputExists
+from .formats import PALETTE_FORMATS, format_for
+from .fsio import write_atomic
 from .quantize import Quantized, quantize
+from .read import Image, read_image
 from .registry import Registry
 from .stats import Stats, compute_stats, lossless_color_error
 
@@ -125,7 +128,7 @@ def compress(
     fmt = format_for(output, format)
     out_path = Path(output)
     if not force and out_path.exists():
-        raise OutputError(f"{out_path}: already exists (use --force to overwrite)")
+        raise OutputExists(f"{out_path}: already exists (use --force to overwrite)")
     if out_path.parent != Path("") and not out_path.parent.is_dir():
         raise OutputError(f"{out_path.parent}: output folder does not exist")
     t = time.perf_counter()

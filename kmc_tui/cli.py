@@ -19,53 +19,7 @@ import warnings
 from pathlib import Path
 
 from .errors import KmcError
-
-IMAGE_EXTENSIONS = frozenset(
-    {
-        ".png",
-        ".jpg",
-        ".jpeg",
-        ".gif",
-        ".webp",
-        ".bmp",
-        ".tif",
-        ".tiff",
-        ".tga",
-        ".ppm",
-        ".pgm",
-        ".pbm",
-        ".pnm",
-        ".ico",
-        ".jp2",
-        ".j2k",
-        ".sgi",
-        ".rgb",
-        ".pcx",
-        ".apng",
-        ".jfif",
-        ".dib",
-        ".icns",
-        ".psd",
-        ".xbm",
-        ".im",
-        ".msp",
-        ".fli",
-        ".flc",
-        ".dds",
-        ".qoi",
-    }
-)
-
-
-def human_bytes(n: float | None) -> str:
-    """1234567 -> '1.2 MB'."""
-    if n is None:
-        return "-"
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000.0
-    return f"{n:.1f} GB"  # pragma: no cover
+from .formats import IMAGE_EXTENSIONS, human_bytes
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -352,7 +306,7 @@ def _decoder_chatter(lines: list[str]):
 def cmd_compress(args) -> int:
     from .api import compress
     from .errors import PluginTimeout
-    from .io import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
+    from .formats import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
     from .quantize import call_with_timeout, check_k
     from .registry import Registry, warm_up_in_background
 
@@ -517,7 +471,7 @@ def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
     if not target.exists():
         print(f"kmc-tui: error: {target}: no such file or folder", file=sys.stderr)
         return 2
-    from .app import KmcApp
+    from .tui.app import KmcApp
 
     KmcApp(target, plugin_dirs=plugin_dirs).run()
     return 0

@@ -15,6 +15,10 @@ class OutputError(KmcError):
     """The output could not be written (exists, unwritable, same as input, bad format)."""
 
 
+class OutputExists(OutputError):
+    """The output (or the input it would replace) exists and overwriting was not asked for."""
+
+
 class ParameterError(KmcError, ValueError):
     """A value given by the user is out of range or of the wrong kind (k, a plugin parameter)."""
 

@@ -15,13 +15,10 @@ from typing import Any
 import numpy as np
 
 from .errors import Cancelled, ParameterError, PluginError, PluginTimeout
-from .io import Image
+from .formats import K_LIMIT, K_MAX
+from .read import Image
 from .registry import ColorHistogram, QuantizerOutput, Registry, default_registry
 
-#: Largest k for formats that store a palette.
-MAX_PALETTE_K = 256
-#: Largest k at all (JPEG/WebP output keep no palette; indices are uint16).
-MAX_K = 65536
 #: Below this many pixels np.unique beats a bincount over all 2**24 colors.
 _BINCOUNT_MIN_PIXELS = 1 << 20
 #: Without alpha support, pixels with alpha below this are "transparent".
@@ -93,13 +90,13 @@ def check_k(k: Any, *, palette_format: bool = True) -> int:
         raise ParameterError(f"k must be a whole number of colors; got {k!r}") from None
     if k_int < 1:
         raise ParameterError(f"k must be at least 1; got {k_int}")
-    if palette_format and k_int > MAX_PALETTE_K:
+    if palette_format and k_int > K_MAX:
         raise ParameterError(
-            f"k={k_int} is too large: a palette holds at most {MAX_PALETTE_K} "
+            f"k={k_int} is too large: a palette holds at most {K_MAX} "
             "colors (PNG and GIF); use JPEG or WebP output for more"
         )
-    if k_int > MAX_K:
-        raise ParameterError(f"k={k_int} is too large; at most {MAX_K}")
+    if k_int > K_LIMIT:
+        raise ParameterError(f"k={k_int} is too large; at most {K_LIMIT}")
     return k_int
 
 

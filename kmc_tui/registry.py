@@ -43,6 +43,9 @@ class ParamSpec:
         The only values allowed.
     min, max : float, optional
         Inclusive range for numbers.
+    preview : object, optional
+        A cheaper value front ends may use for a quick preview (e.g. fewer iterations); a
+        preview uses the smaller of it and the chosen value.
     """
 
     name: str
@@ -52,6 +55,7 @@ class ParamSpec:
     choices: tuple | None = None
     min: float | None = None
     max: float | None = None
+    preview: Any = None
 
     def coerce(self, value: Any) -> Any:
         """Convert `value` (often a string from the command line) and check it; or raise."""

@@ -137,7 +137,7 @@ def decode_bytes(data: bytes) -> np.ndarray:
 
 def stores_exactly(format: str) -> bool:
     """Whether `format` keeps every pixel of a quantized result as it is (palette, WebP)."""
-    from .io import PALETTE_FORMATS
+    from .formats import PALETTE_FORMATS
 
     return format in PALETTE_FORMATS or format == "webp"
 

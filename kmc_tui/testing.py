@@ -50,8 +50,8 @@ from typing import Any
 import numpy as np
 
 from .errors import ParameterError, PluginError, PluginTimeout
-from .io import as_image
 from .quantize import call_with_timeout, distinct_colors, quantize
+from .read import as_image
 from .registry import (
     ColorHistogram,
     ParamSpec,

@@ -17,8 +17,8 @@ import pytest
 from PIL import Image as PILImage
 
 from kmc_tui.errors import PluginError, PluginTimeout
-from kmc_tui.io import read_image
 from kmc_tui.quantize import quantize
+from kmc_tui.read import read_image
 from kmc_tui.registry import Registry
 
 DATA = Path(__file__).resolve().parent / "data"

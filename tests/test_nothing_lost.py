@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-import kmc_tui.io
+import kmc_tui.fsio
 from kmc_tui.api import compress
 from kmc_tui.errors import OutputError
 
@@ -113,22 +113,24 @@ class HalfWriter:
 
 def fail_half_write(monkeypatch):
     real_fdopen = os.fdopen
-    monkeypatch.setattr(kmc_tui.io.os, "fdopen", lambda *a, **kw: HalfWriter(real_fdopen(*a, **kw)))
+    monkeypatch.setattr(
+        kmc_tui.fsio.os, "fdopen", lambda *a, **kw: HalfWriter(real_fdopen(*a, **kw))
+    )
 
 
 def fail_fsync(monkeypatch):
     def fsync(fd):
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(kmc_tui.io.os, "fsync", fsync)
+    monkeypatch.setattr(kmc_tui.fsio.os, "fsync", fsync)
 
 
 def fail_rename(monkeypatch):
     def refuse(*args, **kwargs):
         raise OSError(errno.EXDEV, "Invalid cross-device link")
 
-    monkeypatch.setattr(kmc_tui.io.os, "replace", refuse)
-    monkeypatch.setattr(kmc_tui.io.os, "link", refuse)
+    monkeypatch.setattr(kmc_tui.fsio.os, "replace", refuse)
+    monkeypatch.setattr(kmc_tui.fsio.os, "link", refuse)
 
 
 @pytest.mark.parametrize("inject", [fail_half_write, fail_fsync, fail_rename])

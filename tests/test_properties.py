@@ -16,8 +16,8 @@ from hypothesis.extra.numpy import arrays
 from PIL import Image as PILImage
 
 from kmc_tui.api import process
-from kmc_tui.io import as_image
 from kmc_tui.quantize import quantize
+from kmc_tui.read import as_image
 
 SETTINGS = settings(
     max_examples=40,

@@ -17,7 +17,7 @@ from PIL import Image as PILImage
 from PIL import ImageOps
 
 from kmc_tui.errors import InputError
-from kmc_tui.io import read_image
+from kmc_tui.read import read_image
 
 DATA = Path(__file__).resolve().parent / "data"
 SUITE = DATA / "pngsuite"

@@ -19,11 +19,11 @@ from tui_support import (
     widget_text,
 )
 
-from kmc_tui.app import KmcApp
-from kmc_tui.screens.help import HelpScreen
-from kmc_tui.screens.plugins import PluginsScreen
-from kmc_tui.widgets.file_browser import FileBrowser
-from kmc_tui.widgets.preview import HalfBlockView
+from kmc_tui.tui.app import KmcApp
+from kmc_tui.tui.screens.help import HelpScreen
+from kmc_tui.tui.screens.plugins import PluginsScreen
+from kmc_tui.tui.widgets.file_browser import FileBrowser
+from kmc_tui.tui.widgets.preview import HalfBlockView
 
 
 def sha256(path: Path) -> str:
@@ -362,15 +362,15 @@ async def test_save_writes_a_palette_png_next_to_the_input_and_never_overwrites(
 
 @sync
 async def test_save_before_the_result_is_ready_saves_when_it_is(folder, monkeypatch):
-    import kmc_tui.io
+    import kmc_tui.read
 
-    slow_read = kmc_tui.io.read_image
+    slow_read = kmc_tui.read.read_image
 
     def read_image(path):  # a slow disk: the key comes while the image is still being read
         time.sleep(0.5)
         return slow_read(path)
 
-    monkeypatch.setattr(kmc_tui.io, "read_image", read_image)
+    monkeypatch.setattr(kmc_tui.read, "read_image", read_image)
     app = KmcApp(folder / "hopper.png", k=3)
     async with app.run_test(size=(120, 40)) as pilot:
         assert app.shown.image is None
@@ -391,9 +391,9 @@ async def test_save_failure_is_a_notification(folder, monkeypatch):
         def refuse(*args, **kwargs):
             raise OSError(28, "No space left on device")
 
-        import kmc_tui.io
+        import kmc_tui.fsio
 
-        monkeypatch.setattr(kmc_tui.io.tempfile, "mkstemp", refuse)
+        monkeypatch.setattr(kmc_tui.fsio.tempfile, "mkstemp", refuse)
         await pilot.press("s")
         await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
         assert any("No space left" in m for s, m in seen if s == "error")
@@ -549,9 +549,9 @@ async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp
 async def test_a_plugin_that_hangs_at_import_is_reported_and_others_still_work(
     folder, tmp_path_factory, monkeypatch
 ):
-    import kmc_tui.app
+    import kmc_tui.tui.app
 
-    monkeypatch.setattr(kmc_tui.app, "PLUGIN_LOAD_TIMEOUT", 1.0)
+    monkeypatch.setattr(kmc_tui.tui.app, "PLUGIN_LOAD_TIMEOUT", 1.0)
     plugins = tmp_path_factory.mktemp("hang_import")
     release = plugins / "release"
     (plugins / "tui_slow_import.py").write_text(

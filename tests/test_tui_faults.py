@@ -24,8 +24,8 @@ from tui_support import (
     wait_until,
 )
 
-from kmc_tui.app import KmcApp
-from kmc_tui.widgets.file_browser import FileBrowser
+from kmc_tui.tui.app import KmcApp
+from kmc_tui.tui.widgets.file_browser import FileBrowser
 
 
 @pytest.fixture(autouse=True)

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from kmc_tui.app import KmcApp
 from kmc_tui.registry import Registry
-from kmc_tui.widgets.stats_panel import StatsPanel
+from kmc_tui.tui.app import KmcApp
+from kmc_tui.tui.widgets.stats_panel import StatsPanel
 
 #: Keeps the most used colors; exact when the image has at most k. Two declared parameters so
 #: the generated controls (a Select and an Input) are in the frame.

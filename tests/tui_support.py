@@ -7,8 +7,8 @@ import functools
 import time
 from pathlib import Path
 
-from kmc_tui.app import KmcApp
-from kmc_tui.widgets.file_browser import FileBrowser
+from kmc_tui.tui.app import KmcApp
+from kmc_tui.tui.widgets.file_browser import FileBrowser
 
 DATA = Path(__file__).resolve().parent / "data"
 HOPPER = DATA / "pillow" / "hopper.png"  # 128x128 RGB: quick to quantize

@@ -336,7 +336,13 @@ class KMeansQuantizer(Quantizer):
             "color_space", str, "lab", "space the distances are measured in", choices=("lab", "rgb")
         ),
         ParamSpec(
-            "max_iter", int, 20, "most Lloyd iterations over all distinct colors", min=1, max=10000
+            "max_iter",
+            int,
+            20,
+            "most Lloyd iterations over all distinct colors",
+            min=1,
+            max=10000,
+            preview=10,
         ),
     )
     supports_alpha = True

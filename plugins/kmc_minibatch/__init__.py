@@ -24,7 +24,9 @@ class MiniBatchKMeansQuantizer(Quantizer):
             "color_space", str, "lab", "space the distances are measured in", choices=("lab", "rgb")
         ),
         ParamSpec("batch_size", int, 4096, "colors per mini-batch", min=16, max=1 << 20),
-        ParamSpec("max_iter", int, 100, "most passes over the colors", min=1, max=10000),
+        ParamSpec(
+            "max_iter", int, 100, "most passes over the colors", min=1, max=10000, preview=10
+        ),
         ParamSpec(
             "sample_size",
             int,

@@ -16,8 +16,7 @@ from textual.validation import Integer, Number
 from textual.widgets import Input, Label, Select, Switch
 
 #: Output formats offered (the core's names).
-FORMATS = ("png", "gif", "webp", "jpeg")
-K_MIN, K_MAX = 1, 256
+from ...formats import FORMATS, K_MAX, K_MIN
 
 
 def _label(name: str) -> str:

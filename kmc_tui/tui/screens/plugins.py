@@ -119,7 +119,7 @@ class PluginsScreen(ModalScreen[str | None]):
 
     @work(thread=True, group="plugin-load", description="load plugin")
     def _load(self, record) -> None:
-        from ..quantize import call_with_timeout
+        from ...quantize import call_with_timeout
 
         worker = get_current_worker()
         try:

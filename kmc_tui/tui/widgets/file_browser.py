@@ -25,44 +25,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
-#: File extensions shown as images (what Pillow reads; case-insensitive).
-IMAGE_EXTENSIONS = frozenset(
-    {
-        ".png",
-        ".apng",
-        ".jpg",
-        ".jpeg",
-        ".jpe",
-        ".jfif",
-        ".gif",
-        ".webp",
-        ".bmp",
-        ".dib",
-        ".tif",
-        ".tiff",
-        ".ppm",
-        ".pgm",
-        ".pbm",
-        ".pnm",
-        ".tga",
-        ".ico",
-        ".icns",
-        ".jp2",
-        ".j2k",
-        ".sgi",
-        ".rgb",
-        ".pcx",
-        ".dds",
-        ".psd",
-        ".xbm",
-        ".fli",
-        ".flc",
-        ".im",
-        ".qoi",
-        ".avif",
-        ".heic",
-    }
-)
+from ...formats import IMAGE_EXTENSIONS
 
 
 @dataclass(frozen=True)

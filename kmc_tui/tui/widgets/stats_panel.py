@@ -9,17 +9,7 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-
-def human_bytes(n: float | None) -> str:
-    """1234567 -> '1.2 MB'."""
-    if n is None:
-        return "—"
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if abs(value) < 1000 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000.0
-    return f"{value:.1f} GB"  # pragma: no cover
+from ...formats import human_bytes
 
 
 def format_seconds(seconds: float | None) -> str:
@@ -51,9 +41,14 @@ class StatsPanel(Static):
         for _ in range(3):
             table.add_column(style="dim", no_wrap=True)
             table.add_column(justify="right", no_wrap=True)
-        table.add_row("in", human_bytes(input_bytes), "ratio", ratio, "PSNR", psnr)
+        table.add_row("in", human_bytes(input_bytes, missing="—"), "ratio", ratio, "PSNR", psnr)
         table.add_row(
-            "out", human_bytes(stats.output_bytes), "saved", saved, "ΔE00", f"{stats.delta_e:.2f}"
+            "out",
+            human_bytes(stats.output_bytes, missing="—"),
+            "saved",
+            saved,
+            "ΔE00",
+            f"{stats.delta_e:.2f}",
         )
         table.add_row(
             "bpp", f"{stats.bits_per_pixel:.2f}", "colors", str(stats.colors), "time", took

@@ -24,21 +24,19 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.worker import get_current_worker
 
-from .errors import Cancelled, KmcError
-from .quantize import call_with_timeout
-from .registry import Registry
-from .widgets.controls import FORMATS, K_MAX, K_MIN, Controls
+from ..errors import Cancelled, KmcError
+from ..formats import FORMAT_EXTENSIONS, FORMATS, K_MAX, K_MIN, human_bytes
+from ..quantize import call_with_timeout
+from ..registry import Registry
+from .widgets.controls import Controls
 from .widgets.file_browser import FileBrowser
 from .widgets.palette import PaletteView
 from .widgets.preview import ZOOM_STEPS, HalfBlockView, Picture, Viewport
-from .widgets.stats_panel import StatsPanel, human_bytes
+from .widgets.stats_panel import StatsPanel
 
 #: Pixels of the copy the quick preview is quantized from (measured: ~16k pixels keeps a
 #: k-means preview near 100 ms once scikit-learn is loaded; see benchmarks/tui_latency.py).
 PREVIEW_PIXELS = 16_000
-#: Most Lloyd iterations for the quick preview, for plugins that declare ``max_iter``: the
-#: k-means preview of a 16 k-pixel copy at k=256 took 106-146 ms with 30, 61-78 ms with 10.
-PREVIEW_MAX_ITER = 10
 #: Pixels of the area-averaged copy the original pane is drawn from when zoomed out.
 DISPLAY_PIXELS = 160_000
 #: How many full results (per image) are kept, so going back to a k shows it at once.
@@ -47,8 +45,6 @@ RESULT_CACHE = 6
 PLUGIN_LOAD_TIMEOUT = 20.0
 #: Background behind transparent pixels.
 BACKDROP = (40, 40, 46)
-
-EXTENSIONS = {"png": ".png", "gif": ".gif", "webp": ".webp", "jpeg": ".jpg"}
 
 
 @dataclass(frozen=True)
@@ -70,7 +66,7 @@ class Settings:
 class Shown:
     """What the panes currently show."""
 
-    image: Any = None  # kmc_tui.io.Image
+    image: Any = None  # kmc_tui.read.Image
     result: Any = None  # kmc_tui.api.Result for `settings`, once complete
     settings: Settings | None = None
     cache: dict = field(default_factory=dict)
@@ -343,7 +339,7 @@ class KmcApp(App):
 
     @work(thread=True, exclusive=True, group="load", description="read image")
     def _load(self, request: int, path: Path) -> None:
-        from .io import read_image
+        from ..read import read_image
 
         worker = get_current_worker()
 
@@ -470,8 +466,8 @@ class KmcApp(App):
     def _quantize(
         self, job: int, image, preview_input, settings: Settings, specs: tuple, settle: float
     ) -> None:
-        from .api import process
-        from .quantize import quantize
+        from ..api import process
+        from ..quantize import quantize
 
         worker = get_current_worker()
         stop = lambda: worker.is_cancelled  # noqa: E731
@@ -486,8 +482,9 @@ class KmcApp(App):
         try:
             if preview_input is not None:
                 quick = dict(params)
-                if any(s.name == "max_iter" for s in specs) and "max_iter" in quick:
-                    quick["max_iter"] = min(int(quick["max_iter"]), PREVIEW_MAX_ITER)
+                for spec in specs:  # cheaper values the plugin offers for previews
+                    if spec.preview is not None and spec.name in quick:
+                        quick[spec.name] = min(quick[spec.name], spec.preview)
                 q = call_with_timeout(
                     lambda: quantize(
                         preview_input,
@@ -793,22 +790,22 @@ class KmcApp(App):
 
     @work(thread=True, group="save", description="save")
     def _save(self, result, settings: Settings) -> None:
-        from .api import save
-        from .errors import OutputError
+        from ..api import save
+        from ..errors import OutputError, OutputExists
 
         image = result.image
         folder = image.path.parent
         base = f"{image.path.stem}-k{settings.k}"
-        ext = EXTENSIONS[settings.format]
+        ext = FORMAT_EXTENSIONS[settings.format][0]
         for n in range(1, 10_000):
             target = folder / (base + ext if n == 1 else f"{base}-{n}{ext}")
             if target.exists() or target.is_symlink():
                 continue
             try:
                 saved = save(result, target)
+            except OutputExists:
+                continue  # created meanwhile: take the next number
             except OutputError as exc:
-                if "already exists" in str(exc):
-                    continue  # created meanwhile: take the next number
                 self.post_message(self.Saved(None, 0, str(exc)))
                 return
             except Exception as exc:  # noqa: BLE001 - reported, never fatal

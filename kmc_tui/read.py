@@ -1,4 +1,4 @@
-"""Reading any image a user has into 8-bit RGB (+ alpha), and writing files safely.
+"""Reading any image a user has into 8-bit RGB (+ alpha), upright.
 
 Decoding goes through imageio with the Pillow plugin named explicitly: imageio's automatic
 plugin selection was seen to hang for over a minute on a fuzzed TIFF.
@@ -9,24 +9,13 @@ from __future__ import annotations
 import os
 import stat
 import struct
-import tempfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError, OutputError, ParameterError
-
-#: Output formats and the file extensions that select them.
-FORMAT_EXTENSIONS = {
-    "png": (".png",),
-    "gif": (".gif",),
-    "jpeg": (".jpg", ".jpeg"),
-    "webp": (".webp",),
-}
-#: Formats that store a palette (so hold exactly the quantized colors, at most 256).
-PALETTE_FORMATS = frozenset({"png", "gif"})
+from .errors import InputError, ParameterError
 
 # Everything the decoders in Pillow were seen to raise on broken files; translated to InputError.
 _DECODE_ERRORS = (
@@ -369,157 +358,3 @@ def _check_png_crcs(path: Path) -> None:
         if kind == b"IEND":
             return
         pos = end + 4
-
-
-def format_for(path: str | os.PathLike, format: str | None = None) -> str:
-    """The output format: `format` if given, else from the extension of `path`."""
-    if format:
-        fmt = format.lower().lstrip(".")
-        fmt = "jpeg" if fmt == "jpg" else fmt
-        if fmt not in FORMAT_EXTENSIONS:
-            raise ParameterError(
-                f"unknown format {format!r}; choose one of: " + ", ".join(FORMAT_EXTENSIONS)
-            )
-        return fmt
-    suffix = Path(path).suffix.lower()
-    for fmt, exts in FORMAT_EXTENSIONS.items():
-        if suffix in exts:
-            return fmt
-    raise ParameterError(
-        f"cannot tell the output format from {Path(path).name!r}; use an "
-        "extension .png, .gif, .jpg or .webp, or --format"
-    )
-
-
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        return os.path.samefile(a, b)
-    except OSError:
-        return a.resolve() == b.resolve()
-
-
-def write_atomic(
-    path: str | os.PathLike,
-    data: bytes,
-    *,
-    force: bool = False,
-    protect: tuple[os.PathLike, ...] = (),
-) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and a rename.
-
-    A failure at any point leaves no partial file and any existing file untouched.
-
-    Parameters
-    ----------
-    path : path-like
-    data : bytes
-    force : bool, keyword-only
-        Replace an existing file (or one of the `protect` paths). Without it, an existing
-        target is an error.
-    protect : tuple of path-like, keyword-only
-        Files that must not be overwritten without `force` (the input).
-    """
-    path = Path(path)
-    for other in protect:
-        if path.exists() and _same_file(path, Path(other)) and not force:
-            raise OutputError(f"{path}: is the input file; refusing to overwrite it (use --force)")
-    if path.is_dir():
-        raise OutputError(f"{path}: is a folder")
-    if path.exists() and not force:
-        raise OutputError(f"{path}: already exists (use --force to overwrite)")
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise OutputError(f"{folder}: output folder does not exist")
-    try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise OutputError(f"{folder}: cannot write here: {exc.strerror or exc}") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        if force:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # atomic "create only if absent"
-            except FileExistsError:
-                raise OutputError(f"{path}: already exists (use --force to overwrite)") from None
-            except OSError:
-                if path.exists():  # filesystems without hard links
-                    raise OutputError(
-                        f"{path}: already exists (use --force to overwrite)"
-                    ) from None
-                os.replace(tmp, path)
-    except OutputError:
-        raise
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write: {exc.strerror or exc}") from None
-    finally:
-        try:
-            tmp.unlink()
-        except FileNotFoundError:
-            pass
-    return path
-
-
-def encode(quantized, format: str = "png", *, jpeg_quality: int = 90) -> bytes:
-    """Encode a quantized image (palette, alpha, indices) as file bytes.
-
-    PNG and GIF store the palette: PNG at the fewest bits per pixel that hold it (1, 2, 4 or 8),
-    alpha through tRNS; GIF keeps one fully transparent entry. JPEG (alpha flattened onto white)
-    is lossy and so no longer holds exactly the palette's colors; WebP is written lossless.
-    """
-    import io as _io
-
-    from PIL import Image as PILImage
-
-    fmt = format_for("", format)
-    palette = np.asarray(quantized.palette, np.uint8)
-    alpha = quantized.alpha
-    indices = quantized.indices
-    h, w = indices.shape
-    buf = _io.BytesIO()
-    if fmt in PALETTE_FORMATS:
-        if len(palette) > 256:
-            raise ParameterError(f"{len(palette)} colors do not fit a palette (at most 256)")
-        if fmt == "gif" and alpha is not None:
-            # GIF has on/off transparency through one entry: merge all see-through entries.
-            hidden = alpha < 128
-            if hidden.any():
-                first = int(np.flatnonzero(hidden)[0])
-                lut = np.arange(len(palette))
-                lut[hidden] = first
-                indices = lut[indices]
-            alpha = np.where(hidden, 0, 255).astype(np.uint8)
-        img = PILImage.frombytes("P", (w, h), np.ascontiguousarray(indices, np.uint8).tobytes())
-        img.putpalette(palette.tobytes(), rawmode="RGB")
-        options: dict = {}
-        if alpha is not None and alpha.min() < 255:
-            if fmt == "png":
-                last = int(np.flatnonzero(alpha < 255)[-1])
-                options["transparency"] = alpha[: last + 1].tobytes()
-            else:
-                options["transparency"] = int(np.flatnonzero(alpha == 0)[0])
-        if fmt == "gif":
-            options["optimize"] = False  # keep our palette order and size
-        img.save(buf, format=fmt.upper(), **options)
-    else:
-        table = np.empty((len(palette), 4 if alpha is not None else 3), np.uint8)
-        table[:, :3] = palette
-        if alpha is not None:
-            table[:, 3] = alpha
-        pixels = table[indices]
-        if fmt == "jpeg":
-            if alpha is not None:  # JPEG has no alpha: flatten onto white
-                a = pixels[..., 3:4].astype(np.float32) / 255.0
-                pixels = np.round(pixels[..., :3] * a + 255.0 * (1.0 - a)).astype(np.uint8)
-            PILImage.fromarray(pixels).save(buf, format="JPEG", quality=jpeg_quality)
-        else:
-            PILImage.fromarray(pixels).save(buf, format="WEBP", lossless=True)
-    return buf.getvalue()
