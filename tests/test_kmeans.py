@@ -7,6 +7,8 @@ KMeans on every pixel (the reference) stays quick.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import kmc_kmeans
 import numpy as np
@@ -344,3 +346,26 @@ def test_should_stop_is_polled_every_pass_and_stops_the_run_before_the_next(monk
             KMeansQuantizer().quantize(hist, k, seed=3, should_stop=stop_at(turn, asked))
         # It stopped at the first True: not asked again, and no pass started after it.
         assert len(asked) == turn and asked[-1] == passes[0], (turn, asked, passes)
+
+
+def test_quantizing_runs_neither_scipy_stats_nor_sklearn_clusters_estimators_yet_both_work():
+    # scikit-learn's start-up imports scipy.stats and sklearn.cluster every estimator: about
+    # half of a CLI run on a small photo. The plugin needs neither; they still work when used.
+    code = """
+import sys
+import numpy as np
+from kmc_kmeans import KMeansQuantizer
+from kmc_tui.registry import ColorHistogram
+rng = np.random.default_rng(0)
+colors = np.unique(rng.integers(0, 256, (5000, 3), dtype=np.uint8), axis=0)
+KMeansQuantizer.warm_up()
+out = KMeansQuantizer().quantize(ColorHistogram(colors, np.ones(len(colors), np.int64)), 8)
+loaded = [name in sys.modules for name in ("scipy.stats._stats_py", "sklearn.cluster._kmeans")]
+print(len(out.palette), *loaded)
+import scipy.stats
+from sklearn.cluster import KMeans
+print(scipy.stats.norm.cdf(0.0), KMeans(2, n_init=1).fit(colors[:50].astype(float)).n_clusters)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["8", "False", "False", "0.5", "2"], proc.stdout
