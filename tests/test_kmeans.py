@@ -369,3 +369,28 @@ print(scipy.stats.norm.cdf(0.0), KMeans(2, n_init=1).fit(colors[:50].astype(floa
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["8", "False", "False", "0.5", "2"], proc.stdout
+
+
+def test_dense_dark_region_gets_its_share_of_centers():
+    # A night sky: thousands of near-black colors on many pixels each, and a patch of brighter
+    # ones. Coarse cells would hold the whole dark region in a handful of points, and k-means on
+    # them would leave it far too few centers; cells with much error in them are refined.
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, 14, (6000, 3))
+    bright = rng.integers(90, 170, (6000, 3))
+    colors = np.unique(np.vstack([dark, bright]).astype(np.uint8), axis=0)
+    counts = np.where(colors.max(1) < 14, 400, 1).astype(np.int64)
+    feats, weights = to_features(colors, "lab").astype(np.float64), counts.astype(np.float64)
+
+    def objective(palette):
+        centers = to_features(palette, "lab").astype(np.float64)
+        d = ((feats[:, None] - centers[None]) ** 2).sum(2)
+        return float(d.min(1) @ weights)
+
+    k = 64
+    ours = objective(KMeansQuantizer().quantize(ColorHistogram(colors, counts), k).palette)
+    refs = []
+    for seed in range(3):
+        model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(feats, sample_weight=weights)
+        refs.append(objective(from_features(model.cluster_centers_.astype(np.float32), "lab")))
+    assert ours <= 1.01 * float(np.median(refs)), (ours, refs)
