@@ -6,8 +6,9 @@ import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .encode import encode
 from .errors import OutputError, OutputExists
@@ -17,6 +18,9 @@ from .quantize import ImageHistogram, Quantized, quantize
 from .read import Image, read_image
 from .registry import Registry
 from .stats import Stats, compute_stats, lossless_color_error
+
+if TYPE_CHECKING:
+    from .targets import Target, TargetSearch
 
 
 @dataclass(frozen=True, eq=False)
@@ -34,6 +38,8 @@ class Result:
     stats : Stats
     output : Path or None
         Where `data` was written, if it was.
+    search : TargetSearch or None
+        How k was chosen, when a target chose it (:func:`kmc_tui.targets.search_k`).
     """
 
     image: Image
@@ -42,6 +48,7 @@ class Result:
     format: str
     stats: Stats
     output: Path | None = None
+    search: TargetSearch | None = None
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -84,18 +91,21 @@ def process(
     return finish(image, q, format=fmt)
 
 
-def finish(image: Image, quantized: Quantized, *, format: str = "png") -> Result:
+def finish(
+    image: Image, quantized: Quantized, *, format: str = "png", data: bytes | None = None
+) -> Result:
     """Encode `quantized` (made from `image`) in `format` and compute its statistics: the
-    steps of :func:`process` after the quantization."""
+    steps of :func:`process` after the quantization. `data`: its encoding, if already made."""
     fmt, q = format_for("", format), quantized
     # The color error of an exact format needs only the palette: it is computed while the file
     # is encoded (zlib runs outside the GIL), 0.08 s of a 12 MP run.
     with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
         errors = pool.submit(lossless_color_error, q, fmt)
         t = time.perf_counter()
-        data = encode(q, fmt)
         seconds = dict(q.seconds)
-        seconds["encode"] = time.perf_counter() - t
+        if data is None:
+            data = encode(q, fmt)
+            seconds["encode"] = time.perf_counter() - t
         t = time.perf_counter()
         stats = compute_stats(image, q, data, fmt, seconds, errors=errors.result())
     stats.seconds["stats"] = time.perf_counter() - t
@@ -108,7 +118,7 @@ def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> Res
     t = time.perf_counter()
     out = write_atomic(path, result.data, force=force, protect=protect)
     result.stats.seconds["write"] = time.perf_counter() - t
-    return Result(result.image, result.quantized, result.data, result.format, result.stats, out)
+    return replace(result, output=out)
 
 
 def compress(
@@ -124,16 +134,23 @@ def compress(
     force: bool = False,
     registry: Registry | None = None,
     timeout: float | None = None,
+    target: Target | None = None,
+    skip_if_larger: bool = False,
 ) -> Result:
     """Read `input`, reduce it to at most `k` colors and write `output`.
 
     The format comes from `format` or the extension of `output`. Nothing is written when
     anything fails; an existing file (or the input) is only replaced with ``force=True``.
+    With a `target` (:class:`kmc_tui.targets.Target`) k is chosen by
+    :func:`kmc_tui.targets.search_k`, `k` being the most colors allowed. With
+    `skip_if_larger`, a result that is not smaller than the input file is not written: the
+    Result comes back with ``output`` None.
 
     Raises
     ------
     KmcError
-        InputError, OutputError, ParameterError or PluginError, with a one-line message.
+        InputError, OutputError, ParameterError or PluginError, with a one-line message;
+        TargetUnreachable when no k meets `target`.
     """
     fmt = format_for(output, format)
     out_path = Path(output)
@@ -144,9 +161,7 @@ def compress(
     t = time.perf_counter()
     image = read_image(input)
     read_seconds = time.perf_counter() - t
-    result = process(
-        image,
-        k,
+    settings = dict(
         plugin=plugin,
         params=params,
         seed=seed,
@@ -155,5 +170,14 @@ def compress(
         registry=registry,
         timeout=timeout,
     )
+    if target is None:
+        result = process(image, k, **settings)
+    else:
+        from .targets import search_k
+
+        result = search_k(image, target, k_max=k, **settings)
     result.stats.seconds["read"] = read_seconds
+    if skip_if_larger and image.file_bytes is not None:
+        if result.stats.output_bytes >= image.file_bytes:
+            return result
     return save(result, out_path, force=force)
