@@ -22,6 +22,7 @@ from .errors import (
     ParameterError,
     PluginError,
     PluginTimeout,
+    TargetUnreachable,
 )
 from .fsio import write_atomic
 from .quantize import Quantized, quantize
@@ -35,6 +36,7 @@ from .registry import (
     default_registry,
 )
 from .stats import Stats, compute_stats
+from .targets import Target, TargetSearch, Trial, search_k
 
 __all__ = [
     "Cancelled",
@@ -54,6 +56,10 @@ __all__ = [
     "Registry",
     "Result",
     "Stats",
+    "Target",
+    "TargetSearch",
+    "TargetUnreachable",
+    "Trial",
     "as_image",
     "compress",
     "compute_stats",
@@ -63,5 +69,6 @@ __all__ = [
     "quantize",
     "read_image",
     "save",
+    "search_k",
     "write_atomic",
 ]

@@ -47,9 +47,14 @@ MIN_SAMPLE_RATIO = 8
 _DE_FLOOR = 1e-3
 #: Slope of log ΔE2000 and of log bytes against log k assumed while only one k has been run.
 _PRIOR_SLOPE = {"delta_e": -0.4, "bytes": 0.3}
+#: Slopes allowed where a curve is extended past the k run so far: two close runs can show
+#: any slope (ΔE2000 and size are not strictly monotone), which must not send a search astray.
+_SLOPE_RANGE = {"delta_e": (-1.5, -0.1), "bytes": (0.05, 1.0)}
+#: Largest slope (against log k) of the log of real over estimated values, past the real runs.
+_RATIO_SLOPE = 0.15
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([kmg])(i?)b?|b)?\s*$", re.IGNORECASE)
-_SIZE_UNITS = {"": 1, "k": 1, "m": 2, "g": 3}
+_SIZE_UNITS = {"": 0, "k": 1, "m": 2, "g": 3}
 
 
 def parse_size(text: str | int) -> int:
@@ -277,16 +282,25 @@ class _Runs:
         if s.target.kind == "bytes" and not s.exact:
             # ΔE2000 of a lossy or dithered file means decoding every pixel: not needed here.
             data = encode(q, s.format)
-            nbytes = round(len(data) * self.scale)
+            nbytes = self._scaled(q, len(data))
             return nbytes, None, nbytes, (q, data)
         if s.target.kind == "bytes" or not s.exact:
             result = finish(self.image, q, format=s.format)
-            nbytes = round(result.stats.output_bytes * self.scale)
+            nbytes = self._scaled(q, result.stats.output_bytes)
             value = nbytes if s.target.kind == "bytes" else result.stats.delta_e
             return value, result.stats.delta_e, nbytes, result
         # ΔE2000 of an exact format comes from the palette alone: no need to encode.
         delta_e = lossless_color_error(q, s.format)[1]
         return delta_e, delta_e, None, q
+
+    def _scaled(self, quantized, nbytes: int) -> int:
+        """The size of a sample's file scaled to the whole image: what grows with the pixels
+        times the scale, plus what does not (headers, palette: the file of one pixel)."""
+        if self.scale == 1.0:
+            return nbytes
+        one_pixel = dataclasses.replace(quantized, indices=quantized.indices[:1, :1])
+        fixed = min(len(encode(one_pixel, self.search.format)), nbytes)
+        return round(fixed + (nbytes - fixed) * self.scale)
 
 
 class _Search:
@@ -376,8 +390,17 @@ class _Search:
             return y[0] + _PRIOR_SLOPE[self.target.kind] * (lx - x[0])
         out = np.interp(lx, x, y)
         below, above = lx < x[0], lx > x[-1]
-        out[below] = y[0] + (lx[below] - x[0]) * (y[1] - y[0]) / (x[1] - x[0])
-        out[above] = y[-1] + (lx[above] - x[-1]) * (y[-1] - y[-2]) / (x[-1] - x[-2])
+        low, high = _SLOPE_RANGE[self.target.kind]
+
+        def end_slope(end: int, toward: float) -> float:
+            # Over about an octave, not between two close runs, whose difference is noise.
+            ref = int(np.argmin(np.abs(x - (x[end] + toward))))
+            if ref == end % len(x):
+                ref = 1 if end == 0 else len(x) - 2
+            return float(np.clip((y[end] - y[ref]) / (x[end] - x[ref]), low, high))
+
+        out[below] = y[0] + (lx[below] - x[0]) * end_slope(0, math.log(2))
+        out[above] = y[-1] + (lx[above] - x[-1]) * end_slope(-1, -math.log(2))
         return out
 
     def _predicted_first_high(self, lo: int, hi: int, *, real: bool) -> int | None:
@@ -387,12 +410,7 @@ class _Search:
         if len(ks) == 0:
             return hi
         if real and self.estimates:
-            curve = self._curve(self.estimates, ks)
-            # Calibration: log(real / estimate) at the real runs, linear in log k between.
-            both = sorted(k for k in self.real if k in self.estimates)
-            if both:
-                ratio = [self._log(self.real[k]) - self._log(self.estimates[k]) for k in both]
-                curve = curve + np.interp(np.log(ks), np.log(both), ratio)
+            curve = self._curve(self.estimates, ks) + self._calibration(ks)
         else:
             curve = self._curve(self.real if real else self.estimates, ks)
         if curve is None:
@@ -401,6 +419,24 @@ class _Search:
         high = curve <= limit if self.target.kind == "delta_e" else curve > limit
         return int(ks[np.argmax(high)]) if high.any() else hi
 
+    def _calibration(self, ks: np.ndarray) -> np.ndarray:
+        """log(real / estimate) at `ks`: through the real runs, linear in log k between them;
+        past them, along the least-squares line through all of them (the estimates' slope may
+        be off as well as their level), clamped to _RATIO_SLOPE."""
+        both = sorted(k for k in self.real if k in self.estimates)
+        if not both:
+            return np.zeros(len(ks))
+        x = np.log(both)
+        y = np.array([self._log(self.real[k]) - self._log(self.estimates[k]) for k in both])
+        lx = np.log(ks)
+        out = np.interp(lx, x, y)
+        if len(both) >= 2:
+            slope = float(np.clip(np.polyfit(x, y, 1)[0], -_RATIO_SLOPE, _RATIO_SLOPE))
+            below, above = lx < x[0], lx > x[-1]
+            out[below] = y[0] + slope * (lx[below] - x[0])
+            out[above] = y[-1] + slope * (lx[above] - x[-1])
+        return out
+
     def _bracket(self, lo: int, hi: int, *, real: bool, last: str | None, streak: int) -> int:
         """The next k to try in (lo, hi); `last` is the side the last try fell on and `streak`
         how many tries in a row fell there."""
@@ -408,10 +444,11 @@ class _Search:
         if first_high is None:
             k = round(math.sqrt(max(lo, 1) * min(hi, self.k_max)))  # bisect in log k
         elif last == "high":
-            # Aim at the low neighbour; further each time the same side comes back.
-            k = min(first_high - 1, hi - 2 ** (streak - 1))
+            # Aim at the low neighbour; further each time the same side comes back, but not
+            # past half the k just run.
+            k = max(min(first_high - 1, hi - 2 ** (streak - 1)), hi // 2)
         elif last == "low":
-            k = max(first_high, lo + 2 ** (streak - 1))
+            k = min(max(first_high, lo + 2 ** (streak - 1)), 2 * lo + 1)
         else:
             k = first_high
         return int(min(max(k, lo + 1), hi - 1))
