@@ -326,7 +326,7 @@ class _Search:
         should_stop: Callable[[], bool] | None,
         timeout: float | None,
         on_trial: Callable[[Trial], None] | None,
-        sample: bool,
+        sample: int,
     ):
         self.image, self.target, self.k_max = image, target, k_max
         self.plugin, self.params, self.seed, self.dither = plugin, params, seed, dither
@@ -339,11 +339,11 @@ class _Search:
         self.kept: tuple[int, Any] | None = None
         self.runs = _Runs(image, self)
         self.sample_runs = None
-        if sample and image.pixels >= MIN_SAMPLE_RATIO * SAMPLE_PIXELS:
+        if sample and image.pixels >= MIN_SAMPLE_RATIO * sample:
             if target.kind == "delta_e" and self.exact:
-                small = sample_pixels(image)
+                small = sample_pixels(image, pixels=sample)
             else:
-                small = sample_tiles(image)
+                small = sample_tiles(image, pixels=sample)
             self.sample_runs = _Runs(small, self, scale=image.pixels / small.pixels)
 
     # -- what a k is ------------------------------------------------------------------------
@@ -422,12 +422,14 @@ class _Search:
     def _calibration(self, ks: np.ndarray) -> np.ndarray:
         """log(real / estimate) at `ks`: through the real runs, linear in log k between them;
         past them, along the least-squares line through all of them (the estimates' slope may
-        be off as well as their level), clamped to _RATIO_SLOPE."""
-        both = sorted(k for k in self.real if k in self.estimates)
-        if not both:
+        be off as well as their level), clamped to _RATIO_SLOPE. The estimates are read off
+        their curve, which smooths their own noise."""
+        both = np.array(sorted(self.real), dtype=np.int64)
+        if len(both) == 0:
             return np.zeros(len(ks))
         x = np.log(both)
-        y = np.array([self._log(self.real[k]) - self._log(self.estimates[k]) for k in both])
+        real = np.array([self._log(self.real[k]) for k in both])
+        y = real - self._curve(self.estimates, both)
         lx = np.log(ks)
         out = np.interp(lx, x, y)
         if len(both) >= 2:
@@ -441,8 +443,10 @@ class _Search:
         """The next k to try in (lo, hi); `last` is the side the last try fell on and `streak`
         how many tries in a row fell there."""
         first_high = self._predicted_first_high(lo, hi, real=real)
-        if first_high is None:
+        if first_high is None or (not real and streak >= 4):
             k = round(math.sqrt(max(lo, 1) * min(hi, self.k_max)))  # bisect in log k
+        elif not real:
+            k = first_high
         elif last == "high":
             # Aim at the low neighbour; further each time the same side comes back, but not
             # past half the k just run.
@@ -456,10 +460,10 @@ class _Search:
     def _walk(self, *, real: bool) -> tuple[int, int]:
         lo, hi = 0, self.k_max + 1
         last, streak = None, 0
-        while hi - lo > 1:
+        # Estimates stop short of neighbours: closer than their error they say nothing more.
+        stop = 1 if real else max(1, self.k_max // 40)
+        while hi - lo > max(1, min(stop, hi // 20)):
             k = self._bracket(lo, hi, real=real, last=last, streak=streak)
-            if real and self.sample_runs is not None and k not in self.estimates:
-                self._try(k, estimate=True)  # so that the real run calibrates the estimates
             value = self._try(k, estimate=not real)
             side = "high" if self.high(value) else "low"
             streak = streak + 1 if side == last else 1
@@ -520,7 +524,7 @@ def search_k(
     should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
     on_trial: Callable[[Trial], None] | None = None,
-    sample: bool = True,
+    sample: int | bool = True,
 ) -> Result:
     """Choose k for `image` under `target` (see the module's docstring for what is claimed).
 
@@ -534,9 +538,10 @@ def search_k(
         As for :func:`~kmc_tui.api.process`; every run of the search uses them.
     on_trial : callable, optional
         Called with each :class:`Trial` as soon as it is done.
-    sample : bool
-        Let estimates on a sample of a large image lead the way (False: real runs only; the
-        answer meets the same claim either way).
+    sample : bool or int
+        Let estimates on a sample of `sample` pixels (True: SAMPLE_PIXELS) lead the way when
+        the image has MIN_SAMPLE_RATIO times as many; False: real runs only. The answer meets
+        the same claim either way.
 
     Returns
     -------
@@ -551,6 +556,10 @@ def search_k(
     """
     fmt = format_for("", format)
     k_max = check_k(k_max, palette_format=fmt in PALETTE_FORMATS)
+    if sample is True:
+        sample = SAMPLE_PIXELS
+    elif sample is not False and (not isinstance(sample, int) or sample < 1024):
+        raise ParameterError(f"sample is True, False or at least 1024 pixels; got {sample!r}")
     if not isinstance(target, Target):
         raise ParameterError(f"target must be a Target; got {type(target).__name__}")
     search = _Search(
