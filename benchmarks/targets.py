@@ -41,7 +41,7 @@ from kmc_tui.formats import human_bytes  # noqa: E402
 
 SAMPLES = ROOT / "samples"
 DOC = ROOT / "docs" / "performance.md"
-BEGIN, END = "<!-- targets.py: begin -->", "<!-- targets.py: end -->"
+HEADING = "## Targets: the k a target picks, and what the search costs"
 
 #: Targets whose k is shown for every sample.
 PICK_TARGETS = ("1.5", "2", "3", "4"), ("20K", "50K", "100K")
@@ -147,13 +147,15 @@ def cost(cases: list[tuple[str, Path, tuple, int]], write_rows: list[str]) -> No
 
 
 def write_doc(text: str) -> None:
-    DOC.parent.mkdir(exist_ok=True)
-    old = DOC.read_text() if DOC.exists() else "# Performance\n"
-    section = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in old and END in old:
-        new = old[: old.index(BEGIN)] + section + old[old.index(END) + len(END) :]
+    """Replace this script's section of docs/performance.md (its heading to the next), or
+    add it at the end."""
+    old = DOC.read_text()
+    if HEADING in old:
+        start = old.index(HEADING)
+        end = old.find("\n## ", start + len(HEADING))
+        new = old[:start] + text + ("\n" + old[end + 1 :] if end >= 0 else "\n")
     else:
-        new = old.rstrip("\n") + "\n\n" + section + "\n"
+        new = old.rstrip("\n") + "\n\n" + text + "\n"
     DOC.write_text(new)
 
 
@@ -185,7 +187,7 @@ def main() -> None:
     )
     text = "\n".join(
         [
-            "## Targets: the k a target picks, and what the search costs",
+            HEADING,
             "",
             f"`{command}` ({machine}).",
             "",

@@ -40,9 +40,11 @@ from .stats import lossless_color_error, stores_exactly
 SAMPLE_PIXELS = 1 << 16
 #: Side of the sample's square tiles (for sizes, dithering and lossy formats).
 SAMPLE_TILE = 32
-#: Images with fewer than this many times SAMPLE_PIXELS are searched without a sample: an
-#: estimate would cost nearly as much as the real run it saves.
+#: A sample has at most this fraction of the image's pixels: an estimate must cost much less
+#: than the real run it saves.
 MIN_SAMPLE_RATIO = 8
+#: Fewest pixels of a sample: below, images are searched with real runs only.
+MIN_SAMPLE_PIXELS = 4096
 #: Added to ΔE2000 before taking logs (it is 0 once every color is kept).
 _DE_FLOOR = 1e-3
 #: Slope of log ΔE2000 and of log bytes against log k assumed while only one k has been run.
@@ -50,6 +52,8 @@ _PRIOR_SLOPE = {"delta_e": -0.4, "bytes": 0.3}
 #: Slopes allowed where a curve is extended past the k run so far: two close runs can show
 #: any slope (ΔE2000 and size are not strictly monotone), which must not send a search astray.
 _SLOPE_RANGE = {"delta_e": (-1.5, -0.1), "bytes": (0.05, 1.0)}
+#: A knee is at least this far below the chord (both axes scaled to 0-1), or there is none.
+_KNEE_MIN_BEND = 0.02
 #: Largest slope (against log k) of the log of real over estimated values, past the real runs.
 _RATIO_SLOPE = 0.15
 
@@ -155,8 +159,9 @@ class Trial:
         scaled to the image's pixels.
     estimate : bool
         Run on the sample: it guides the search and claims nothing.
-    meets : bool
-        Whether the run meets the target (for an estimate: would, if it were real).
+    meets : bool or None
+        Whether the run meets the target (for an estimate: would, if it were real); None on
+        a curve drawn without a target (:func:`rate_distortion`).
     seconds : float
     """
 
@@ -164,7 +169,7 @@ class Trial:
     delta_e: float | None
     bytes: int | None
     estimate: bool
-    meets: bool
+    meets: bool | None
     seconds: float
 
     def as_dict(self) -> dict:
@@ -252,20 +257,40 @@ def sample_pixels(image: Image, *, pixels: int = SAMPLE_PIXELS, seed: int = 0) -
     return Image(rgb, alpha, format=image.format, mode=image.mode)
 
 
-class _Runs:
-    """Runs of one plugin setting on one image at any k, measured as a target needs them."""
+@dataclass(frozen=True)
+class _Settings:
+    """Everything of a run but the image and k: the same for every run of a search."""
 
-    def __init__(self, image: Image, search: _Search, *, scale: float = 1.0):
-        self.image = image
-        self.search = search
-        self.scale = scale
-        record = search.registry.get(search.plugin)
+    plugin: str
+    params: dict | None
+    seed: int
+    dither: bool
+    format: str
+    registry: Registry
+    should_stop: Callable[[], bool] | None
+    timeout: float | None
+
+    @property
+    def exact(self) -> bool:
+        """ΔE2000 comes from the palette alone (no dithering, a format that keeps it)."""
+        return stores_exactly(self.format) and not self.dither
+
+
+class _Runs:
+    """Runs of one setting on one image (or a sample of it, scaled by `scale`) at any k.
+
+    `need` is what each run must measure: ``"delta_e"``, ``"bytes"`` or ``"both"``.
+    """
+
+    def __init__(self, image: Image, settings: _Settings, need: str, *, scale: float = 1.0):
+        self.image, self.settings, self.need, self.scale = image, settings, need, scale
+        record = settings.registry.get(settings.plugin)
         rgba = image.alpha is not None and record.load().supports_alpha
         self.histogram = image_histogram(image, rgba=rgba)
 
-    def run(self, k: int) -> tuple[float, float | None, int | None, Any]:
-        """(compared value, ΔE2000, bytes, what to keep to finish the result)."""
-        s = self.search
+    def run(self, k: int) -> tuple[float | None, int | None, Any]:
+        """(ΔE2000, bytes, what to keep to finish the result); None for what was not needed."""
+        s = self.settings
         q = quantize(
             self.image,
             k,
@@ -279,19 +304,15 @@ class _Runs:
             timeout=s.timeout,
             histogram=self.histogram,
         )
-        if s.target.kind == "bytes" and not s.exact:
+        if self.need == "bytes" and not s.exact:
             # ΔE2000 of a lossy or dithered file means decoding every pixel: not needed here.
             data = encode(q, s.format)
-            nbytes = self._scaled(q, len(data))
-            return nbytes, None, nbytes, (q, data)
-        if s.target.kind == "bytes" or not s.exact:
+            return None, self._scaled(q, len(data)), (q, data)
+        if self.need != "delta_e" or not s.exact:
             result = finish(self.image, q, format=s.format)
-            nbytes = self._scaled(q, result.stats.output_bytes)
-            value = nbytes if s.target.kind == "bytes" else result.stats.delta_e
-            return value, result.stats.delta_e, nbytes, result
+            return result.stats.delta_e, self._scaled(q, result.stats.output_bytes), result
         # ΔE2000 of an exact format comes from the palette alone: no need to encode.
-        delta_e = lossless_color_error(q, s.format)[1]
-        return delta_e, delta_e, None, q
+        return lossless_color_error(q, s.format)[1], None, q
 
     def _scaled(self, quantized, nbytes: int) -> int:
         """The size of a sample's file scaled to the whole image: what grows with the pixels
@@ -299,7 +320,7 @@ class _Runs:
         if self.scale == 1.0:
             return nbytes
         one_pixel = dataclasses.replace(quantized, indices=quantized.indices[:1, :1])
-        fixed = min(len(encode(one_pixel, self.search.format)), nbytes)
+        fixed = min(len(encode(one_pixel, self.settings.format)), nbytes)
         return round(fixed + (nbytes - fixed) * self.scale)
 
 
@@ -316,35 +337,27 @@ class _Search:
         image: Image,
         target: Target,
         k_max: int,
+        settings: _Settings,
         *,
-        plugin: str,
-        params: dict | None,
-        seed: int,
-        dither: bool,
-        format: str,
-        registry: Registry,
-        should_stop: Callable[[], bool] | None,
-        timeout: float | None,
         on_trial: Callable[[Trial], None] | None,
         sample: int,
     ):
         self.image, self.target, self.k_max = image, target, k_max
-        self.plugin, self.params, self.seed, self.dither = plugin, params, seed, dither
-        self.format, self.registry = format, registry
-        self.should_stop, self.timeout, self.on_trial = should_stop, timeout, on_trial
-        self.exact = stores_exactly(format) and not dither
+        self.settings, self.on_trial = settings, on_trial
         self.trials: list[Trial] = []
         self.real: dict[int, float] = {}
         self.estimates: dict[int, float] = {}
         self.kept: tuple[int, Any] | None = None
-        self.runs = _Runs(image, self)
+        self.runs = _Runs(image, settings, target.kind)
         self.sample_runs = None
-        if sample and image.pixels >= MIN_SAMPLE_RATIO * sample:
-            if target.kind == "delta_e" and self.exact:
+        sample = min(sample, image.pixels // MIN_SAMPLE_RATIO) if sample else 0
+        if sample >= MIN_SAMPLE_PIXELS:
+            if target.kind == "delta_e" and settings.exact:
                 small = sample_pixels(image, pixels=sample)
             else:
                 small = sample_tiles(image, pixels=sample)
-            self.sample_runs = _Runs(small, self, scale=image.pixels / small.pixels)
+            scale = image.pixels / small.pixels
+            self.sample_runs = _Runs(small, settings, target.kind, scale=scale)
 
     # -- what a k is ------------------------------------------------------------------------
 
@@ -355,11 +368,13 @@ class _Search:
         return math.log(value + (_DE_FLOOR if self.target.kind == "delta_e" else 1.0))
 
     def _try(self, k: int, *, estimate: bool) -> float:
-        if self.should_stop is not None and self.should_stop():
+        should_stop = self.settings.should_stop
+        if should_stop is not None and should_stop():
             raise Cancelled("cancelled")
         t = time.perf_counter()
         runs = self.sample_runs if estimate else self.runs
-        value, delta_e, nbytes, keep = runs.run(k)
+        delta_e, nbytes, keep = runs.run(k)
+        value = delta_e if self.target.kind == "delta_e" else nbytes
         (self.estimates if estimate else self.real)[k] = value
         trial = Trial(k, delta_e, nbytes, estimate, self.target.met(value), time.perf_counter() - t)
         self.trials.append(trial)
@@ -439,9 +454,14 @@ class _Search:
             out[above] = y[-1] + slope * (lx[above] - x[-1])
         return out
 
-    def _bracket(self, lo: int, hi: int, *, real: bool, last: str | None, streak: int) -> int:
-        """The next k to try in (lo, hi); `last` is the side the last try fell on and `streak`
-        how many tries in a row fell there."""
+    def _bracket(
+        self, lo: int, hi: int, *, real: bool, last: str | None, streak: int, stalled: bool
+    ) -> int:
+        """The next k to try in (lo, hi); `last` is the side the last try fell on, `streak`
+        how many tries in a row fell there, `stalled` whether the last try failed to halve a
+        bracket of two real runs."""
+        if real and stalled:
+            return (lo + hi) // 2  # the prediction is no better than the runs' own noise
         first_high = self._predicted_first_high(lo, hi, real=real)
         if first_high is None or (not real and streak >= 4):
             k = round(math.sqrt(max(lo, 1) * min(hi, self.k_max)))  # bisect in log k
@@ -459,19 +479,21 @@ class _Search:
 
     def _walk(self, *, real: bool) -> tuple[int, int]:
         lo, hi = 0, self.k_max + 1
-        last, streak = None, 0
+        last, streak, stalled = None, 0, False
         # Estimates stop short of neighbours: closer than their error they say nothing more.
         stop = 1 if real else max(1, self.k_max // 40)
         while hi - lo > max(1, min(stop, hi // 20)):
-            k = self._bracket(lo, hi, real=real, last=last, streak=streak)
+            k = self._bracket(lo, hi, real=real, last=last, streak=streak, stalled=stalled)
             value = self._try(k, estimate=not real)
             side = "high" if self.high(value) else "low"
             streak = streak + 1 if side == last else 1
             last = side
+            bracketed, width = 0 < lo and hi <= self.k_max, hi - lo
             if side == "high":
                 hi = k
             else:
                 lo = k
+            stalled = bracketed and not stalled and 2 * (hi - lo) > width
         return lo, hi
 
     def run(self) -> Result:
@@ -487,9 +509,9 @@ class _Search:
         if isinstance(keep, Result):
             result = keep
         elif isinstance(keep, tuple):
-            result = finish(self.image, keep[0], format=self.format, data=keep[1])
+            result = finish(self.image, keep[0], format=self.settings.format, data=keep[1])
         else:
-            result = finish(self.image, keep, format=self.format)
+            result = finish(self.image, keep, format=self.settings.format)
         at_bound = k == 1 if kind == "delta_e" else k == self.k_max
         search = TargetSearch(self.target, k, tuple(self.trials), at_bound)
         return dataclasses.replace(result, search=search)
@@ -539,9 +561,9 @@ def search_k(
     on_trial : callable, optional
         Called with each :class:`Trial` as soon as it is done.
     sample : bool or int
-        Let estimates on a sample of `sample` pixels (True: SAMPLE_PIXELS) lead the way when
-        the image has MIN_SAMPLE_RATIO times as many; False: real runs only. The answer meets
-        the same claim either way.
+        Let estimates on a sample of at most `sample` pixels (True: SAMPLE_PIXELS) and at most
+        1/MIN_SAMPLE_RATIO of the image lead the way, when that is at least MIN_SAMPLE_PIXELS;
+        False: real runs only. The answer meets the same claim either way.
 
     Returns
     -------
@@ -558,23 +580,107 @@ def search_k(
     k_max = check_k(k_max, palette_format=fmt in PALETTE_FORMATS)
     if sample is True:
         sample = SAMPLE_PIXELS
-    elif sample is not False and (not isinstance(sample, int) or sample < 1024):
-        raise ParameterError(f"sample is True, False or at least 1024 pixels; got {sample!r}")
+    elif sample is not False and (not isinstance(sample, int) or sample < MIN_SAMPLE_PIXELS):
+        raise ParameterError(
+            f"sample is True, False or at least {MIN_SAMPLE_PIXELS} pixels; got {sample!r}"
+        )
     if not isinstance(target, Target):
         raise ParameterError(f"target must be a Target; got {type(target).__name__}")
-    search = _Search(
-        image,
-        target,
-        k_max,
-        plugin=plugin,
-        params=params,
-        seed=seed,
-        dither=dither,
-        format=fmt,
-        registry=registry or default_registry(),
-        should_stop=should_stop,
-        timeout=timeout,
-        on_trial=on_trial,
-        sample=sample,
+    settings = _Settings(
+        plugin, params, seed, dither, fmt, registry or default_registry(), should_stop, timeout
     )
-    return search.run()
+    return _Search(image, target, k_max, settings, on_trial=on_trial, sample=sample).run()
+
+
+# -- the rate–distortion curve ----------------------------------------------------------------
+
+
+def k_ladder(k_max: int = 256, *, steps: int = 24) -> tuple[int, ...]:
+    """About `steps` values of k from 2 to `k_max`, evenly spaced in log k (every k at the
+    small end, where one color more changes most)."""
+    k_max = int(k_max)
+    if k_max < 2:
+        return (1,)
+    ks = np.unique(np.round(np.geomspace(2, k_max, max(2, steps))).astype(int))
+    return tuple(int(k) for k in ks)
+
+
+def rate_distortion(
+    image: Image,
+    ks: tuple[int, ...] | None = None,
+    *,
+    estimate: bool = False,
+    plugin: str = "kmeans",
+    params: dict | None = None,
+    seed: int = 0,
+    dither: bool = False,
+    format: str = "png",
+    registry: Registry | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    timeout: float | None = None,
+    sample: int = SAMPLE_PIXELS,
+):
+    """Yield a :class:`Trial` with the ΔE2000 and file size of each k of `ks` (default
+    :func:`k_ladder`), in that order: the rate–distortion curve of `image`.
+
+    With `estimate`, each point comes from a sample of tiles of a large image (its size scaled
+    to the image's pixels): the curve's shape quickly, its level roughly; otherwise every point
+    is a real run, the same as a plain run at that k.
+    """
+    fmt = format_for("", format)
+    ks = (
+        k_ladder()
+        if ks is None
+        else tuple(check_k(k, palette_format=fmt in PALETTE_FORMATS) for k in ks)
+    )
+    settings = _Settings(
+        plugin, params, seed, dither, fmt, registry or default_registry(), should_stop, timeout
+    )
+    small = sample_tiles(image, pixels=sample) if estimate else image
+    runs = _Runs(small, settings, "both", scale=image.pixels / small.pixels)
+    for k in ks:
+        if should_stop is not None and should_stop():
+            raise Cancelled("cancelled")
+        t = time.perf_counter()
+        delta_e, nbytes, _ = runs.run(k)
+        yield Trial(k, delta_e, nbytes, small is not image, None, time.perf_counter() - t)
+
+
+@dataclass(frozen=True)
+class Knee:
+    """Where one more color buys little, on a rate–distortion curve.
+
+    Attributes
+    ----------
+    k : int
+    how : str
+        How it was chosen, in a sentence for the user.
+    """
+
+    k: int
+    how: str = (
+        "the point farthest below the straight line from the fewest colors to the most, "
+        "with file size and ΔE2000 each scaled to 0–1 (the Kneedle rule)"
+    )
+
+
+def knee(points) -> Knee | None:
+    """The :class:`Knee` of a curve of trials (each with ``k``, ``bytes`` and ``delta_e``);
+    None with fewer than three points or a curve with no bend below its chord (by at least
+    _KNEE_MIN_BEND)."""
+    usable = sorted(
+        (p for p in points if p.bytes is not None and p.delta_e is not None), key=lambda p: p.k
+    )
+    if len(usable) < 3:
+        return None
+    x = np.array([p.bytes for p in usable], float)
+    y = np.array([p.delta_e for p in usable], float)
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    x = (x - x[0]) / (x[-1] - x[0]) if x[-1] != x[0] else (x - x.min()) / np.ptp(x)
+    y = (y - y[-1]) / (y[0] - y[-1]) if y[0] != y[-1] else (y - y.min()) / np.ptp(y)
+    below = (1.0 - x) - y  # the chord from (0, 1) to (1, 0), minus the curve
+    best = int(np.argmax(below))
+    if below[best] <= _KNEE_MIN_BEND or best in (0, len(usable) - 1):
+        return None
+    return Knee(usable[best].k)

@@ -16,13 +16,21 @@ from kmc_tui import (
     ParameterError,
     Target,
     TargetUnreachable,
+    Trial,
     as_image,
     compress,
     process,
     read_image,
     search_k,
 )
-from kmc_tui.targets import parse_size, sample_pixels, sample_tiles
+from kmc_tui.targets import (
+    k_ladder,
+    knee,
+    parse_size,
+    rate_distortion,
+    sample_pixels,
+    sample_tiles,
+)
 
 
 def photo(name: str, width: int) -> object:
@@ -247,3 +255,48 @@ def test_samples_come_from_all_over_the_image(large):
     assert np.array_equal(tiles.rgb[-32:, -32:], large.rgb[-32:, -32:])
     # Random pixels: their mean color is the image's, within a level.
     assert np.abs(pixels.rgb.mean((0, 1)) - large.rgb.mean((0, 1))).max() < 1.0
+
+
+def test_k_ladder():
+    ladder = k_ladder()
+    assert ladder[0] == 2 and ladder[-1] == 256 and 20 <= len(ladder) <= 30
+    assert list(ladder) == sorted(set(ladder))
+    assert k_ladder(16)[-1] == 16 and k_ladder(1) == (1,)
+
+
+def test_rate_distortion_points_are_plain_runs(small):
+    ks = (2, 8, 32, 128)
+    points = list(rate_distortion(small, ks))
+    assert [p.k for p in points] == list(ks)
+    for point in points:
+        result = plain(small, point.k)
+        assert not point.estimate and point.meets is None
+        assert point.delta_e == result.stats.delta_e
+        assert point.bytes == result.stats.output_bytes
+    assert points[0].delta_e > points[-1].delta_e and points[0].bytes < points[-1].bytes
+
+
+def test_rate_distortion_estimates_come_from_a_sample(large):
+    points = list(rate_distortion(large, (4, 64), estimate=True, sample=SAMPLE))
+    assert all(p.estimate for p in points)
+    for point in points:
+        real = plain(large, point.k).stats
+        # A sample of tiles: the right order of size and error, not the exact figures.
+        assert 0.5 < point.bytes / real.output_bytes < 2
+        assert 0.5 < point.delta_e / real.delta_e < 2
+
+
+def test_knee_is_where_the_curve_bends(small):
+    def point(k, nbytes, delta_e):
+        return Trial(k, delta_e, nbytes, False, None, 0.0)
+
+    # Steep, then flat: the bend is at the third point.
+    curve = [point(2, 100, 10.0), point(4, 150, 5.0), point(8, 200, 2.0), point(16, 400, 1.5),
+             point(32, 800, 1.2)]  # fmt: skip
+    found = knee(curve)
+    assert found.k == 8 and "Kneedle" in found.how
+    assert knee(curve[:2]) is None
+    straight = [point(k, 100 * k, 10.0 - k / 4) for k in (2, 4, 8, 16)]
+    assert knee(straight) is None
+    real = list(rate_distortion(small, k_ladder(64, steps=8)))
+    assert knee(real).k in [p.k for p in real[1:-1]]
