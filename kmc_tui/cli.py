@@ -264,12 +264,16 @@ def _record(result) -> dict:
 def _search_line(search) -> str:
     """How a target chose k, for the line under a result."""
     real = {t.k: t for t in search.trials if not t.estimate}
+    estimates = len(search.trials) - len(real)
     runs = f"{len(real)} run{'s' if len(real) != 1 else ''}"
+    if estimates:
+        runs += f" and {estimates} estimate{'s' if estimates != 1 else ''}"
+    runs += f" in {sum(t.seconds for t in search.trials):.1f} s"
     if search.at_bound:
         return f"target {search.target}: k={search.k}, the end of the range ({runs})"
     kind = search.target.kind
     other = real[search.k - 1 if kind == "delta_e" else search.k + 1]
-    figure = f"ΔE2000 {other.delta_e:.2f}" if kind == "delta_e" else human_bytes(other.bytes)
+    figure = f"ΔE2000 {other.delta_e:.3f}" if kind == "delta_e" else f"{other.bytes} B"
     return f"target {search.target}: k={search.k} (k={other.k} gives {figure}; {runs})"
 
 
