@@ -15,6 +15,7 @@ from .api import Result, compress, process, save
 from .encode import encode
 from .errors import (
     Cancelled,
+    ContractError,
     InputError,
     KmcError,
     OutputError,
@@ -24,21 +25,16 @@ from .errors import (
     PluginTimeout,
 )
 from .fsio import write_atomic
+from .plugin_api import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
 from .quantize import Quantized, quantize
 from .read import Image, as_image, read_image
-from .registry import (
-    ColorHistogram,
-    ParamSpec,
-    Quantizer,
-    QuantizerOutput,
-    Registry,
-    default_registry,
-)
+from .registry import Registry, default_registry
 from .stats import Stats, compute_stats
 
 __all__ = [
     "Cancelled",
     "ColorHistogram",
+    "ContractError",
     "Image",
     "InputError",
     "KmcError",
