@@ -491,40 +491,49 @@ def _interrupt(signum, frame):
 
 @contextlib.contextmanager
 def _own_stdout(*, restore: bool = True):
-    """Yield a stream on the real stdout for the command's own output, with file descriptor 1
-    (so ``sys.stdout`` and C code writing to it) pointed at stderr meanwhile.
+    """Yield a stream on the real stdout for the command's own output; meanwhile ``sys.stdout``
+    is stderr and file descriptor 1 (where C code writes) points at stderr too.
 
     Plugins run in this process, some in threads that outlive a timeout: whatever they print,
     in Python or from C, lands on stderr and never ahead of or inside a ``--json`` record.
-    With `restore` False fd 1 stays on stderr (the process is about to exit, and an abandoned
-    plugin thread may still print).
+    With `restore` False it stays so (the process is about to exit, and an abandoned plugin
+    thread may still print).
     """
+    python_stdout = sys.stdout
     try:
-        sys.stdout.flush()
+        python_stdout.flush()
         saved = os.dup(1)
         os.dup2(2, 1)
-    except (AttributeError, OSError, ValueError):  # no file descriptors (embedded): as it is
-        yield sys.stdout
-        return
-    out = io.TextIOWrapper(
-        io.FileIO(saved, "w"),
-        encoding=sys.stdout.encoding or "utf-8",
-        errors=sys.stdout.errors or "strict",
-        line_buffering=True,
-    )
+    except (AttributeError, OSError, ValueError):  # no file descriptors (embedded)
+        saved = None
+    encoding = getattr(python_stdout, "encoding", None) or "utf-8"
+    out, sys.stdout = python_stdout, sys.stderr
+    if saved is not None:
+        out = io.TextIOWrapper(
+            io.FileIO(saved, "w"),
+            encoding=encoding,
+            errors=getattr(python_stdout, "errors", None) or "strict",
+            line_buffering=True,
+        )
+        # On fd 1, which keeps the stderr it was given while reading borrows fd 2 for a moment.
+        sys.stdout = io.TextIOWrapper(
+            io.FileIO(1, "w", closefd=False),
+            encoding=encoding,
+            errors="backslashreplace",
+            line_buffering=True,
+        )
     try:
         yield out
     finally:
-        try:
-            out.flush()
-        except (OSError, ValueError):
-            pass
-        with contextlib.suppress(OSError, ValueError):
-            sys.stdout.flush()  # what plugins printed goes where fd 1 points: stderr
+        for stream in (out, sys.stdout):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
         if restore:
-            os.dup2(saved, 1)
-            with contextlib.suppress(OSError):
-                out.close()
+            sys.stdout = python_stdout
+            if saved is not None:
+                os.dup2(saved, 1)
+                with contextlib.suppress(OSError):
+                    out.close()
 
 
 def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
