@@ -26,6 +26,7 @@ from kmc_tui import (
     process,
     read_image,
 )
+from kmc_tui.plugin_api import ColorHistogram
 from kmc_tui.stats import Stats
 
 PHOTO = Path(__file__).resolve().parent / "data" / "pillow" / "hopper.png"
@@ -334,3 +335,20 @@ def test_stats_are_immutable_and_as_dict_is_the_cli_record(cli, tmp_path):
     for key in set(record) - timing - {"output"}:
         assert record[key] == ours[key], key
     assert set(record["stage_seconds"]) == set(ours["stage_seconds"])
+
+
+@pytest.mark.parametrize("name", ["mediancut", "octree", "minibatch"])
+def test_built_ins_with_the_hook_stop_when_asked(name):
+    cls = Registry(use_env=False).get(name).load()
+    colors = np.random.default_rng(5).integers(0, 256, (5000, 3), dtype=np.uint8)
+    hist = ColorHistogram(colors, np.ones(len(colors), np.int64))
+    asked = []
+
+    def stop() -> bool:
+        asked.append(True)
+        return True
+
+    with pytest.raises(Cancelled):
+        cls().quantize(hist, 16, should_stop=stop)
+    assert asked
+    assert len(cls().quantize(hist, 16, should_stop=lambda: False).palette) <= 16
