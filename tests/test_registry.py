@@ -186,3 +186,28 @@ def test_input_untouched_by_api(tmp_path):
     before = sha256(src)
     compress(src, tmp_path / "o.gif", 8)
     assert sha256(src) == before
+
+
+class _DuckTyped:
+    """Declares everything a plugin does, without subclassing Quantizer."""
+
+    name = "duck"
+    description = "looks like a plugin"
+    params = ()
+    supports_alpha = False
+
+    def quantize(self, hist, k, *, seed=0):  # pragma: no cover - never runs
+        raise AssertionError
+
+
+def test_entry_points_and_files_follow_one_rule_for_what_a_plugin_is(tmp_path):
+    # Through an entry point (register() is how entry points come in): refused when loaded.
+    reg = Registry(use_entry_points=False, use_env=False)
+    record = reg.register("duck", lambda: _DuckTyped, origin="duck-dist 1.0", target="m:Duck")
+    with pytest.raises(PluginError, match="_DuckTyped is not a subclass of kmc_tui.plugin_api"):
+        record.load()
+    # As a file: the same class is not a plugin there either.
+    source = "class Duck:\n    name = 'duck'\n    description = 'looks like a plugin'\n"
+    _write(tmp_path / "p", "duck", source)
+    with pytest.raises(PluginError, match="must define exactly one Quantizer subclass"):
+        Registry([tmp_path / "p"], use_entry_points=False, use_env=False).get("duck").load()
