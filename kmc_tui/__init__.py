@@ -5,6 +5,9 @@ The public API (no Textual here)::
     from kmc_tui import compress
     result = compress("in.jpg", "out.png", k=16)
     print(result.stats.ratio, result.stats.delta_e)
+
+Plugin authors import the contract from :mod:`kmc_tui.plugin_api` and check their plugin with
+:func:`kmc_tui.testing.check_quantizer`.
 """
 
 from __future__ import annotations

@@ -290,7 +290,9 @@ def _declares_name(cls: Any, name: str | None) -> None:
             "(it is typed as --plugin NAME)"
         )
     if name is not None and value != name:
-        raise ContractError(f"it declares name {value!r} but is registered as {name!r}")
+        raise ContractError(
+            f"class {cls.__name__} declares name {value!r} but is registered as {name!r}"
+        )
 
 
 def _declares_description(cls: Any, name: str | None) -> None:
