@@ -22,10 +22,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .errors import ContractError, ParameterError, PluginError, describe
-
-# The plugin contract's names, re-exported: plugins written before plugin_api existed import
-# them from here.
-from .plugin_api import (  # noqa: F401
+from .plugin_api import (
     NAME_PATTERN,
     ColorHistogram,
     ParamSpec,
@@ -33,6 +30,21 @@ from .plugin_api import (  # noqa: F401
     QuantizerOutput,
     validate_declaration,
 )
+
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PLUGIN_PATH_ENV",
+    "PluginRecord",
+    "Registry",
+    "default_registry",
+    "warm_up_in_background",
+    # The contract's names, re-exported: plugins written before kmc_tui.plugin_api existed
+    # import them from here.
+    "ColorHistogram",
+    "ParamSpec",
+    "Quantizer",
+    "QuantizerOutput",
+]
 
 ENTRY_POINT_GROUP = "kmc_tui.quantizers"
 PLUGIN_PATH_ENV = "KMC_TUI_PLUGIN_PATH"
