@@ -246,8 +246,8 @@ def _fmt_float(x: float, digits: int = 2) -> str:
 def _record(result) -> dict:
     """The JSON record of one file: the stats' own, with what a target or a skip adds."""
     record = result.stats.as_dict()
-    record["output"] = None if result.output is None else str(result.output)
-    record["status"] = "skipped" if result.output is None else "written"
+    if result.output is None:
+        record.update(output=None, status="skipped")
     if result.search is not None:
         record.update(result.search.as_dict())
     return record
