@@ -9,6 +9,8 @@ Textual, so all of it is tested without a terminal.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import threading
 import time
 import traceback as traceback_module
@@ -135,6 +137,26 @@ class Job:
         return f"<Job {self.id} k={self.settings.k} {self.settings.plugin} {state}>"
 
 
+def _find_malloc_trim():
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        return None
+
+
+_malloc_trim = _find_malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by a computation back to the system (glibc keeps it otherwise).
+
+    numpy's temporaries of a big image (hundreds of MB) are freed into glibc's heap, which
+    keeps them: without this the app's resident size grows by most of a computation's peak.
+    """
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
 class _Computation:
     """A job's computation in a daemon thread of its own (a Python thread cannot be killed)."""
 
@@ -142,6 +164,7 @@ class _Computation:
         self.job = job
         self.value: Any = None
         self.error: BaseException | None = None
+        self.finished = threading.Event()
         self.thread = threading.Thread(
             target=self._run, args=(fn,), name=f"kmc-tui job {job.id}", daemon=True
         )
@@ -151,6 +174,9 @@ class _Computation:
             self.value = fn(self.job.should_stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the thread waiting for it
             self.error = exc
+        finally:
+            self.finished.set()
+            release_free_memory()  # after the answer is handed over; the runner waits for it
 
     @property
     def holds_the_runner(self) -> bool:
@@ -213,10 +239,8 @@ class JobRunner:
                 told = True
                 waiting(current.job)
             current.thread.join(self.poll)
-        thread = computation.thread
-        while thread.is_alive():
-            thread.join(self.poll)
-            if job.should_stop() and thread.is_alive():
+        while not computation.finished.wait(self.poll):
+            if job.should_stop():
                 raise Cancelled("cancelled")
         if computation.error is not None:
             raise computation.error

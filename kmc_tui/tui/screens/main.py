@@ -24,7 +24,14 @@ from textual.worker import get_current_worker
 
 from ...errors import Cancelled, KmcError, OutputError, OutputExists
 from ...formats import FORMAT_EXTENSIONS, human_bytes
-from ..session import DISPLAY_PIXELS, PREVIEW_PIXELS, Job, Session, Settings
+from ..session import (
+    DISPLAY_PIXELS,
+    PREVIEW_PIXELS,
+    Job,
+    Session,
+    Settings,
+    release_free_memory,
+)
 from ..viewport import Viewport
 from ..widgets.controls import Controls
 from ..widgets.file_browser import FileBrowser
@@ -301,6 +308,8 @@ class MainScreen(Screen):
                 self.LoadFailed(request, path, f"{path}: {type(exc).__name__}: {exc}")
             )
             return
+        finally:
+            release_free_memory()  # the decoder's and the downscaling's temporaries
         self.post_message(loaded)
 
     def on_main_screen_image_loaded(self, message: ImageLoaded) -> None:
