@@ -532,22 +532,34 @@ async def test_mouse_opens_a_file_and_zooms_where_clicked(folder):
         )
 
 
+def plugin_list_text(screen: PluginsScreen) -> str:
+    from textual.widgets import OptionList
+
+    options = screen.query_one(OptionList)
+    return "\n".join(
+        str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+    )
+
+
 @sync
-async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp_path_factory):
+async def test_failing_plugins_are_shown_where_they_can_be_found_again(folder, tmp_path_factory):
     plugins = tmp_path_factory.mktemp("failing")
     (plugins / "tui_raises.py").write_text(
         "from kmc_tui.registry import Quantizer\n"
+        "def check_the_palette(k):\n"
+        "    raise ValueError('deliberately broken')\n"
         "class Raises(Quantizer):\n"
         "    name = 'tui_raises'\n"
         "    description = 'Always fails'\n"
         "    def quantize(self, hist, k, *, seed=0):\n"
-        "        raise ValueError('deliberately broken')\n"
+        "        check_the_palette(k)\n"
     )
     (plugins / "tui_noimport.py").write_text("raise ImportError('missing dependency xyz')\n")
     app = KmcApp(folder / "hopper.png", k=4, plugin_dirs=[plugins])
     seen = record_notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
+        pane = app.screen.query_one("#result", HalfBlockView)
         app.query_one("#plugin").focus()
         app.query_one("#plugin").value = "tui_raises"  # what choosing it in the Select does
         await wait_until(
@@ -556,7 +568,19 @@ async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp
             30,
             "plugin error",
         )
+        await settle(pilot)
         assert app.session.result is None
+        # Not only a toast: the result pane says what failed, and no longer "computing…".
+        assert "deliberately broken" in " ".join(widget_text(pane).split())
+        assert pane.caption == "k=4 tui_raises · failed"
+        assert "quantizing failed" in widget_text(app.screen.query_one("#stats"))
+        # The plugins screen keeps the error and its traceback, down to the plugin's function.
+        await press(pilot, "f2")
+        assert isinstance(app.screen, PluginsScreen)
+        text = plugin_list_text(app.screen)
+        assert "tui_raises  failed" in text and "last error: plugin 'tui_raises'" in text
+        assert "in check_the_palette" in text and "ValueError: deliberately broken" in text
+        await press(pilot, "escape")
         app.query_one("#plugin").value = "tui_noimport"
         await wait_until(
             pilot,
@@ -567,6 +591,11 @@ async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp
         app.query_one("#plugin").value = "kmeans"
         result = await wait_result(pilot, app)
         assert result.quantized.plugin == "kmeans" and app.is_running
+        assert "failed" not in pane.caption and "colors" in pane.caption
+        # Once working again the errors are still there to read.
+        await press(pilot, "f2")
+        text = plugin_list_text(app.screen)
+        assert "deliberately broken" in text and "missing dependency xyz" in text
 
 
 @sync
