@@ -100,11 +100,16 @@ class Controls(Vertical):
             k_field = self.query_one("#k", Input)
             if k_field.value != str(settings.k):
                 k_field.value = str(settings.k)
-            if settings.plugin in self._plugins:
-                self.query_one("#plugin", Select).value = settings.plugin
-            self.query_one("#dither", Switch).value = settings.dither
-            self.query_one("#dither-state", Label).update("on" if settings.dither else "off")
-            self.query_one("#format", Select).value = settings.format
+            plugin = self.query_one("#plugin", Select)
+            if settings.plugin in self._plugins and plugin.value != settings.plugin:
+                plugin.value = settings.plugin
+            dither = self.query_one("#dither", Switch)
+            if dither.value != settings.dither:
+                dither.value = settings.dither
+                self.query_one("#dither-state", Label).update("on" if settings.dither else "off")
+            fmt = self.query_one("#format", Select)
+            if fmt.value != settings.format:
+                fmt.value = settings.format
             for name, value in settings.params:
                 self._show_param(name, value)
 
@@ -116,7 +121,7 @@ class Controls(Vertical):
         if isinstance(widget, Input):
             if widget.value != str(value):
                 widget.value = str(value)
-        else:
+        elif widget.value != value:
             widget.value = value
 
     async def set_params(self, specs, settings) -> None:
