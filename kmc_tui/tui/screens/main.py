@@ -19,6 +19,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
@@ -43,7 +44,7 @@ from ..widgets.stats_panel import StatsPanel
 PLUGIN_LOAD_TIMEOUT = 20.0
 #: Background behind transparent pixels.
 BACKDROP = (40, 40, 46)
-#: Requests closer together than this (keys held down) let the burst settle first.
+#: Requests closer together than this (keys held down) wait until the keys pause this long.
 RAPID_SECONDS = 0.15
 SETTLE_SECONDS = 0.05
 #: Below this width (the "-narrow" breakpoint) one pane is shown unless asked for both.
@@ -164,6 +165,7 @@ class MainScreen(Screen):
         self._no_image_text = ""
         self._preview_input = None
         self._last_request = 0.0
+        self._settling: Timer | None = None
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -274,6 +276,7 @@ class MainScreen(Screen):
 
     def open_image(self, path: Path) -> None:
         """Read `path` in a worker; the panes show it when it is decoded."""
+        self._stop_settling()
         request = self.session.begin_open()
         self.query_one("#original", HalfBlockView).set_caption(f"loading {path.name}…")
         self._load(request, Path(path))
@@ -358,11 +361,32 @@ class MainScreen(Screen):
 
     # -- quantizing ---------------------------------------------------------------------------
     def start_job(self) -> None:
-        """Compute the preview, then the full result, for the current image and settings."""
-        session = self.session
+        """Compute the preview, then the full result, for the current image and settings.
+
+        Keys held down start no job per key: the running one is stopped at once and the new
+        one starts when the keys have paused for a moment.
+        """
         now = time.perf_counter()
         rapid = now - self._last_request < RAPID_SECONDS
         self._last_request = now
+        self._stop_settling()
+        if rapid and self.session.ready():
+            self.session.stop()
+            self.query_one("#result", HalfBlockView).set_caption(
+                result_caption(self.session.settings, "computing…")
+            )
+            self._settling = self.set_timer(SETTLE_SECONDS, self._start_job_now)
+        else:
+            self._start_job_now()
+
+    def _stop_settling(self) -> None:
+        if self._settling is not None:
+            self._settling.stop()
+            self._settling = None
+
+    def _start_job_now(self) -> None:
+        self._settling = None
+        session = self.session
         job = session.start_job()
         if job is None:
             return
@@ -383,22 +407,16 @@ class MainScreen(Screen):
             stats.clear(f"computing k={settings.k}…")
         preview_input = self._preview_input if self._preview_input is not job.image else None
         specs = session.plugin(settings.plugin).specs or ()
-        self._quantize(job, preview_input, specs, SETTLE_SECONDS if rapid else 0.0)
+        self._quantize(job, preview_input, specs)
 
     @work(thread=True, exclusive=True, group="quantize", description="quantize")
-    def _quantize(self, job: Job, preview_input, specs: tuple, settle: float) -> None:
+    def _quantize(self, job: Job, preview_input, specs: tuple) -> None:
         from ...api import process
         from ...quantize import quantize
 
         settings = job.settings
 
         def compute(should_stop):
-            if settle:  # keys held down: let the burst settle before starting heavy work
-                end = time.perf_counter() + settle
-                while time.perf_counter() < end:
-                    if should_stop():
-                        raise Cancelled("cancelled")
-                    time.sleep(0.01)
             if preview_input is not None:
                 quick = quantize(
                     preview_input,
@@ -569,16 +587,14 @@ class MainScreen(Screen):
         if focused is not None and focused is not files and controls in focused.ancestors:
             files.focus()  # leaving a field: not a request to stop anything
             return
-        if not self.session.cancel():
+        settling = self._settling is not None
+        self._stop_settling()
+        if not self.session.cancel() and not settling:
             files.focus()
             return
-        job = self.session.job
-        self.query_one("#result", HalfBlockView).show_message(
-            "cancelled: change a setting to try again"
-        )
-        self.query_one("#result", HalfBlockView).set_caption(
-            result_caption(job.settings, "cancelled")
-        )
+        pane = self.query_one("#result", HalfBlockView)
+        pane.show_message("cancelled: change a setting to try again")
+        pane.set_caption(result_caption(self.session.settings, "cancelled"))
         self.query_one(StatsPanel).clear("cancelled")
         self.notify("cancelled the running job", timeout=3)
 
