@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
+from textual import events
 from tui_support import (
     DATA,
     HOPPER,
@@ -198,6 +199,7 @@ async def test_typing_k_applies_it_and_refuses_bad_values(folder):
 @sync
 async def test_switch_plugin_and_parameter_from_the_keyboard(folder):
     app = KmcApp(folder / "hopper.png", k=8)
+    seen = record_notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
         names = app.registry.names()
@@ -225,6 +227,19 @@ async def test_switch_plugin_and_parameter_from_the_keyboard(folder):
         await press(pilot, "f")
         result = await wait_result(pilot, app)
         assert result.format == "gif"
+        # Keys faster than the fields follow: two p's go two plugins on, and the plugin field
+        # showing the first one does not pull the setting back to it.
+        at = names.index(app.session.settings.plugin)
+        seen.clear()
+        app.post_message(events.Key("p", "p"))
+        app.post_message(events.Key("p", "p"))
+        await settle(pilot)
+        await pilot.pause(0.2)
+        await settle(pilot)
+        assert app.session.settings.plugin == names[(at + 2) % len(names)]
+        chosen = [m for _, m in seen if m.startswith("plugin: ")]
+        assert chosen == [f"plugin: {names[(at + n) % len(names)]}" for n in (1, 2)]
+        assert app.query_one("#plugin").value == app.session.settings.plugin
         # Round the plugins back to k-means: its parameter keeps the value chosen before.
         for _ in range(len(names)):
             if app.session.settings.plugin == "kmeans":
@@ -320,6 +335,10 @@ async def test_a_hanging_plugin_can_be_cancelled_and_the_app_stays_responsive(
             await press(pilot, "plus")
             assert app.session.settings.k == 9
             assert time.monotonic() - started < 10
+            # One computation at a time: k=9 waits for the hung k=8, and the pane says so.
+            pane = app.screen.query_one("#result", HalfBlockView)
+            await wait_until(pilot, lambda: "escape leaves it" in pane.caption, 10, "waiting")
+            assert "waiting for hang (k=8)" in pane.caption
             # Escape in a field only leaves the field; escape again cancels the job.
             app.query_one("#k").focus()
             await press(pilot, "escape")
