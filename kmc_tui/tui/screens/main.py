@@ -473,10 +473,13 @@ class MainScreen(Screen):
             return
         blocker = message.blocker.settings
         self.query_one("#result", HalfBlockView).set_caption(
-            result_caption(
-                message.job.settings,
-                f"waiting for {blocker.plugin} (k={blocker.k}) to stop · escape leaves it",
-            )
+            result_caption(message.job.settings, f"waiting for k={blocker.k}…")
+        )
+        self.notify(
+            f"plugin {blocker.plugin!r} (k={blocker.k}) has not stopped yet; escape leaves it "
+            "running in the background",
+            title="waiting",
+            timeout=6,
         )
 
     def _show_result(self, result, settings: Settings) -> None:
