@@ -213,7 +213,7 @@ class JobRunner:
         fn: Callable[[Callable[[], bool]], T],
         *,
         waiting: Callable[[Job], None] | None = None,
-        notice_after: float = 0.5,
+        notice_after: float = 1.0,
     ) -> T:
         """``fn(job.should_stop)`` once the runner is free; its value, or what it raised.
 
