@@ -19,7 +19,7 @@ Targets (issue 11): peak ≤ 600 MB, last key → result ≤ 1.15 × one quiet s
 Not part of the test suite. From the repository root, with the environment kmc-tui is in::
 
     python benchmarks/tui_runner.py                    # baseline: the merge base with main
-    python benchmarks/tui_runner.py --baseline b9ef0ef --repeat 3
+    python benchmarks/tui_runner.py --baseline b9ef0ef --baseline main --repeat 3
     python benchmarks/tui_runner.py --no-baseline      # this tree only
 """
 
@@ -240,7 +240,11 @@ def write_doc(text: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--baseline", help="git revision to compare with (default: merge base)")
+    parser.add_argument(
+        "--baseline",
+        action="append",
+        help="git revision to compare with (repeatable; default: the merge base with main)",
+    )
     parser.add_argument("--no-baseline", action="store_true")
     parser.add_argument("--repeat", type=int, default=2)
     parser.add_argument("--no-doc", action="store_true", help="print only")
@@ -260,19 +264,24 @@ def main() -> None:
     variants: dict[str, Path] = {}
     with tempfile.TemporaryDirectory(prefix="kmc-runner-") as tmp:
         if not args.no_baseline:
-            rev = args.baseline or subprocess.run(
-                ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            short = subprocess.run(
-                ["git", "-C", str(ROOT), "rev-parse", "--short", rev],
-                capture_output=True,
-                text=True,
-                check=True,
-            ).stdout.strip()
-            variants[f"baseline {short}"] = unpack(rev, Path(tmp))
+            revs = args.baseline or [
+                subprocess.run(
+                    ["git", "-C", str(ROOT), "merge-base", "HEAD", "main"],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip()
+            ]
+            for rev in revs:
+                short = subprocess.run(
+                    ["git", "-C", str(ROOT), "rev-parse", "--short", rev],
+                    capture_output=True,
+                    text=True,
+                    check=True,
+                ).stdout.strip()
+                folder = Path(tmp) / short
+                folder.mkdir()
+                variants[f"baseline {rev} ({short})"] = unpack(rev, folder)
         variants[ours] = ROOT
         results: dict[str, list[Run]] = {name: [] for name in variants}
         load_before = load()
