@@ -5,6 +5,9 @@ The public API (no Textual here)::
     from kmc_tui import compress
     result = compress("in.jpg", "out.png", k=16)
     print(result.stats.ratio, result.stats.delta_e)
+
+Plugin authors import the contract from :mod:`kmc_tui.plugin_api` and check their plugin with
+:func:`kmc_tui.testing.check_quantizer`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from .api import Result, compress, process, save
 from .encode import encode
 from .errors import (
     Cancelled,
+    ContractError,
     InputError,
     KmcError,
     OutputError,
@@ -22,23 +26,20 @@ from .errors import (
     ParameterError,
     PluginError,
     PluginTimeout,
+    TargetUnreachable,
 )
 from .fsio import write_atomic
+from .plugin_api import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
 from .quantize import Quantized, quantize
 from .read import Image, as_image, read_image
-from .registry import (
-    ColorHistogram,
-    ParamSpec,
-    Quantizer,
-    QuantizerOutput,
-    Registry,
-    default_registry,
-)
+from .registry import Registry, default_registry
 from .stats import Stats, compute_stats
+from .targets import Target, TargetSearch, Trial, search_k
 
 __all__ = [
     "Cancelled",
     "ColorHistogram",
+    "ContractError",
     "Image",
     "InputError",
     "KmcError",
@@ -54,6 +55,10 @@ __all__ = [
     "Registry",
     "Result",
     "Stats",
+    "Target",
+    "TargetSearch",
+    "TargetUnreachable",
+    "Trial",
     "as_image",
     "compress",
     "compute_stats",
@@ -63,5 +68,6 @@ __all__ = [
     "quantize",
     "read_image",
     "save",
+    "search_k",
     "write_atomic",
 ]

@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .errors import Cancelled, ParameterError, PluginError, PluginTimeout
+from .errors import (
+    Cancelled,
+    ContractError,
+    ParameterError,
+    PluginError,
+    PluginTimeout,
+    describe,
+)
 from .formats import K_LIMIT, K_MAX
+from .plugin_api import ColorHistogram, takes_should_stop, validate_output
 from .read import Image
-from .registry import ColorHistogram, QuantizerOutput, Registry, default_registry
+from .registry import Registry, default_registry
 
 #: Without alpha support, pixels with alpha below this are "transparent".
 ALPHA_THRESHOLD = 128
@@ -165,40 +174,6 @@ def nearest(colors: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return out
 
 
-def _validate(result: Any, name: str, n: int, channels: int, k: int):
-    if isinstance(result, QuantizerOutput):
-        palette, labels = result.palette, result.labels
-    elif isinstance(result, tuple) and len(result) == 2:
-        palette, labels = result
-    elif isinstance(result, np.ndarray):
-        palette, labels = result, None
-    else:
-        raise PluginError(
-            f"plugin {name!r} returned {type(result).__name__}, expected a "
-            "QuantizerOutput, a palette array or (palette, labels)"
-        )
-    palette = np.asarray(palette)
-    bad = f"plugin {name!r} returned an invalid result: "
-    if palette.ndim != 2 or palette.shape[1] != channels or not 1 <= palette.shape[0] <= k:
-        raise PluginError(
-            bad + f"palette has shape {palette.shape}, expected (m, {channels}) with 1 <= m <= {k}"
-        )
-    if palette.dtype != np.uint8:
-        if palette.dtype.kind not in "iu" or palette.min() < 0 or palette.max() > 255:
-            raise PluginError(bad + f"palette dtype {palette.dtype}, expected uint8")
-        palette = palette.astype(np.uint8)
-    if labels is not None:
-        labels = np.asarray(labels)
-        if labels.shape != (n,):
-            raise PluginError(bad + f"labels have shape {labels.shape}, expected ({n},)")
-        if labels.dtype.kind not in "iu":
-            raise PluginError(bad + f"labels dtype {labels.dtype}, expected integers")
-        if n and (labels.min() < 0 or labels.max() >= len(palette)):
-            raise PluginError(bad + f"labels outside 0..{len(palette) - 1}")
-        labels = labels.astype(np.intp)
-    return palette, labels
-
-
 def call_with_timeout(
     fn: Callable[[], Any],
     timeout: float | None,
@@ -246,36 +221,154 @@ def run_plugin(
     params: dict,
     timeout: float | None = None,
     should_stop: Callable[[], bool] | None = None,
-):
-    """Call a plugin and validate what it returns; every failure becomes a PluginError.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Call a plugin, check what it returns, and give its palette and each color's entry.
 
-    With `timeout` (seconds) the plugin runs in a thread that is abandoned if it does not
-    finish in time (PluginTimeout) or when `should_stop()` turns True meanwhile (Cancelled).
+    A plugin whose ``quantize`` names ``should_stop`` is handed a callable that turns True
+    when `should_stop()` does or `timeout` has passed, so it can stop at its next pass. With
+    `timeout` (seconds) the plugin runs in a thread that is abandoned if it does not finish in
+    time (PluginTimeout) or when `should_stop()` turns True meanwhile (Cancelled).
+
+    Returns
+    -------
+    palette : ndarray of uint8, shape (m, C)
+    labels : ndarray of intp, shape (n,)
+
+    Raises
+    ------
+    PluginError
+        The plugin raised (one line; its traceback in ``.traceback``) or broke the output
+        contract (:func:`~kmc_tui.plugin_api.validate_output`); kept on `record` as its
+        latest failure.
     """
     cls = record.load()
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    def stop() -> bool:
+        if deadline is not None and time.monotonic() > deadline:
+            return True
+        return should_stop is not None and bool(should_stop())
+
+    kwargs = dict(params, seed=seed)
+    if takes_should_stop(cls):
+        kwargs["should_stop"] = stop
+    what = f"plugin {record.name!r}"
     try:
         if timeout is None:
-            result = cls().quantize(hist, k, seed=seed, **params)
+            result = cls().quantize(hist, k, **kwargs)
         else:
             result = call_with_timeout(
-                lambda: cls().quantize(hist, k, seed=seed, **params),
+                lambda: cls().quantize(hist, k, **kwargs),
                 timeout,
-                what=f"plugin {record.name!r}",
+                what=what,
                 should_stop=should_stop,
             )
-    except (Cancelled, PluginTimeout):
+    except Cancelled:
+        if deadline is None or time.monotonic() <= deadline:
+            raise
+        # The plugin saw the deadline pass a moment before the waiting thread did.
+        record.note_failure(f"{what} timed out after {timeout:g} s")
+        raise PluginTimeout(record.last_error) from None
+    except PluginTimeout as exc:
+        record.note_failure(str(exc))
         raise
     except (KeyboardInterrupt, MemoryError):
         raise
     except BaseException as exc:  # noqa: BLE001 - a plugin must never take the program down
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise PluginError(
-            f"plugin {record.name!r} failed: {type(exc).__name__}" + (f": {first}" if first else "")
-        ) from None
-    palette, labels = _validate(result, record.name, len(hist.colors), hist.channels, k)
-    if labels is None:
-        labels = nearest(hist.colors, palette)
-    return palette, labels
+        record.note_failure(
+            f"{what} failed: {describe(exc)}", "".join(traceback.format_exception(exc))
+        )
+        raise PluginError(record.last_error, traceback=record.last_traceback) from None
+    try:
+        validate_output(result, hist, k, context=f"{what} returned an invalid result")
+    except ContractError as exc:
+        record.note_failure(str(exc))
+        raise
+    if result.labels is None:
+        return result.palette, nearest(hist.colors, result.palette)
+    return result.palette, result.labels.astype(np.intp, copy=False)
+
+
+@dataclass(frozen=True, eq=False)
+class ImageHistogram:
+    """The distinct colors of an image's visible pixels and their counts: the part of a
+    quantization that does not depend on k or on the plugin (only on its alpha support).
+
+    Attributes
+    ----------
+    image : Image
+        The image it was made from.
+    rgba : bool
+        Whether alpha is a fourth channel of the colors (for plugins with alpha support).
+    visible : ndarray of bool, shape (H*W,), or None
+        The pixels counted (None: all of them).
+    pixels : ndarray of uint8, shape (H, W, C) or (N, 1, C)
+        The counted pixels themselves, as plugins get them.
+    colors : ndarray of uint8, shape (n, C)
+    counts : ndarray of int64, shape (n,)
+    to_pixels : callable or None
+        Maps per-color values (n,) to the counted pixels (N,).
+    partial_alpha : bool
+        Some pixels are neither opaque nor fully transparent.
+    seconds : float
+        Time it took.
+    """
+
+    image: Image
+    rgba: bool
+    visible: np.ndarray | None
+    pixels: np.ndarray
+    colors: np.ndarray
+    counts: np.ndarray
+    to_pixels: Callable[[np.ndarray], np.ndarray] | None
+    partial_alpha: bool
+    seconds: float
+
+
+def image_histogram(image: Image, *, rgba: bool) -> ImageHistogram:
+    """Count the distinct colors of `image`'s visible pixels (see :class:`ImageHistogram`).
+
+    With `rgba` (a plugin that supports alpha) alpha is a fourth channel and only fully
+    transparent pixels are left out; without it, pixels below ALPHA_THRESHOLD are.
+    """
+    t = time.perf_counter()
+    h, w = image.height, image.width
+    alpha = image.alpha
+    rgba = bool(rgba and alpha is not None)
+    partial_alpha = alpha is not None and bool(np.any((alpha > 0) & (alpha < 255)))
+    if rgba:
+        # Fully transparent pixels get an entry of their own (in quantize), so they stay fully
+        # transparent; the plugin quantizes the visible ones, alpha included.
+        visible = alpha.reshape(-1) > 0
+        flat = image.rgba().reshape(-1, 4)[visible]
+        pixels = flat.reshape(h, w, 4) if visible.all() else flat.reshape(-1, 1, 4)
+    elif alpha is not None:
+        visible = alpha.reshape(-1) >= ALPHA_THRESHOLD
+        flat = image.rgb.reshape(-1, 3)[visible]
+        pixels = flat.reshape(-1, 1, 3)
+    else:
+        visible = None
+        flat = image.rgb.reshape(-1, 3)
+        pixels = image.rgb
+    if len(flat):
+        colors, counts, to_pixels = distinct_colors(flat)
+    else:
+        colors, counts, to_pixels = (
+            np.zeros((0, flat.shape[1]), np.uint8),
+            np.zeros(0, np.int64),
+            None,
+        )
+    return ImageHistogram(
+        image,
+        rgba,
+        visible,
+        pixels,
+        colors,
+        counts,
+        to_pixels,
+        partial_alpha,
+        time.perf_counter() - t,
+    )
 
 
 def quantize(
@@ -290,6 +383,7 @@ def quantize(
     registry: Registry | None = None,
     should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
+    histogram: ImageHistogram | None = None,
 ) -> Quantized:
     """Reduce `image` to at most `k` colors with a quantizer plugin.
 
@@ -308,10 +402,15 @@ def quantize(
         Floyd–Steinberg error diffusion onto the same palette.
     registry : Registry, optional
     should_stop : callable, optional
-        Polled between stages; when it returns True, :class:`Cancelled` is raised.
+        Polled between stages, and by plugins that take it (see
+        :func:`~kmc_tui.plugin_api.takes_should_stop`) during theirs; when it returns True,
+        :class:`Cancelled` is raised.
     timeout : float, optional
         Seconds the plugin may take; past that, :class:`PluginTimeout` is raised and its
         thread abandoned (see :func:`call_with_timeout`).
+    histogram : ImageHistogram, optional
+        `image`'s distinct colors from :func:`image_histogram`, so that several runs on one
+        image (a search over k) count them once; the result is the same as without it.
 
     Returns
     -------
@@ -332,39 +431,26 @@ def quantize(
             raise Cancelled("cancelled")
         return now
 
-    t = time.perf_counter()
     h, w = image.height, image.width
-    alpha = image.alpha
-    rgba_mode = alpha is not None and cls.supports_alpha
-    if rgba_mode:
-        # Fully transparent pixels get an entry of their own (below), so they stay fully
-        # transparent; the plugin quantizes the visible ones, alpha included.
-        visible = alpha.reshape(-1) > 0
-        pixels = image.rgba().reshape(-1, 4)[visible]
-        image_for_plugin = pixels.reshape(h, w, 4) if visible.all() else pixels.reshape(-1, 1, 4)
-    elif alpha is not None:
-        visible = alpha.reshape(-1) >= ALPHA_THRESHOLD
-        if np.any((alpha > 0) & (alpha < 255)):
-            notes.append(f"plugin {plugin!r} has no alpha support: transparency reduced to on/off")
-        pixels = image.rgb.reshape(-1, 3)[visible]
-        image_for_plugin = pixels.reshape(-1, 1, 3)
-    else:
-        visible = None
-        pixels = image.rgb.reshape(-1, 3)
-        image_for_plugin = image.rgb
-    channels = pixels.shape[1]
+    rgba_mode = image.alpha is not None and cls.supports_alpha
+    if histogram is None:
+        histogram = image_histogram(image, rgba=rgba_mode)
+    elif histogram.image is not image or histogram.rgba != rgba_mode:
+        raise ParameterError(
+            "the histogram given to quantize() was made for another image or alpha mode"
+        )
+    seconds["histogram"] = histogram.seconds
+    visible, pixels = histogram.visible, histogram.pixels
+    colors, counts, to_pixels = histogram.colors, histogram.counts, histogram.to_pixels
+    if histogram.partial_alpha and not rgba_mode:
+        notes.append(f"plugin {plugin!r} has no alpha support: transparency reduced to on/off")
+    channels = colors.shape[1]
     has_hidden = visible is not None and not visible.all()
-    if has_hidden and k == 1 and len(pixels):
+    if has_hidden and k == 1 and len(colors):
         has_hidden = False  # one color: no room for a transparent entry as well
         notes.append("k=1 leaves no room for transparency: the result is opaque")
-    k_colors = k - 1 if (has_hidden and len(pixels)) else k
-
-    colors, counts, to_pixels = (
-        distinct_colors(pixels)
-        if len(pixels)
-        else (np.zeros((0, channels), np.uint8), np.zeros(0, np.int64), None)
-    )
-    t = stage("histogram", t)
+    k_colors = k - 1 if (has_hidden and len(colors)) else k
+    t = stage("histogram", time.perf_counter())
 
     if len(colors) == 0:
         palette, labels = np.zeros((0, channels), np.uint8), np.zeros(0, np.intp)
@@ -377,7 +463,7 @@ def quantize(
                 f"k={k} keeps them all"
             )
     else:
-        hist = ColorHistogram(colors, counts, image_for_plugin)
+        hist = ColorHistogram(colors, counts, pixels)
         palette, labels = run_plugin(
             record,
             hist,
