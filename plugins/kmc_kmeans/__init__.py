@@ -34,7 +34,7 @@ from collections.abc import Callable
 import numpy as np
 
 from kmc_tui.errors import Cancelled
-from kmc_tui.registry import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
+from kmc_tui.plugin_api import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
 from kmc_tui.stats import srgb8_to_lab
 
 #: Alpha is scaled to this range so a full step of opacity weighs like a full step of lightness.
