@@ -10,11 +10,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .encode import encode
 from .errors import OutputError, OutputExists
 from .formats import PALETTE_FORMATS, format_for
 from .fsio import write_atomic
-from .quantize import Quantized, quantize
+from .quantize import ALPHA_THRESHOLD, Quantized, quantize
 from .read import Image, read_image
 from .registry import Registry
 from .stats import Stats, lossless_color_error, measure
@@ -62,8 +64,12 @@ def _quantize_and_encode(
     should_stop: Callable[[], bool] | None,
     timeout: float | None,
     seconds: dict[str, float],
-) -> tuple[Quantized, bytes, dict]:
-    """Quantize, encode and measure; each stage's time goes into `seconds`."""
+) -> tuple[Image, Quantized, bytes, dict]:
+    """Quantize, encode and measure; each stage's time goes into `seconds`.
+
+    Returns the image as quantized (:func:`as_format_holds`), the result, its bytes and figures.
+    """
+    image = as_format_holds(image, fmt)
     q = quantize(
         image,
         k,
@@ -87,7 +93,24 @@ def _quantize_and_encode(
         t = time.perf_counter()
         figures = measure(image, q, data, fmt, errors=errors.result())
     seconds["stats"] = time.perf_counter() - t
-    return q, data, figures
+    return image, q, data, figures
+
+
+def as_format_holds(image: Image, format: str) -> Image:
+    """`image` with its transparency as `format` stores it.
+
+    GIF keeps transparency on or off: alpha is made so before quantizing (below 128 hidden,
+    the rest opaque), so no palette entry is spent on a see-through shade the file cannot hold
+    and the figures count the colors written. Other formats get `image` itself.
+    """
+    alpha = image.alpha
+    if format != "gif" or alpha is None or not np.any((alpha > 0) & (alpha < 255)):
+        return image
+    on_off = np.where(alpha >= ALPHA_THRESHOLD, 255, 0).astype(np.uint8)
+    note = "GIF holds transparency on or off: alpha below 128 made transparent, the rest opaque"
+    return dataclasses.replace(
+        image, alpha=None if on_off.min() == 255 else on_off, notes=(*image.notes, note)
+    )
 
 
 def process(
@@ -110,7 +133,7 @@ def process(
     """
     fmt = format_for("", format)
     seconds: dict[str, float] = {}
-    q, data, figures = _quantize_and_encode(
+    image, q, data, figures = _quantize_and_encode(
         image,
         k,
         plugin=plugin,
@@ -180,7 +203,7 @@ def compress(
     t = time.perf_counter()
     image = read_image(input)
     seconds = {"read": time.perf_counter() - t}
-    q, data, figures = _quantize_and_encode(
+    image, q, data, figures = _quantize_and_encode(
         image,
         k,
         plugin=plugin,
