@@ -7,19 +7,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import json
 import logging
 import math
 import os
-import signal
 import sys
-import tempfile
-import time
-import warnings
 from pathlib import Path
 
 from .errors import KmcError
-from .formats import IMAGE_EXTENSIONS, human_bytes
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -60,37 +56,45 @@ def _exit_now(code: int) -> int:
     os._exit(code)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+COMPRESS_DESCRIPTION = (
+    "Quantize images to k colors. One input and -o FILE writes that file; several inputs, a "
+    "folder or --recursive with -o FOLDER mirror the inputs there; without -o each result is "
+    "written beside its input as <stem>-k<k>.<ext>. '-' is stdin (input) or stdout (-o -). "
+    "Names that start with '-' go after '--'."
+)
 
-    parser = argparse.ArgumentParser(
-        prog="kmc-tui",
-        description="Reduce images to k colors. With no command (or a PATH), open the "
-        "terminal UI on PATH (a folder or an image; default: the current folder).",
-    )
-    parser.add_argument("--version", action="version", version=f"kmc-tui {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    c = sub.add_parser(
-        "compress",
-        help="quantize images to k colors and write them",
-        description="Quantize one image (-i IN -o OUT) or many (several -i, or a "
-        "folder, with -o a folder).",
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes >= 1, got {text!r}")
+    return value
+
+
+def add_compress_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="IN",
+        help="input images or folders ('-': standard input)",
     )
     c.add_argument(
         "-i",
         "--input",
         action="append",
-        required=True,
+        default=[],
         metavar="IN",
-        help="input image or folder (repeatable)",
+        help="input image or folder (repeatable; the same as a positional IN)",
     )
     c.add_argument(
         "-o",
         "--output",
-        required=True,
         metavar="OUT",
-        help="output file, or folder when there are several inputs",
+        help="output file, or folder for several inputs ('-': standard output); default: "
+        "beside each input as <stem>-k<k>.<ext>",
     )
     c.add_argument(
         "-k",
@@ -114,9 +118,34 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--format",
         choices=("png", "gif", "jpeg", "jpg", "webp"),
-        help="output format (default: from the output's extension; png for folders)",
+        help="output format (default: from the output's extension; png otherwise)",
+    )
+    c.add_argument(
+        "-r",
+        "--recursive",
+        action="store_true",
+        help="walk folders' whole trees (mirrored under an output folder)",
     )
     c.add_argument("--force", action="store_true", help="overwrite existing files")
+    c.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave outputs that are already there (resumes a stopped run)",
+    )
+    c.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="worker processes (default: the cores this process may use)",
+    )
+    c.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        default=os.environ.get("DASK_SCHEDULER_ADDRESS") or None,
+        help="run on the Dask cluster whose scheduler is at ADDRESS (default: "
+        "$DASK_SCHEDULER_ADDRESS); needs pip install 'kmc-tui[dask]'",
+    )
     c.add_argument("--json", action="store_true", help="print one JSON object per file")
     c.add_argument(
         "--plugin-dir",
@@ -132,6 +161,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up on a file when the plugin takes longer (the next file still "
         "runs); also bounds loading the plugin",
     )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = argparse.ArgumentParser(
+        prog="kmc-tui",
+        description="Reduce images to k colors. With no command (or a PATH), open the "
+        "terminal UI on PATH (a folder or an image; default: the current folder).",
+    )
+    parser.add_argument("--version", action="version", version=f"kmc-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser(
+        "compress",
+        help="quantize images to k colors and write them",
+        description=COMPRESS_DESCRIPTION,
+    )
+    add_compress_arguments(c)
 
     p = sub.add_parser("plugins", help="list quantizer plugins, their parameters and errors")
     p.add_argument("--plugin-dir", action="append", default=[], metavar="DIR")
@@ -150,172 +198,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _collect_inputs(inputs: list[str]) -> list[Path]:
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files.extend(
-                sorted(
-                    p
-                    for p in path.iterdir()
-                    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                )
-            )
-        else:
-            files.append(path)
-    return files
-
-
-class _Progress:
-    """A one-line progress bar on stderr, drawn only on a terminal."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.enabled = total > 1 and sys.stderr.isatty()
-        self.start = time.perf_counter()
-
-    def update(self, done: int, name: str) -> None:
-        if not self.enabled:
-            return
-        width = 24
-        filled = int(width * done / self.total)
-        elapsed = time.perf_counter() - self.start
-        eta = f" eta {elapsed / done * (self.total - done):.0f}s" if done else ""
-        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}{eta} {name}"
-        sys.stderr.write(line[:100].ljust(100))
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 100 + "\r")
-            sys.stderr.flush()
-
-
-def _fmt_float(x: float, digits: int = 2) -> str:
-    return "inf" if math.isinf(x) else f"{x:.{digits}f}"
-
-
-def _record(result) -> dict:
-    s = result.stats
-    return {
-        "input": str(result.image.path),
-        "output": str(result.output),
-        "input_bytes": s.input_bytes,
-        "output_bytes": s.output_bytes,
-        "ratio": s.ratio,
-        "saved_percent": s.saved_percent,
-        "bits_per_pixel": s.bits_per_pixel,
-        "colors": s.colors,
-        "k": result.quantized.k,
-        "exact_colors": s.exact,
-        "psnr": None if math.isinf(s.psnr) else s.psnr,
-        "delta_e": s.delta_e,
-        "seconds": s.total_seconds,
-        "stage_seconds": s.seconds,
-        "width": s.width,
-        "height": s.height,
-        "format": result.format,
-        "plugin": result.quantized.plugin,
-        "params": result.quantized.params,
-        "notes": list(result.notes),
-    }
-
-
-def _line(result) -> str:
-    s = result.stats
-    ratio = "-" if s.ratio is None else f"{s.ratio:.3f} ({s.saved_percent:.0f}% saved)"
-    exact = "" if s.exact else " (lossy format: not exactly k colors)"
-    return (
-        f"{result.image.path} -> {result.output}: {s.colors} colors{exact}, "
-        f"{human_bytes(s.input_bytes)} -> {human_bytes(s.output_bytes)}, ratio {ratio}, "
-        f"{s.bits_per_pixel:.2f} bpp, PSNR {_fmt_float(s.psnr)} dB, "
-        f"ΔE2000 {s.delta_e:.2f}, {s.total_seconds:.2f} s"
-    )
-
-
-def _summary(rows: list[tuple[Path, object]]) -> str:
-    head = (
-        f"{'file':<32} {'in':>9} {'out':>9} {'ratio':>6} {'colors':>6} "
-        f"{'PSNR':>6} {'ΔE':>5} {'s':>6}"
-    )
-    lines = [head, "-" * len(head)]
-    total_in = total_out = 0
-    for path, res in rows:
-        name = path.name if len(path.name) <= 32 else "…" + path.name[-31:]
-        if isinstance(res, Exception):
-            lines.append(f"{name:<32} failed: {res}")
-            continue
-        s = res.stats
-        total_in += s.input_bytes or 0
-        total_out += s.output_bytes
-        lines.append(
-            f"{name:<32} {human_bytes(s.input_bytes):>9} {human_bytes(s.output_bytes):>9} "
-            f"{(s.ratio or 0):>6.3f} {s.colors:>6} {_fmt_float(s.psnr, 1):>6} "
-            f"{s.delta_e:>5.2f} {s.total_seconds:>6.2f}"
-        )
-    ok = sum(not isinstance(r, Exception) for _, r in rows)
-    ratio = f"{total_out / total_in:.3f}" if total_in else "-"
-    lines.append("-" * len(head))
-    lines.append(
-        f"{ok} of {len(rows)} done, {human_bytes(total_in)} -> {human_bytes(total_out)}"
-        f" (ratio {ratio}), {len(rows) - ok} failed"
-    )
-    return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def _decoder_chatter(lines: list[str]):
-    """Collect what decoders say while reading, so a bad file gives one clean line.
-
-    Python warnings (Pillow's "Corrupt EXIF data" …) are recorded, and C libraries that write
-    straight to file descriptor 2 (libtiff's "Fax4Decode: Bad code word …") are redirected to a
-    temporary file; both end up in `lines`, for the caller to show as notes or drop.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
-        try:
-            fd = sys.stderr.fileno()
-            sys.stderr.flush()
-            saved = os.dup(fd)
-        except (AttributeError, OSError, ValueError):  # no real stderr (embedded, tests)
-            saved = None
-        with tempfile.TemporaryFile() as sink:
-            if saved is not None:
-                os.dup2(sink.fileno(), fd)
-            try:
-                yield
-            finally:
-                if saved is not None:
-                    sys.stderr.flush()
-                    os.dup2(saved, fd)
-                    os.close(saved)
-                    sink.seek(0)
-                    lines.extend(
-                        f"decoder said: {ln.strip()}"
-                        for ln in sink.read(4096).decode(errors="replace").splitlines()
-                        if ln.strip()
-                    )
-    for w in caught:
-        text = (str(w.message).strip().splitlines() or [""])[0]
-        if text:
-            from_decoder = any(part in Path(w.filename).parts for part in ("PIL", "imageio"))
-            lines.append(f"{'decoder said' if from_decoder else 'warning'}: {text}")
+def _usage_error(message: str) -> int:
+    print(f"kmc-tui: error: {message}", file=sys.stderr)
+    return 2
 
 
 def cmd_compress(args) -> int:
-    from .api import compress
+    from . import batch
+    from .batch import STDIO
     from .errors import PluginTimeout
-    from .formats import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
+    from .formats import PALETTE_FORMATS, format_for
     from .quantize import call_with_timeout, check_k
-    from .registry import Registry, warm_up_in_background
 
-    err = sys.stderr
+    inputs = [*args.input, *args.inputs]
+    if not inputs:
+        return _usage_error("no input: name image files or folders (or - for standard input)")
+    if args.force and args.skip_existing:
+        return _usage_error("--force and --skip-existing contradict each other; choose one")
+    folders = [i for i in inputs if i != STDIO and os.path.isdir(i)]
+    if STDIO in inputs and len(inputs) > 1:
+        return _usage_error("- (standard input) must be the only input")
+    to_stdout = args.output == STDIO or (inputs == [STDIO] and args.output is None)
+    if to_stdout:
+        if len(inputs) > 1 or folders:
+            return _usage_error("-o - (standard output) takes exactly one input file")
+        if args.json:
+            return _usage_error("--json and -o - would both write to standard output")
+        if sys.stdout.isatty():
+            return _usage_error("refusing to write image data to a terminal; redirect it")
+    into_folder = (
+        not to_stdout
+        and args.output is not None
+        and (len(inputs) > 1 or bool(folders) or args.recursive or os.path.isdir(args.output))
+    )
+    many = len(inputs) > 1 or bool(folders)
+    plugin_dirs = batch.plugin_dirs_with_env(args.plugin_dir)
     try:
-        registry = Registry(args.plugin_dir)
-        batch = len(args.input) > 1 or Path(args.input[0]).is_dir()
+        registry = batch.registry_for(plugin_dirs)
+        named_output = args.output is not None and not into_folder and not to_stdout
         fmt = (
-            format_for("", args.format or "png") if batch else format_for(args.output, args.format)
+            format_for(args.output, args.format)
+            if named_output
+            else format_for("", args.format or "png")
         )
         check_k(args.k, palette_format=fmt in PALETTE_FORMATS)
         record = registry.get(args.plugin)
@@ -327,80 +251,117 @@ def cmd_compress(args) -> int:
                 args.timeout,
                 what=f"loading plugin {args.plugin!r}",
             )
+        client = batch.connect_dask(args.dask) if args.dask else None
     except KmcError as exc:
-        print(f"kmc-tui: error: {exc}", file=err)
+        print(f"kmc-tui: error: {batch.shown(str(exc))}", file=sys.stderr)
         return _exit_now(2) if isinstance(exc, PluginTimeout) else 2
-    params = dict(args.param)
-    warm_up_in_background(record)  # e.g. import scikit-learn while the image is decoded
-    if batch:
+    if into_folder:
         out_dir = Path(args.output)
         if out_dir.exists() and not out_dir.is_dir():
-            print(f"kmc-tui: error: {out_dir}: several inputs need an output folder", file=err)
-            return 2
+            return _usage_error(f"{batch.shown(out_dir)}: several inputs need an output folder")
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            print(f"kmc-tui: error: {out_dir}: cannot create folder: {exc.strerror}", file=err)
-            return 2
-        ext = FORMAT_EXTENSIONS[fmt][0]
-        inputs = _collect_inputs(args.input)
-        if not inputs:
-            print(f"kmc-tui: error: no image files in {', '.join(args.input)}", file=err)
-            return 1
-        stems = [p.stem for p in inputs]
-        # Two inputs with one stem (a.jpg, a.png) keep their whole names: a.jpg.png, a.png.png.
-        jobs = [
-            (p, out_dir / ((p.name if stems.count(p.stem) > 1 else p.stem) + ext)) for p in inputs
-        ]
-    else:
-        jobs = [(Path(args.input[0]), Path(args.output))]
+            return _usage_error(f"{batch.shown(out_dir)}: cannot create folder: {exc.strerror}")
 
-    progress = _Progress(len(jobs))
-    rows: list[tuple[Path, object]] = []
-    failed = 0
-    abandoned = False  # a plugin timed out: its thread still runs
-    for n, (src, dst) in enumerate(jobs):
-        progress.update(n, src.name)
-        chatter: list[str] = []
+    with batch.stop_on_signals():
         try:
-            with _decoder_chatter(chatter):
-                result = compress(
-                    src,
-                    dst,
-                    args.k,
-                    plugin=args.plugin,
-                    params=params,
-                    seed=args.seed,
-                    dither=args.dither,
-                    format=args.format,
-                    force=args.force,
-                    registry=registry,
-                    timeout=args.timeout,
-                )
-        except KmcError as exc:
-            abandoned = abandoned or isinstance(exc, PluginTimeout)
-            failed += 1
-            rows.append((src, exc))
-            progress.close()
-            print(f"kmc-tui: error: {exc}", file=err)
-            continue
-        rows.append((src, result))
-        progress.close()
-        said = list(dict.fromkeys(chatter))[:3]
-        if args.json:
-            record = _record(result)
-            record["notes"] += said
-            print(json.dumps(record), flush=True)
-        else:
-            print(_line(result), flush=True)
-            for note in [*result.notes, *said]:
-                print(f"  note: {note}")
-    progress.close()
-    if batch and not args.json:
-        print(_summary(rows), file=err if args.json else sys.stdout)
+            return _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, client)
+        except batch.Interrupted as exc:  # before the run started
+            print(f"kmc-tui: stopped by {exc}", file=sys.stderr)
+            return exc.exit_code
+        finally:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.close()
+
+
+def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, client) -> int:
+    from . import batch
+    from .batch import CANCELLED, DONE, FAILED, STDIO
+    from .registry import warm_up_in_background
+    from .report import Progress, Tally, file_line, json_line
+
+    found = batch.walk_inputs(
+        inputs, recursive=args.recursive, skip_folders=[args.output] if into_folder else []
+    )
+    plan = batch.plan(
+        found,
+        output=STDIO if args.output == STDIO else args.output,
+        into_folder=into_folder,
+        k=args.k,
+        format=fmt,
+        skip_existing=args.skip_existing,
+        force=args.force,
+    )
+    tasks = plan.tasks
+    if not tasks and not plan.settled:
+        print(
+            f"kmc-tui: error: no image files in {', '.join(map(batch.shown, inputs))}",
+            file=sys.stderr,
+        )
+        return 1
+    local_only = any(STDIO in (t.input, t.output) for t in tasks)
+    on_dask = client is not None and not local_only
+    settings = batch.Settings(
+        k=args.k,
+        plugin=args.plugin,
+        params=tuple(args.param),
+        seed=args.seed,
+        dither=args.dither,
+        format=fmt,
+        force=args.force,
+        plugin_dirs=plugin_dirs,
+        timeout=args.timeout,
+        # One thread per file, so the bytes do not depend on the runner; a lone file keeps
+        # every core.
+        threads=1 if (len(tasks) > 1 or on_dask) else None,
+        make_folders=into_folder,
+    )
+    jobs = min(args.jobs or batch.default_jobs(), len(tasks))
+    if on_dask:
+        runner = batch.run_dask(tasks, settings, client)
+    elif jobs > 1:
+        runner = batch.run_pool(tasks, settings, jobs=jobs)
+    else:
+        warm_up_in_background(record)  # e.g. import scikit-learn while the image is decoded
+        runner = batch.run_in_process(tasks, settings)
+
+    tally = Tally(total=len(tasks) + len(plan.settled))
+    show_progress = many and sys.stderr.isatty()
+    abandoned = False  # a plugin timed out: its thread still runs in this process
+    stopped = None
+    with Progress(tally, enabled=show_progress) as progress:
+        try:
+            for outcome in itertools.chain(plan.settled, runner):
+                tally.add(outcome)
+                abandoned = abandoned or (outcome.abandoned and not on_dask and jobs <= 1)
+                if outcome.status == FAILED:
+                    progress.print(f"kmc-tui: error: {batch.shown(outcome.message)}", stderr=True)
+                if args.json and outcome.status != CANCELLED:
+                    progress.print(json_line(outcome))
+                elif outcome.status == DONE:
+                    progress.print(file_line(outcome))
+                    for note in outcome.notes:
+                        progress.print(f"  note: {batch.shown(note)}")
+                progress.update()
+        except batch.Interrupted as exc:
+            stopped = exc
+        finally:
+            runner.close()
+    if many and not args.json:
+        print(tally.table())
+    if stopped is not None:
+        left = tally.total - tally.finished
+        print(
+            f"kmc-tui: stopped by {stopped}: {tally.done} done, {tally.skipped} skipped, "
+            f"{tally.failed} failed, {left} not finished (nothing partial was written)",
+            file=sys.stderr,
+        )
+        return stopped.exit_code
     if abandoned:
         return _exit_now(1)
-    return 1 if failed else 0
+    return 1 if tally.failed else 0
 
 
 def cmd_plugins(args) -> int:
@@ -477,10 +438,6 @@ def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
     return 0
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"compress", "plugins", "tui"}
@@ -489,12 +446,18 @@ def main(argv: list[str] | None = None) -> int:
         argv = ["compress", *argv]
     elif not argv or argv[0] not in commands | {"-h", "--help", "--version"}:
         argv = ["tui", *argv]  # `kmc-tui`, `kmc-tui PATH`, `kmc-tui --plugin-dir D PATH`
-    args = build_parser().parse_args(argv)
+    if argv and argv[0] == "compress":
+        # Options and inputs in any order: `compress a.png -k 8 b.png -o out/`.
+        compress = argparse.ArgumentParser(
+            prog="kmc-tui compress", description=COMPRESS_DESCRIPTION
+        )
+        add_compress_arguments(compress)
+        args = compress.parse_intermixed_args(argv[1:])
+        args.command = "compress"
+    else:
+        args = build_parser().parse_args(argv)
     # Pillow logs some decoding problems (an error is raised as well): keep them off the terminal.
     logging.getLogger("PIL").addHandler(logging.NullHandler())
-    if args.command == "compress":
-        # A polite kill unwinds like Ctrl+C, so a write in progress removes its temporary file.
-        signal.signal(signal.SIGTERM, _interrupt)
     try:
         if args.command == "compress":
             return cmd_compress(args)

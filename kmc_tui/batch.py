@@ -1,0 +1,937 @@
+"""Many images at once: walk the inputs, plan the outputs, run one function per file.
+
+The same picklable function, :func:`compress_file`, runs in this process
+(:func:`run_in_process`), in local worker processes that take files one at a time
+(:func:`run_pool`), or on a Dask cluster in chunks of files (:func:`run_dask`). A batch computes
+every file with one thread (threadpoolctl), so the bytes written depend on the inputs and the
+settings, not on the runner or on how many files run at once: scikit-learn's Lloyd passes sum in
+a different order with another thread count.
+
+Nothing here prints; the runners yield an :class:`Outcome` per file as it finishes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import math
+import os
+import signal
+import stat
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from .errors import Cancelled, KmcError, PluginTimeout
+from .formats import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS
+
+#: The input and output name of the standard streams.
+STDIO = "-"
+
+DONE, SKIPPED, FAILED, CANCELLED = "done", "skipped", "failed", "cancelled"
+
+
+# -- names ---------------------------------------------------------------------------------------
+
+
+def shown(text: str | os.PathLike) -> str:
+    """`text` (a path, or a message naming one) as one printable line.
+
+    Bytes that are not UTF-8 (kept by Python as surrogate escapes) become ``\\xNN``, and control
+    characters (a newline in a file name) their escapes, so a name cannot break a line or a
+    terminal.
+    """
+    decoded = os.fsencode(text).decode("utf-8", "backslashreplace")
+    if decoded.isprintable():
+        return decoded
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in decoded
+    )
+
+
+def default_jobs() -> int:
+    """The cores this process may run on (its CPU affinity), at least 1."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+# -- walking -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Source:
+    """An input file: its path, and the folder argument it was found under (None: named)."""
+
+    path: str
+    root: str | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something in the inputs that cannot be compressed (reported; never stops the run)."""
+
+    path: str
+    message: str
+
+
+def _link_problem(path: str, exc: OSError) -> str:
+    if exc.errno == errno.ELOOP:
+        return f"{path}: symbolic link loop"
+    if exc.errno == errno.ENOENT:
+        return f"{path}: broken symbolic link"
+    return f"{path}: cannot access: {exc.strerror or exc}"
+
+
+def walk_inputs(
+    inputs: Iterable[str],
+    *,
+    recursive: bool = False,
+    skip_folders: Iterable[str] = (),
+) -> Iterator[Source | Problem]:
+    """The image files named by `inputs`, in a stable order, and what was wrong on the way.
+
+    A folder gives its image files (by extension, sorted by name); with `recursive`, its whole
+    tree, following symbolic links to folders but never into a folder already seen (a loop is
+    reported). Folders in `skip_folders` (the output folder) are left out. Unreadable folders,
+    broken links and missing inputs come out as :class:`Problem`; the walk goes on.
+    """
+    skip_ids = set()
+    for folder in skip_folders:
+        with contextlib.suppress(OSError):
+            st = os.stat(folder)
+            skip_ids.add((st.st_dev, st.st_ino))
+    for item in inputs:
+        if item == STDIO:
+            yield Source(STDIO)
+            continue
+        try:
+            st = os.stat(item)
+        except OSError as exc:
+            if os.path.islink(item):
+                yield Problem(item, _link_problem(item, exc))
+            elif exc.errno == errno.ENOENT:
+                yield Problem(item, f"{item}: no such file or folder")
+            else:
+                yield Problem(item, f"{item}: cannot access: {exc.strerror or exc}")
+            continue
+        if stat.S_ISDIR(st.st_mode):
+            yield from _walk_folder(item, st, recursive=recursive, skip_ids=skip_ids)
+        else:
+            yield Source(item)  # read_image says what is wrong with a non-image
+
+
+def _walk_folder(root: str, root_st, *, recursive: bool, skip_ids: set) -> Iterator:
+    seen = {(root_st.st_dev, root_st.st_ino)}
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            with os.scandir(folder) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:
+            yield Problem(folder, f"{folder}: cannot read folder: {exc.strerror or exc}")
+            continue
+        subfolders = []
+        for entry in entries:
+            is_image = os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
+            try:
+                st = os.stat(entry.path)  # through links
+            except OSError as exc:
+                if is_image or (recursive and entry.is_symlink()):
+                    yield Problem(entry.path, _link_problem(entry.path, exc))
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if not recursive:
+                    continue
+                key = (st.st_dev, st.st_ino)
+                if key in skip_ids:
+                    continue
+                if key in seen:
+                    if entry.is_symlink():
+                        yield Problem(
+                            entry.path,
+                            f"{entry.path}: symbolic link loop (a folder already walked); "
+                            "not followed",
+                        )
+                    continue
+                seen.add(key)
+                subfolders.append(entry.path)
+            elif is_image:
+                yield Source(entry.path, root)
+        stack.extend(reversed(subfolders))  # depth first, in name order
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Task:
+    """One file to compress: where from and where to (``-``: the standard streams)."""
+
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one input.
+
+    Attributes
+    ----------
+    input, output : str
+    status : str
+        ``done``, ``skipped`` (the output was there already), ``failed`` or ``cancelled``.
+    message : str
+        The one-line error (failed) or the reason (skipped).
+    record : dict or None
+        The figures of a done file (the CLI's ``--json`` keys).
+    notes : tuple of str
+        Things to know about a done file.
+    abandoned : bool
+        A plugin timed out and its thread is still running in the process that ran it.
+    """
+
+    input: str
+    output: str
+    status: str
+    message: str = ""
+    record: dict | None = None
+    notes: tuple[str, ...] = ()
+    abandoned: bool = False
+
+
+@dataclass
+class Plan:
+    """Tasks to run, and inputs already settled (skipped or failed) before any work."""
+
+    tasks: list[Task] = field(default_factory=list)
+    settled: list[Outcome] = field(default_factory=list)
+
+
+def beside_name(path: str, k: int, fmt: str, *, whole: bool = False) -> str:
+    """The result's path beside its input: ``<stem>-k<k>.<ext>`` (``<name>-k<k>.<ext>`` when
+    `whole`, for inputs of one folder that share a stem)."""
+    folder, name = os.path.split(path)
+    base = name if whole else os.path.splitext(name)[0]
+    return os.path.join(folder, f"{base}-k{k}{FORMAT_EXTENSIONS[fmt][0]}")
+
+
+def plan(
+    found: Iterable[Source | Problem],
+    *,
+    output: str | None,
+    into_folder: bool,
+    k: int,
+    format: str,
+    skip_existing: bool = False,
+    force: bool = False,
+) -> Plan:
+    """Where each input goes, and which inputs are settled before any work.
+
+    Parameters
+    ----------
+    found : iterable of Source or Problem
+        From :func:`walk_inputs`.
+    output : str or None
+        None: each result beside its input (:func:`beside_name`); ``-``: standard output; a
+        file; or, with `into_folder`, a folder where a folder input's tree is mirrored (same
+        relative paths, the extension of `format`).
+    k : int
+    format : str
+        The output format (its first extension names the results).
+    skip_existing, force : bool
+        An output already there is skipped, replaced, or (neither) an error for that input.
+
+    Inputs in one folder that share a stem keep their whole names (``a.jpg`` and ``a.png`` give
+    ``a.jpg.png`` and ``a.png.png``). An input listed twice runs once; a second input that would
+    write the same output fails. Beside its input, a file that is another input's result under
+    these settings is left alone, so a run over a folder never takes its own results as inputs.
+    """
+    ext = FORMAT_EXTENSIONS[format][0]
+    sources: list[Source] = []
+    result = Plan()
+    seen_inputs: set[str] = set()
+    for item in found:
+        if isinstance(item, Problem):
+            result.settled.append(Outcome(item.path, "", FAILED, item.message))
+            continue
+        key = item.path if item.path == STDIO else os.path.realpath(item.path)
+        if key not in seen_inputs:
+            seen_inputs.add(key)
+            sources.append(item)
+
+    def folder_and_name(src: Source) -> tuple[str, str]:
+        if output is None:
+            return os.path.split(src.path)
+        rel = (
+            os.path.basename(src.path) if src.root is None else os.path.relpath(src.path, src.root)
+        )
+        sub, name = os.path.split(rel)
+        return os.path.join(output, sub), name
+
+    placed = [folder_and_name(src) for src in sources]
+    stems: dict[tuple[str, str], int] = {}
+    for folder, name in placed:
+        key = (folder, os.path.splitext(name)[0])
+        stems[key] = stems.get(key, 0) + 1
+
+    targets: list[str] = []
+    for src, (folder, name) in zip(sources, placed, strict=True):
+        whole = stems[(folder, os.path.splitext(name)[0])] > 1
+        if src.path == STDIO or output == STDIO:
+            targets.append(STDIO if output in (None, STDIO) else output)
+        elif output is None:
+            targets.append(beside_name(os.path.join(folder, name), k, format, whole=whole))
+        elif into_folder:
+            targets.append(
+                os.path.join(folder, (name if whole else os.path.splitext(name)[0]) + ext)
+            )
+        else:
+            targets.append(output)
+
+    results_beside = (
+        {os.path.realpath(t) for t in targets if t != STDIO} if output is None else set()
+    )
+    claimed: dict[str, str] = {}
+    for src, target in zip(sources, targets, strict=True):
+        if src.path != STDIO and os.path.realpath(src.path) in results_beside:
+            continue  # another input's result: not an input of this run
+        if target != STDIO:
+            key = os.path.realpath(target)
+            if key in claimed:
+                result.settled.append(
+                    Outcome(
+                        src.path,
+                        target,
+                        FAILED,
+                        f"{src.path}: would write {target}, the output of {claimed[key]}",
+                    )
+                )
+                continue
+            claimed[key] = src.path
+            if os.path.lexists(target):
+                if os.path.isdir(target):
+                    result.settled.append(
+                        Outcome(src.path, target, FAILED, f"{target}: is a folder")
+                    )
+                    continue
+                if skip_existing:
+                    result.settled.append(Outcome(src.path, target, SKIPPED, "already there"))
+                    continue
+                if not force:
+                    result.settled.append(
+                        Outcome(
+                            src.path,
+                            target,
+                            FAILED,
+                            f"{target}: already exists (use --force to overwrite, "
+                            "--skip-existing to keep it)",
+                        )
+                    )
+                    continue
+        result.tasks.append(Task(src.path, target))
+    return result
+
+
+# -- the per-file function -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything :func:`compress_file` needs besides the file: small and picklable.
+
+    `plugin_dirs` is the complete list (no environment variable is read where this runs);
+    `threads` caps the threads of numeric libraries while a file is computed (None: as they
+    are); `make_folders` creates missing output folders (mirrored trees).
+    """
+
+    k: int
+    plugin: str = "kmeans"
+    params: tuple[tuple[str, object], ...] = ()
+    seed: int = 0
+    dither: bool = False
+    format: str = "png"
+    force: bool = False
+    plugin_dirs: tuple[str, ...] = ()
+    timeout: float | None = None
+    threads: int | None = 1
+    make_folders: bool = False
+
+
+_REGISTRIES: dict = {}
+_THREAD_LIMITS: dict = {}
+#: Decoders' chatter is caught by pointing the process's fd 2 elsewhere: one file at a time.
+_CHATTER_LOCK = threading.Lock()
+
+
+def registry_for(plugin_dirs: Sequence[str]):
+    """The registry for these plugin folders, made once per process."""
+    from .registry import Registry
+
+    key = tuple(plugin_dirs)
+    if key not in _REGISTRIES:
+        _REGISTRIES[key] = Registry(key, use_env=False)
+    return _REGISTRIES[key]
+
+
+def plugin_dirs_with_env(plugin_dirs: Sequence[str]) -> tuple[str, ...]:
+    """`plugin_dirs` and those of ``KMC_TUI_PLUGIN_PATH``, as absolute paths (for workers
+    elsewhere)."""
+    from .registry import PLUGIN_PATH_ENV
+
+    env = [d for d in os.environ.get(PLUGIN_PATH_ENV, "").split(os.pathsep) if d]
+    return tuple(os.path.abspath(d) for d in [*plugin_dirs, *env])
+
+
+def limit_threads(threads: int | None) -> None:
+    """Cap the numeric libraries of this process at `threads` threads from now on."""
+    if threads is None or _THREAD_LIMITS.get("limit") == threads:
+        return
+    from threadpoolctl import threadpool_limits
+
+    _THREAD_LIMITS["limit"] = threads
+    _THREAD_LIMITS["handle"] = threadpool_limits(limits=threads)
+
+
+@contextlib.contextmanager
+def decoder_chatter(lines: list[str]):
+    """Collect what decoders say while reading, so a bad file gives one clean line.
+
+    Python warnings (Pillow's "Corrupt EXIF data" …) are recorded, and C libraries that write
+    straight to file descriptor 2 (libtiff's "Fax4Decode: Bad code word …") are redirected to a
+    temporary file; both end up in `lines`, for the caller to show as notes or drop.
+    """
+    with _CHATTER_LOCK, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("default")
+        try:
+            fd = sys.stderr.fileno()
+            sys.stderr.flush()
+            saved = os.dup(fd)
+        except (AttributeError, OSError, ValueError):  # no real stderr (embedded, tests)
+            saved = None
+        with tempfile.TemporaryFile() as sink:
+            if saved is not None:
+                os.dup2(sink.fileno(), fd)
+            try:
+                yield
+            finally:
+                if saved is not None:
+                    sys.stderr.flush()
+                    os.dup2(saved, fd)
+                    os.close(saved)
+                    sink.seek(0)
+                    lines.extend(
+                        f"decoder said: {ln.strip()}"
+                        for ln in sink.read(4096).decode(errors="replace").splitlines()
+                        if ln.strip()
+                    )
+    for w in caught:
+        text = (str(w.message).strip().splitlines() or [""])[0]
+        if text:
+            from_decoder = any(part in Path(w.filename).parts for part in ("PIL", "imageio"))
+            lines.append(f"{'decoder said' if from_decoder else 'warning'}: {text}")
+
+
+def file_record(result, task: Task) -> dict:
+    """The figures of one result: the ``--json`` record of the CLI."""
+    s = result.stats
+    return {
+        "input": task.input,
+        "output": task.output,
+        "status": DONE,
+        "input_bytes": s.input_bytes,
+        "output_bytes": s.output_bytes,
+        "ratio": s.ratio,
+        "saved_percent": s.saved_percent,
+        "bits_per_pixel": s.bits_per_pixel,
+        "colors": s.colors,
+        "k": result.quantized.k,
+        "exact_colors": s.exact,
+        "psnr": None if math.isinf(s.psnr) else s.psnr,
+        "delta_e": s.delta_e,
+        "seconds": s.total_seconds,
+        "stage_seconds": s.seconds,
+        "width": s.width,
+        "height": s.height,
+        "format": result.format,
+        "plugin": result.quantized.plugin,
+        "params": result.quantized.params,
+        "notes": list(result.notes),
+    }
+
+
+def _read_stdin():
+    """The standard input read as an image; errors name it ``stdin``."""
+    from .errors import InputError
+    from .read import read_image
+
+    with tempfile.TemporaryDirectory(prefix="kmc-tui-") as folder:
+        spooled = Path(folder) / "stdin"
+        with open(spooled, "wb") as fh:
+            while chunk := sys.stdin.buffer.read(1 << 20):
+                fh.write(chunk)
+        try:
+            return read_image(spooled)
+        except InputError as exc:
+            raise InputError(str(exc).replace(str(spooled), "stdin")) from None
+
+
+def _write_result(result, task: Task, settings: Settings) -> str | None:
+    """Write a result where `task` says; a note when the file already held these bytes.
+
+    The bytes depend only on the input and the settings, so finding them already there means a
+    retry of this very file (a Dask worker lost after writing it): it is not written twice.
+    """
+    from .api import save
+    from .errors import OutputExists
+
+    if task.output == STDIO:
+        sys.stdout.buffer.write(result.data)
+        sys.stdout.buffer.flush()
+        return None
+    out = Path(task.output)
+    if settings.make_folders:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    for _ in range(2):
+        if out.is_file() and not out.is_symlink() and out.stat().st_size == len(result.data):
+            if out.read_bytes() == result.data:
+                result.stats.seconds.setdefault("write", 0.0)
+                return "the output already held these very bytes: not written again"
+        try:
+            save(result, out, force=settings.force)
+            return None
+        except OutputExists:
+            if not out.exists():
+                raise  # the input itself, refused
+    raise OutputExists(f"{out}: already exists (use --force to overwrite)")
+
+
+def compress_file(
+    task: Task, settings: Settings, *, should_stop: Callable[[], bool] | None = None
+) -> Outcome:
+    """Read, quantize, encode and write one file; every failure becomes a failed Outcome.
+
+    The one function every runner calls. Only interruptions (KeyboardInterrupt and the like)
+    escape; a write is whole or absent (:func:`kmc_tui.fsio.write_atomic`).
+    """
+    from .api import process
+    from .read import read_image
+
+    limit_threads(settings.threads)
+    registry = registry_for(settings.plugin_dirs)
+    chatter: list[str] = []
+    try:
+        t = time.perf_counter()
+        if task.input == STDIO:
+            image = _read_stdin()
+        else:
+            with decoder_chatter(chatter):
+                image = read_image(task.input)
+        read_seconds = time.perf_counter() - t
+        if should_stop is not None and should_stop():
+            raise Cancelled("cancelled")
+        result = process(
+            image,
+            settings.k,
+            plugin=settings.plugin,
+            params=dict(settings.params),
+            seed=settings.seed,
+            dither=settings.dither,
+            format=settings.format,
+            registry=registry,
+            should_stop=should_stop,
+            timeout=settings.timeout,
+        )
+        result.stats.seconds["read"] = read_seconds
+        note = _write_result(result, task, settings)
+    except Cancelled:
+        return Outcome(task.input, task.output, CANCELLED)
+    except KmcError as exc:
+        return Outcome(
+            task.input,
+            task.output,
+            FAILED,
+            str(exc),
+            abandoned=isinstance(exc, PluginTimeout),
+        )
+    except MemoryError:
+        return Outcome(task.input, task.output, FAILED, f"{task.input}: out of memory")
+    except Exception as exc:  # noqa: BLE001 - one file must never end the run
+        first = (str(exc).strip().splitlines() or [""])[0]
+        return Outcome(
+            task.input,
+            task.output,
+            FAILED,
+            f"{task.input}: unexpected {type(exc).__name__}" + (f": {first}" if first else ""),
+        )
+    notes = [*result.notes, *dict.fromkeys(chatter)][: len(result.notes) + 3]
+    if note:
+        notes.append(note)
+    record = file_record(result, task)
+    record["notes"] = notes
+    return Outcome(task.input, task.output, DONE, record=record, notes=tuple(notes))
+
+
+def compress_chunk(tasks: Sequence[Task], settings: Settings) -> list[Outcome]:
+    """:func:`compress_file` over a few files: one Dask task."""
+    return [compress_file(task, settings) for task in tasks]
+
+
+# -- stopping ------------------------------------------------------------------------------------
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: unwind, keep what is finished, say what was done."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
+
+
+#: Worker processes alive, killed at once if a second signal asks to stop now.
+_LIVE_WORKERS: set = set()
+
+
+@contextlib.contextmanager
+def stop_on_signals():
+    """SIGINT and SIGTERM raise :class:`Interrupted` (once); a second one exits at once.
+
+    Unwinding is safe anywhere: writes are atomic. The second signal kills worker processes
+    and leaves with 128 + its number, for a clean-up that hangs.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    fired: list[int] = []
+
+    def handler(signum, frame):
+        if fired:
+            for process in list(_LIVE_WORKERS):
+                with contextlib.suppress(Exception):
+                    process.kill()
+            os._exit(128 + signum)
+        fired.append(signum)
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+# -- runners -------------------------------------------------------------------------------------
+
+
+def run_in_process(tasks: Iterable[Task], settings: Settings) -> Iterator[Outcome]:
+    """One file after another in this process."""
+    for task in tasks:
+        yield compress_file(task, settings)
+
+
+class _Worker:
+    """A worker process and the pipe it takes files from and gives outcomes back on."""
+
+    def __init__(self, context, settings: Settings):
+        self.conn, child = context.Pipe()
+        self.process = context.Process(
+            target=_worker_main, args=(child, settings), name="kmc-tui worker", daemon=True
+        )
+        # Started with SIGINT blocked, so a Ctrl-C during its start-up cannot print a traceback;
+        # it ignores SIGINT once running (the parent decides what a Ctrl-C means).
+        mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            self.process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, mask)
+        child.close()
+        _LIVE_WORKERS.add(self.process)
+        self.ready = False
+        self.task: Task | None = None
+
+    def stop(self, *, wait: float) -> None:
+        with contextlib.suppress(OSError):
+            self.conn.close()
+        if self.process.is_alive():
+            with contextlib.suppress(OSError):
+                self.process.terminate()  # SIGTERM: the file in progress unwinds, unwritten
+            self.process.join(wait)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+        _LIVE_WORKERS.discard(self.process)
+
+
+def _die_with_parent() -> None:
+    """Ask Linux to send SIGTERM when the parent dies (a `kill -9` of the command)."""
+    if sys.platform != "linux":
+        return
+    with contextlib.suppress(Exception):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+def _worker_main(conn, settings: Settings) -> None:
+    """A worker: import and warm up once, then compress the files it is sent, one at a time."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which decides
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+    def stop(signum, frame):
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    _die_with_parent()
+    with contextlib.suppress(OSError):
+        os.dup2(2, 1)  # whatever a plugin prints stays off the command's output
+    try:
+        limit_threads(settings.threads)
+        record = registry_for(settings.plugin_dirs).get(settings.plugin)
+        cls = record.load()
+        warm_up = getattr(cls, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
+        conn.send(("ready", None))
+        while True:
+            try:
+                task = conn.recv()
+            except (EOFError, OSError):
+                return
+            if task is None:
+                return
+            outcome = compress_file(task, settings)
+            conn.send(("outcome", outcome))
+            if outcome.abandoned:
+                os._exit(0)  # a plugin's thread still runs: a fresh worker takes over
+    except Interrupted:
+        return
+    except (BrokenPipeError, EOFError):
+        return
+
+
+def _exit_description(process) -> str:
+    code = process.exitcode
+    if code is None:
+        return "stopped answering"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+        return f"was killed by signal {-code}"
+    return f"exited with status {code}"
+
+
+def run_pool(tasks: Iterable[Task], settings: Settings, *, jobs: int) -> Iterator[Outcome]:
+    """Files in `jobs` worker processes, each sent its next file when it finishes one.
+
+    Workers start fresh (``spawn``), import and warm up the plugin once, and ignore Ctrl-C (the
+    parent stops them: SIGTERM unwinds the file in progress, unwritten). A worker that dies
+    fails only the file it had; a new one takes its place.
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    context = multiprocessing.get_context("spawn")
+    pending = iter(tasks)
+    workers: list[_Worker] = []
+    failed_starts = 0
+    exhausted = False
+
+    def next_task() -> Task | None:
+        nonlocal exhausted
+        if exhausted:
+            return None
+        task = next(pending, None)
+        exhausted = task is None
+        return task
+
+    def replace_worker(worker: _Worker) -> None:
+        worker.stop(wait=0)
+        workers.remove(worker)
+        if not exhausted:
+            workers.append(_Worker(context, settings))
+
+    try:
+        workers = [_Worker(context, settings) for _ in range(jobs)]
+        while workers:
+            ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers])
+            for worker in list(workers):
+                if worker.conn not in ready and worker.process.sentinel not in ready:
+                    continue
+                try:
+                    kind, payload = worker.conn.recv()
+                except (EOFError, OSError):  # the worker is gone
+                    worker.process.join(5)
+                    task = worker.task
+                    if task is not None:
+                        yield Outcome(
+                            task.input,
+                            task.output,
+                            FAILED,
+                            f"{task.input}: the worker process "
+                            f"{_exit_description(worker.process)} while on this file",
+                        )
+                    elif not worker.ready:
+                        failed_starts += 1
+                        if failed_starts >= 3:
+                            raise KmcError(
+                                "worker processes fail to start (the last one "
+                                f"{_exit_description(worker.process)})"
+                            ) from None
+                    replace_worker(worker)
+                    continue
+                if kind == "ready":
+                    worker.ready = True
+                else:
+                    worker.task = None
+                    yield payload
+                    if payload.abandoned:  # it exits: a plugin's thread still runs there
+                        replace_worker(worker)
+                        continue
+                task = next_task()
+                if task is None:
+                    worker.stop(wait=5)
+                    workers.remove(worker)
+                else:
+                    worker.task = task
+                    worker.conn.send(task)
+    finally:
+        for worker in workers:
+            worker.stop(wait=5)
+
+
+def chunk_size(files: int, threads: int) -> int:
+    """Files per Dask task: about four tasks per worker thread, at most 64 files each.
+
+    One task per file would make the scheduler the limit on a large run (each task costs it
+    about a millisecond of bookkeeping); a few per thread still balance the load.
+    """
+    return max(1, min(64, math.ceil(files / (4 * max(1, threads)))))
+
+
+def connect_dask(address: str | None):
+    """A Dask distributed client for `address` (or ``DASK_SCHEDULER_ADDRESS``)."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise KmcError(
+            "--dask needs Dask's distributed scheduler: pip install 'kmc-tui[dask]'"
+        ) from None
+    address = address or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if not address:
+        raise KmcError("--dask needs a scheduler address (or DASK_SCHEDULER_ADDRESS)")
+    try:
+        return Client(address, timeout="20s", set_as_default=False)
+    except OSError as exc:
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise KmcError(f"cannot reach the Dask scheduler at {address}: {first}") from None
+
+
+def _as_planned(outcome: Outcome, task: Task) -> Outcome:
+    """`outcome` under the paths as planned (a worker saw them made absolute)."""
+    record = outcome.record
+    if record is not None:
+        record = {**record, "input": task.input, "output": task.output}
+    return replace(outcome, input=task.input, output=task.output, record=record)
+
+
+def run_dask(
+    tasks: Sequence[Task],
+    settings: Settings,
+    client,
+    *,
+    files_per_task: int | None = None,
+) -> Iterator[Outcome]:
+    """Files on a Dask cluster, in chunks (:func:`chunk_size`), as the chunks complete.
+
+    Paths are made absolute: workers must see the same files (a shared filesystem). A worker
+    lost mid-chunk has its chunk rerun by Dask; files it had written already hold the same bytes
+    and are not written again. A chunk that keeps killing workers is retried file by file, so
+    only the culprit fails.
+    """
+    from distributed import as_completed
+    from distributed.client import FutureCancelledError
+
+    try:
+        from distributed import KilledWorker
+    except ImportError:  # older distributed
+        from distributed.scheduler import KilledWorker
+
+    settings = replace(
+        settings,
+        plugin_dirs=tuple(os.path.abspath(d) for d in settings.plugin_dirs),
+        make_folders=True,
+    )
+    threads = sum(client.nthreads().values()) or 1
+    size = files_per_task or chunk_size(len(tasks), threads)
+    chunks = ((start, tasks[start : start + size]) for start in range(0, len(tasks), size))
+    window = 2 * threads
+    running = as_completed()
+    futures = {}
+
+    def submit(start: int, chunk: Sequence[Task]) -> None:
+        absolute = [
+            Task(
+                os.path.abspath(t.input),
+                t.output if t.output == STDIO else os.path.abspath(t.output),
+            )
+            for t in chunk
+        ]
+        future = client.submit(compress_chunk, absolute, settings, pure=False)
+        futures[future] = (start, chunk)
+        running.add(future)
+
+    try:
+        for start, chunk in chunks:
+            submit(start, chunk)
+            if len(futures) >= window:
+                break
+        for future in running:
+            start, chunk = futures.pop(future)
+            try:
+                outcomes = future.result()
+            except KilledWorker:
+                if len(chunk) > 1:
+                    for i, task in enumerate(chunk):
+                        submit(start + i, [task])
+                    continue
+                outcomes = [
+                    Outcome(
+                        chunk[0].input,
+                        chunk[0].output,
+                        FAILED,
+                        f"{chunk[0].input}: Dask workers died on this file",
+                    )
+                ]
+            except FutureCancelledError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - e.g. kmc-tui missing on a worker
+                first = (str(exc).strip().splitlines() or [""])[0]
+                outcomes = [
+                    Outcome(
+                        t.input,
+                        t.output,
+                        FAILED,
+                        f"{t.input}: Dask task failed: {type(exc).__name__}: {first}",
+                    )
+                    for t in chunk
+                ]
+            for task, outcome in zip(chunk, outcomes, strict=True):
+                yield _as_planned(outcome, task)
+            nxt = next(chunks, None)
+            if nxt is not None:
+                submit(*nxt)
+    finally:
+        if futures:
+            client.cancel(list(futures))

@@ -1,0 +1,213 @@
+"""What ``kmc-tui compress`` shows: a line (or a JSON record) per file as it finishes, progress
+on a terminal (rich), and the summary table at the end."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+from .batch import CANCELLED, DONE, FAILED, SKIPPED, Outcome, shown
+from .formats import human_bytes
+
+
+def _fmt_float(x: float | None, digits: int = 2) -> str:
+    return "inf" if x is None or math.isinf(x) else f"{x:.{digits}f}"
+
+
+def file_line(outcome: Outcome) -> str:
+    """One line for a done file: what went where, sizes, colors and color error."""
+    r = outcome.record
+    ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3f} ({r['saved_percent']:.0f}% saved)"
+    exact = "" if r["exact_colors"] else " (lossy format: not exactly k colors)"
+    return (
+        f"{shown(outcome.input)} -> {shown(outcome.output)}: {r['colors']} colors{exact}, "
+        f"{human_bytes(r['input_bytes'])} -> {human_bytes(r['output_bytes'])}, ratio {ratio}, "
+        f"{r['bits_per_pixel']:.2f} bpp, PSNR {_fmt_float(r['psnr'])} dB, "
+        f"ΔE2000 {r['delta_e']:.2f}, {r['seconds']:.2f} s"
+    )
+
+
+def json_line(outcome: Outcome) -> str:
+    """The ``--json`` record of any outcome: the figures of a done file, else its status and
+    the error or reason. Paths are kept exactly (undecodable bytes as ``\\udcXX`` escapes)."""
+    if outcome.record is not None:
+        return json.dumps(outcome.record)
+    key = "error" if outcome.status == FAILED else "reason"
+    return json.dumps(
+        {
+            "input": outcome.input,
+            "output": outcome.output or None,
+            "status": outcome.status,
+            key: outcome.message or None,
+        }
+    )
+
+
+@dataclass
+class Tally:
+    """Counts and bytes so far, and a short row per file for the summary table."""
+
+    total: int = 0
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    input_bytes: int = 0
+    output_bytes: int = 0
+    started: float = field(default_factory=time.perf_counter)
+    rows: list[tuple] = field(default_factory=list)
+
+    @property
+    def finished(self) -> int:
+        return self.done + self.skipped + self.failed
+
+    @property
+    def saved_bytes(self) -> int:
+        return self.input_bytes - self.output_bytes
+
+    def add(self, outcome: Outcome) -> None:
+        name = os.path.basename(outcome.input) or outcome.input
+        if outcome.status == DONE:
+            r = outcome.record
+            self.done += 1
+            self.input_bytes += r["input_bytes"] or 0
+            self.output_bytes += r["output_bytes"]
+            self.rows.append(
+                (
+                    name,
+                    r["input_bytes"],
+                    r["output_bytes"],
+                    r["ratio"],
+                    r["colors"],
+                    r["psnr"],
+                    r["delta_e"],
+                    r["seconds"],
+                )
+            )
+        elif outcome.status == SKIPPED:
+            self.skipped += 1
+        elif outcome.status == CANCELLED:
+            self.cancelled += 1
+        else:
+            self.failed += 1
+            self.rows.append((name, outcome.message))
+
+    def files_per_second(self) -> float:
+        elapsed = time.perf_counter() - self.started
+        return self.done / elapsed if elapsed > 0 else 0.0
+
+    def table(self) -> str:
+        """The summary table: a row per done or failed file, then the totals."""
+        head = (
+            f"{'file':<32} {'in':>9} {'out':>9} {'ratio':>6} {'colors':>6} "
+            f"{'PSNR':>6} {'ΔE':>5} {'s':>6}"
+        )
+        lines = [head, "-" * len(head)]
+        for row in self.rows:
+            name = shown(row[0])
+            name = name if len(name) <= 32 else "…" + name[-31:]
+            if len(row) == 2:
+                lines.append(f"{name:<32} failed: {shown(row[1])}")
+                continue
+            _, size_in, size_out, ratio, colors, psnr, delta_e, seconds = row
+            lines.append(
+                f"{name:<32} {human_bytes(size_in):>9} {human_bytes(size_out):>9} "
+                f"{(ratio or 0):>6.3f} {colors:>6} {_fmt_float(psnr, 1):>6} "
+                f"{delta_e:>5.2f} {seconds:>6.2f}"
+            )
+        lines.append("-" * len(head))
+        lines.append(self.totals())
+        return "\n".join(lines)
+
+    def totals(self) -> str:
+        ratio = f"{self.output_bytes / self.input_bytes:.3f}" if self.input_bytes else "-"
+        considered = self.done + self.failed
+        text = (
+            f"{self.done} of {considered} done, {human_bytes(self.input_bytes)} -> "
+            f"{human_bytes(self.output_bytes)} (ratio {ratio}), {self.failed} failed"
+        )
+        if self.skipped:
+            text += f", {self.skipped} skipped (already there)"
+        return text
+
+
+class Progress:
+    """rich's progress bar on the terminal behind stderr: files done, files/s, bytes saved, ETA.
+
+    It draws on its own copy of file descriptor 2, so catching decoders' chatter on fd 2 cannot
+    swallow it. Lines for stdout go through :meth:`print`, above the bar when stdout is the same
+    terminal.
+    """
+
+    def __init__(self, tally: Tally, *, enabled: bool):
+        self.tally = tally
+        self.enabled = enabled
+        self._progress = None
+        self._task = None
+        self._stream = None
+
+    def __enter__(self) -> Progress:
+        if not self.enabled:
+            return self
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            TextColumn,
+            TimeRemainingColumn,
+        )
+        from rich.progress import (
+            Progress as RichProgress,
+        )
+
+        self._stream = os.fdopen(os.dup(sys.stderr.fileno()), "w", encoding="utf-8")
+        console = Console(file=self._stream, highlight=False)
+        self._progress = RichProgress(
+            TextColumn("compressing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TextColumn("{task.fields[saved]}"),
+            TextColumn("eta"),
+            TimeRemainingColumn(),
+            console=console,
+            transient=True,
+            redirect_stdout=False,
+            redirect_stderr=False,
+            refresh_per_second=4,
+        )
+        self._progress.start()
+        self._task = self._progress.add_task("compress", total=self.tally.total, rate="", saved="")
+        return self
+
+    def update(self) -> None:
+        if self._progress is None:
+            return
+        t = self.tally
+        self._progress.update(
+            self._task,
+            completed=t.finished,
+            rate=f"{t.files_per_second():.2f} files/s",
+            saved=f"{human_bytes(t.saved_bytes)} saved",
+        )
+
+    def print(self, line: str, *, stderr: bool = False) -> None:
+        """Print a line to stdout (or stderr), above the bar when they share its terminal."""
+        same_terminal = self._progress is not None and (stderr or sys.stdout.isatty())
+        if same_terminal:
+            self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
+        else:
+            print(line, file=sys.stderr if stderr else sys.stdout, flush=True)
+
+    def __exit__(self, *exc) -> None:
+        if self._progress is not None:
+            with contextlib.suppress(Exception):
+                self._progress.stop()
+            with contextlib.suppress(OSError):
+                self._stream.close()
+            self._progress = None
