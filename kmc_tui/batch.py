@@ -34,6 +34,8 @@ from .formats import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS
 STDIO = "-"
 
 DONE, SKIPPED, FAILED, CANCELLED = "done", "skipped", "failed", "cancelled"
+#: The reason a file is skipped with --skip-existing.
+ALREADY_THERE = "already there"
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -75,10 +77,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something in the inputs that cannot be compressed (reported; never stops the run)."""
+    """Something met on the way that is reported and never stops the run: a path that cannot
+    be read (``failed``) or a link that is not followed (``skipped``)."""
 
     path: str
     message: str
+    status: str = FAILED
 
 
 def _link_problem(path: str, exc: OSError) -> str:
@@ -159,6 +163,7 @@ def _walk_folder(root: str, root_st, *, recursive: bool, skip_ids: set) -> Itera
                             entry.path,
                             f"{entry.path}: symbolic link loop (a folder already walked); "
                             "not followed",
+                            SKIPPED,
                         )
                     continue
                 seen.add(key)
@@ -260,7 +265,7 @@ def plan(
     seen_inputs: set[str] = set()
     for item in found:
         if isinstance(item, Problem):
-            result.settled.append(Outcome(item.path, "", FAILED, item.message))
+            result.settled.append(Outcome(item.path, "", item.status, item.message))
             continue
         key = item.path if item.path == STDIO else os.path.realpath(item.path)
         if key not in seen_inputs:
@@ -323,7 +328,7 @@ def plan(
                     )
                     continue
                 if skip_existing:
-                    result.settled.append(Outcome(src.path, target, SKIPPED, "already there"))
+                    result.settled.append(Outcome(src.path, target, SKIPPED, ALREADY_THERE))
                     continue
                 if not force:
                     result.settled.append(
@@ -367,6 +372,7 @@ class Settings:
 
 _REGISTRIES: dict = {}
 _THREAD_LIMITS: dict = {}
+_THREAD_CAP = {"lock": threading.Lock(), "users": 0, "handle": None}
 #: Decoders' chatter is caught by pointing the process's fd 2 elsewhere: one file at a time.
 _CHATTER_LOCK = threading.Lock()
 
@@ -391,13 +397,40 @@ def plugin_dirs_with_env(plugin_dirs: Sequence[str]) -> tuple[str, ...]:
 
 
 def limit_threads(threads: int | None) -> None:
-    """Cap the numeric libraries of this process at `threads` threads from now on."""
+    """Cap the numeric libraries of this process at `threads` threads from now on (a worker)."""
     if threads is None or _THREAD_LIMITS.get("limit") == threads:
         return
     from threadpoolctl import threadpool_limits
 
     _THREAD_LIMITS["limit"] = threads
     _THREAD_LIMITS["handle"] = threadpool_limits(limits=threads)
+
+
+@contextlib.contextmanager
+def capped_threads(threads: int | None):
+    """Numeric libraries capped at `threads` threads while any file of this process is inside.
+
+    The limits are process-wide: the first file in sets them and the last one out restores
+    them, so files computed at once in threads of one process (a Dask worker) all keep the cap.
+    """
+    if threads is None:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    cap = _THREAD_CAP
+    with cap["lock"]:
+        if cap["users"] == 0:
+            cap["handle"] = threadpool_limits(limits=threads)
+        cap["users"] += 1
+    try:
+        yield
+    finally:
+        with cap["lock"]:
+            cap["users"] -= 1
+            if cap["users"] == 0:
+                cap["handle"].restore_original_limits()
+                cap["handle"] = None
 
 
 @contextlib.contextmanager
@@ -521,10 +554,14 @@ def compress_file(
     The one function every runner calls. Only interruptions (KeyboardInterrupt and the like)
     escape; a write is whole or absent (:func:`kmc_tui.fsio.write_atomic`).
     """
+    with capped_threads(settings.threads):
+        return _compress_file(task, settings, should_stop)
+
+
+def _compress_file(task: Task, settings: Settings, should_stop) -> Outcome:
     from .api import process
     from .read import read_image
 
-    limit_threads(settings.threads)
     registry = registry_for(settings.plugin_dirs)
     chatter: list[str] = []
     try:
@@ -877,7 +914,7 @@ def run_dask(
     size = files_per_task or chunk_size(len(tasks), threads)
     chunks = ((start, tasks[start : start + size]) for start in range(0, len(tasks), size))
     window = 2 * threads
-    running = as_completed()
+    running = as_completed(loop=client.loop)
     futures = {}
 
     def submit(start: int, chunk: Sequence[Task]) -> None:

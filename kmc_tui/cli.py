@@ -278,7 +278,7 @@ def cmd_compress(args) -> int:
 
 def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, client) -> int:
     from . import batch
-    from .batch import CANCELLED, DONE, FAILED, STDIO
+    from .batch import CANCELLED, DONE, FAILED, SKIPPED, STDIO
     from .registry import warm_up_in_background
     from .report import Progress, Tally, file_line, json_line
 
@@ -330,7 +330,7 @@ def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, cli
     tally = Tally(total=len(tasks) + len(plan.settled))
     show_progress = many and sys.stderr.isatty()
     abandoned = False  # a plugin timed out: its thread still runs in this process
-    stopped = None
+    stopped = broken = None
     with Progress(tally, enabled=show_progress) as progress:
         try:
             for outcome in itertools.chain(plan.settled, runner):
@@ -338,15 +338,22 @@ def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, cli
                 abandoned = abandoned or (outcome.abandoned and not on_dask and jobs <= 1)
                 if outcome.status == FAILED:
                     progress.print(f"kmc-tui: error: {batch.shown(outcome.message)}", stderr=True)
+                elif outcome.status == SKIPPED and outcome.message != batch.ALREADY_THERE:
+                    progress.print(f"kmc-tui: note: {batch.shown(outcome.message)}", stderr=True)
                 if args.json and outcome.status != CANCELLED:
                     progress.print(json_line(outcome))
                 elif outcome.status == DONE:
-                    progress.print(file_line(outcome))
+                    # With the image on stdout (-o -), what is said about it goes to stderr.
+                    to_stderr = outcome.output == STDIO
+                    progress.print(file_line(outcome), stderr=to_stderr)
                     for note in outcome.notes:
-                        progress.print(f"  note: {batch.shown(note)}")
+                        progress.print(f"  note: {batch.shown(note)}", stderr=to_stderr)
                 progress.update()
         except batch.Interrupted as exc:
             stopped = exc
+        except Exception as exc:  # noqa: BLE001 - the runner broke (a cluster gone): say so
+            first = (str(exc).strip().splitlines() or [""])[0]
+            broken = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
         finally:
             runner.close()
     if many and not args.json:
@@ -359,6 +366,14 @@ def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, cli
             file=sys.stderr,
         )
         return stopped.exit_code
+    if broken is not None:
+        left = tally.total - tally.finished
+        print(
+            f"kmc-tui: error: the run broke off ({batch.shown(broken)}): {tally.done} done, "
+            f"{left} not finished (nothing partial was written)",
+            file=sys.stderr,
+        )
+        return 1
     if abandoned:
         return _exit_now(1)
     return 1 if tally.failed else 0

@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from .batch import CANCELLED, DONE, FAILED, SKIPPED, Outcome, shown
+from .batch import CANCELLED, DONE, FAILED, SKIPPED, STDIO, Outcome, shown
 from .formats import human_bytes
 
 
@@ -19,13 +19,19 @@ def _fmt_float(x: float | None, digits: int = 2) -> str:
     return "inf" if x is None or math.isinf(x) else f"{x:.{digits}f}"
 
 
+def _stream_name(path: str, stream: str) -> str:
+    return stream if path == STDIO else shown(path)
+
+
 def file_line(outcome: Outcome) -> str:
     """One line for a done file: what went where, sizes, colors and color error."""
     r = outcome.record
+    source = _stream_name(outcome.input, "stdin")
+    target = _stream_name(outcome.output, "stdout")
     ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3f} ({r['saved_percent']:.0f}% saved)"
     exact = "" if r["exact_colors"] else " (lossy format: not exactly k colors)"
     return (
-        f"{shown(outcome.input)} -> {shown(outcome.output)}: {r['colors']} colors{exact}, "
+        f"{source} -> {target}: {r['colors']} colors{exact}, "
         f"{human_bytes(r['input_bytes'])} -> {human_bytes(r['output_bytes'])}, ratio {ratio}, "
         f"{r['bits_per_pixel']:.2f} bpp, PSNR {_fmt_float(r['psnr'])} dB, "
         f"ΔE2000 {r['delta_e']:.2f}, {r['seconds']:.2f} s"
@@ -132,7 +138,7 @@ class Tally:
             f"{human_bytes(self.output_bytes)} (ratio {ratio}), {self.failed} failed"
         )
         if self.skipped:
-            text += f", {self.skipped} skipped (already there)"
+            text += f", {self.skipped} skipped"
         return text
 
 
