@@ -396,6 +396,23 @@ def plugin_dirs_with_env(plugin_dirs: Sequence[str]) -> tuple[str, ...]:
     return tuple(os.path.abspath(d) for d in [*plugin_dirs, *env])
 
 
+_WARM: set = set()
+
+
+def warm_up(settings: Settings) -> None:
+    """Load and warm up the plugin once per process, before threads are capped.
+
+    A cap reaches only the libraries loaded when it is set (scikit-learn's OpenMP runtime
+    arrives with its import), so they are loaded first.
+    """
+    key = (settings.plugin_dirs, settings.plugin)
+    if key in _WARM:
+        return
+    cls = registry_for(settings.plugin_dirs).get(settings.plugin).load()
+    getattr(cls, "warm_up", lambda: None)()
+    _WARM.add(key)
+
+
 def limit_threads(threads: int | None) -> None:
     """Cap the numeric libraries of this process at `threads` threads from now on (a worker)."""
     if threads is None or _THREAD_LIMITS.get("limit") == threads:
@@ -404,6 +421,32 @@ def limit_threads(threads: int | None) -> None:
 
     _THREAD_LIMITS["limit"] = threads
     _THREAD_LIMITS["handle"] = threadpool_limits(limits=threads)
+
+
+#: Read by OpenMP and BLAS runtimes when they load.
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@contextlib.contextmanager
+def threads_for_new_libraries(threads: int | None):
+    """Numeric libraries loaded meanwhile start with `threads` threads (environment variables).
+
+    :func:`capped_threads` reaches only libraries already loaded; a plugin that loads its own
+    OpenMP runtime in the middle of its first file is covered by these.
+    """
+    if threads is None:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in _THREAD_VARIABLES}
+    os.environ.update(dict.fromkeys(_THREAD_VARIABLES, str(threads)))
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @contextlib.contextmanager
@@ -554,6 +597,10 @@ def compress_file(
     The one function every runner calls. Only interruptions (KeyboardInterrupt and the like)
     escape; a write is whole or absent (:func:`kmc_tui.fsio.write_atomic`).
     """
+    try:
+        warm_up(settings)
+    except Exception:  # noqa: BLE001 - quantize meets it again and reports it for this file
+        pass
     with capped_threads(settings.threads):
         return _compress_file(task, settings, should_stop)
 
@@ -636,34 +683,55 @@ class Interrupted(KeyboardInterrupt):
         return 128 + self.signum
 
 
+@dataclass
+class StopRequest:
+    """Which signal asked the run to stop (None: none yet); see :func:`stop_on_signals`."""
+
+    signum: int | None = None
+
+    def __bool__(self) -> bool:
+        return self.signum is not None
+
+    @property
+    def name(self) -> str:
+        return signal.Signals(self.signum).name if self.signum else ""
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + (self.signum or 0)
+
+
 #: Worker processes alive, killed at once if a second signal asks to stop now.
 _LIVE_WORKERS: set = set()
 
 
 @contextlib.contextmanager
-def stop_on_signals():
-    """SIGINT and SIGTERM raise :class:`Interrupted` (once); a second one exits at once.
+def stop_on_signals(*, immediate: bool = True) -> Iterator[StopRequest]:
+    """Catch SIGINT and SIGTERM for a run; a second one exits at once.
 
-    Unwinding is safe anywhere: writes are atomic. The second signal kills worker processes
-    and leaves with 128 + its number, for a clean-up that hangs.
+    With `immediate`, the first raises :class:`Interrupted` where the main thread is (a run in
+    this process: unwinding is safe anywhere, since writes are atomic); otherwise it only sets
+    the yielded :class:`StopRequest`, which the worker and Dask runners watch. A second signal
+    kills worker processes and leaves with 128 + its number, for a clean-up that hangs.
     """
+    request = StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield request
         return
-    fired: list[int] = []
 
     def handler(signum, frame):
-        if fired:
+        if request:
             for process in list(_LIVE_WORKERS):
                 with contextlib.suppress(Exception):
                     process.kill()
             os._exit(128 + signum)
-        fired.append(signum)
-        raise Interrupted(signum)
+        request.signum = signum
+        if immediate:
+            raise Interrupted(signum)
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        yield
+        yield request
     finally:
         for sig, old in previous.items():
             signal.signal(sig, old)
@@ -674,17 +742,21 @@ def stop_on_signals():
 
 def run_in_process(tasks: Iterable[Task], settings: Settings) -> Iterator[Outcome]:
     """One file after another in this process."""
-    for task in tasks:
-        yield compress_file(task, settings)
+    with threads_for_new_libraries(settings.threads):
+        for task in tasks:
+            yield compress_file(task, settings)
 
 
 class _Worker:
     """A worker process and the pipe it takes files from and gives outcomes back on."""
 
-    def __init__(self, context, settings: Settings):
+    def __init__(self, context, settings: Settings, stop_event):
         self.conn, child = context.Pipe()
         self.process = context.Process(
-            target=_worker_main, args=(child, settings), name="kmc-tui worker", daemon=True
+            target=_worker_main,
+            args=(child, settings, stop_event),
+            name="kmc-tui worker",
+            daemon=True,
         )
         # Started with SIGINT blocked, so a Ctrl-C during its start-up cannot print a traceback;
         # it ignores SIGINT once running (the parent decides what a Ctrl-C means).
@@ -699,11 +771,14 @@ class _Worker:
         self.task: Task | None = None
 
     def stop(self, *, wait: float) -> None:
+        """Close its pipe (an idle worker exits), then SIGTERM: a file in progress unwinds,
+        unwritten; SIGKILL after `wait` seconds."""
         with contextlib.suppress(OSError):
             self.conn.close()
+        self.process.join(min(wait, 1.0) if self.task is None else 0)
         if self.process.is_alive():
             with contextlib.suppress(OSError):
-                self.process.terminate()  # SIGTERM: the file in progress unwinds, unwritten
+                self.process.terminate()
             self.process.join(wait)
             if self.process.is_alive():
                 self.process.kill()
@@ -721,7 +796,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _worker_main(conn, settings: Settings) -> None:
+def _worker_main(conn, settings: Settings, stop_event) -> None:
     """A worker: import and warm up once, then compress the files it is sent, one at a time."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the parent, which decides
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
@@ -733,13 +808,12 @@ def _worker_main(conn, settings: Settings) -> None:
     _die_with_parent()
     with contextlib.suppress(OSError):
         os.dup2(2, 1)  # whatever a plugin prints stays off the command's output
+    if settings.threads is not None:  # for the worker's whole life
+        os.environ.update(dict.fromkeys(_THREAD_VARIABLES, str(settings.threads)))
     try:
+        with contextlib.suppress(Exception):  # a plugin that fails is reported file by file
+            warm_up(settings)
         limit_threads(settings.threads)
-        record = registry_for(settings.plugin_dirs).get(settings.plugin)
-        cls = record.load()
-        warm_up = getattr(cls, "warm_up", None)
-        if warm_up is not None:
-            warm_up()
         conn.send(("ready", None))
         while True:
             try:
@@ -748,7 +822,7 @@ def _worker_main(conn, settings: Settings) -> None:
                 return
             if task is None:
                 return
-            outcome = compress_file(task, settings)
+            outcome = compress_file(task, settings, should_stop=stop_event.is_set)
             conn.send(("outcome", outcome))
             if outcome.abandoned:
                 os._exit(0)  # a plugin's thread still runs: a fresh worker takes over
@@ -769,21 +843,34 @@ def _exit_description(process) -> str:
     return f"exited with status {code}"
 
 
-def run_pool(tasks: Iterable[Task], settings: Settings, *, jobs: int) -> Iterator[Outcome]:
+def run_pool(
+    tasks: Iterable[Task],
+    settings: Settings,
+    *,
+    jobs: int,
+    stop: StopRequest | None = None,
+    grace: float = 3.0,
+) -> Iterator[Outcome]:
     """Files in `jobs` worker processes, each sent its next file when it finishes one.
 
-    Workers start fresh (``spawn``), import and warm up the plugin once, and ignore Ctrl-C (the
-    parent stops them: SIGTERM unwinds the file in progress, unwritten). A worker that dies
-    fails only the file it had; a new one takes its place.
+    Workers start fresh (``spawn``), import and warm up the plugin once, and ignore Ctrl-C. A
+    worker that dies fails only the file it had; a new one takes its place.
+
+    When `stop` is set (a signal), no file is started any more; files in progress stop at
+    their next stage (``should_stop``) and are reported, finished or cancelled; after `grace`
+    seconds the workers still busy get SIGTERM (their file unwinds, unwritten). Then the
+    iteration ends.
     """
     import multiprocessing
     from multiprocessing.connection import wait
 
     context = multiprocessing.get_context("spawn")
+    stop_event = context.Event()
     pending = iter(tasks)
     workers: list[_Worker] = []
     failed_starts = 0
     exhausted = False
+    deadline = None
 
     def next_task() -> Task | None:
         nonlocal exhausted
@@ -797,12 +884,25 @@ def run_pool(tasks: Iterable[Task], settings: Settings, *, jobs: int) -> Iterato
         worker.stop(wait=0)
         workers.remove(worker)
         if not exhausted:
-            workers.append(_Worker(context, settings))
+            workers.append(_Worker(context, settings, stop_event))
 
     try:
-        workers = [_Worker(context, settings) for _ in range(jobs)]
+        workers = [_Worker(context, settings, stop_event) for _ in range(jobs)]
         while workers:
-            ready = wait([w.conn for w in workers] + [w.process.sentinel for w in workers])
+            if stop and deadline is None:
+                stop_event.set()
+                exhausted = True
+                deadline = time.monotonic() + grace
+                for worker in [w for w in workers if w.task is None]:
+                    worker.stop(wait=5)
+                    workers.remove(worker)
+                continue
+            if deadline is not None and time.monotonic() > deadline:
+                break
+            ready = wait(
+                [w.conn for w in workers] + [w.process.sentinel for w in workers],
+                timeout=None if stop is None else 0.1,
+            )
             for worker in list(workers):
                 if worker.conn not in ready and worker.process.sentinel not in ready:
                     continue
@@ -826,6 +926,7 @@ def run_pool(tasks: Iterable[Task], settings: Settings, *, jobs: int) -> Iterato
                                 "worker processes fail to start (the last one "
                                 f"{_exit_description(worker.process)})"
                             ) from None
+                    worker.task = None
                     replace_worker(worker)
                     continue
                 if kind == "ready":
@@ -889,15 +990,16 @@ def run_dask(
     client,
     *,
     files_per_task: int | None = None,
+    stop: StopRequest | None = None,
 ) -> Iterator[Outcome]:
     """Files on a Dask cluster, in chunks (:func:`chunk_size`), as the chunks complete.
 
     Paths are made absolute: workers must see the same files (a shared filesystem). A worker
     lost mid-chunk has its chunk rerun by Dask; files it had written already hold the same bytes
-    and are not written again. A chunk that keeps killing workers is retried file by file, so
-    only the culprit fails.
+    and are not written again. A chunk that keeps killing workers (Dask's KilledWorker) is
+    retried file by file, so only the culprit fails. When `stop` is set, chunks not started are
+    cancelled and the iteration ends; chunks running on workers finish their files.
     """
-    from distributed import as_completed
     from distributed.client import FutureCancelledError
 
     try:
@@ -914,8 +1016,7 @@ def run_dask(
     size = files_per_task or chunk_size(len(tasks), threads)
     chunks = ((start, tasks[start : start + size]) for start in range(0, len(tasks), size))
     window = 2 * threads
-    running = as_completed(loop=client.loop)
-    futures = {}
+    futures: dict = {}  # in submission order
 
     def submit(start: int, chunk: Sequence[Task]) -> None:
         absolute = [
@@ -927,48 +1028,52 @@ def run_dask(
         ]
         future = client.submit(compress_chunk, absolute, settings, pure=False)
         futures[future] = (start, chunk)
-        running.add(future)
 
     try:
         for start, chunk in chunks:
             submit(start, chunk)
             if len(futures) >= window:
                 break
-        for future in running:
-            start, chunk = futures.pop(future)
-            try:
-                outcomes = future.result()
-            except KilledWorker:
-                if len(chunk) > 1:
-                    for i, task in enumerate(chunk):
-                        submit(start + i, [task])
-                    continue
-                outcomes = [
-                    Outcome(
-                        chunk[0].input,
-                        chunk[0].output,
-                        FAILED,
-                        f"{chunk[0].input}: Dask workers died on this file",
-                    )
-                ]
-            except FutureCancelledError:
+        while futures and not stop:
+            finished = [f for f in futures if f.done()]
+            if not finished:
+                time.sleep(0.05)
                 continue
-            except Exception as exc:  # noqa: BLE001 - e.g. kmc-tui missing on a worker
-                first = (str(exc).strip().splitlines() or [""])[0]
-                outcomes = [
-                    Outcome(
-                        t.input,
-                        t.output,
-                        FAILED,
-                        f"{t.input}: Dask task failed: {type(exc).__name__}: {first}",
-                    )
-                    for t in chunk
-                ]
-            for task, outcome in zip(chunk, outcomes, strict=True):
-                yield _as_planned(outcome, task)
-            nxt = next(chunks, None)
-            if nxt is not None:
-                submit(*nxt)
+            for future in finished:
+                start, chunk = futures.pop(future)
+                try:
+                    outcomes = future.result()
+                except KilledWorker:
+                    if len(chunk) > 1:
+                        for i, task in enumerate(chunk):
+                            submit(start + i, [task])
+                        continue
+                    outcomes = [
+                        Outcome(
+                            chunk[0].input,
+                            chunk[0].output,
+                            FAILED,
+                            f"{chunk[0].input}: Dask workers died on this file",
+                        )
+                    ]
+                except FutureCancelledError:
+                    continue
+                except Exception as exc:  # noqa: BLE001 - e.g. kmc-tui missing on a worker
+                    first = (str(exc).strip().splitlines() or [""])[0]
+                    outcomes = [
+                        Outcome(
+                            t.input,
+                            t.output,
+                            FAILED,
+                            f"{t.input}: Dask task failed: {type(exc).__name__}: {first}",
+                        )
+                        for t in chunk
+                    ]
+                for task, outcome in zip(chunk, outcomes, strict=True):
+                    yield _as_planned(outcome, task)
+                nxt = next(chunks, None)
+                if nxt is not None:
+                    submit(*nxt)
     finally:
         if futures:
             client.cancel(list(futures))

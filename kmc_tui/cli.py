@@ -276,11 +276,32 @@ def cmd_compress(args) -> int:
                     client.close()
 
 
-def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, client) -> int:
+def _show(outcome, progress, *, json_lines: bool) -> None:
+    """What is said about one file as it finishes: errors and notes on stderr, then its JSON
+    record or its line."""
     from . import batch
     from .batch import CANCELLED, DONE, FAILED, SKIPPED, STDIO
+    from .report import file_line, json_line
+
+    if outcome.status == FAILED:
+        progress.print(f"kmc-tui: error: {batch.shown(outcome.message)}", stderr=True)
+    elif outcome.status == SKIPPED and outcome.message != batch.ALREADY_THERE:
+        progress.print(f"kmc-tui: note: {batch.shown(outcome.message)}", stderr=True)
+    if json_lines and outcome.status != CANCELLED:
+        progress.print(json_line(outcome))
+    elif outcome.status == DONE:
+        # With the image on stdout (-o -), what is said about it goes to stderr.
+        to_stderr = outcome.output == STDIO
+        progress.print(file_line(outcome), stderr=to_stderr)
+        for note in outcome.notes:
+            progress.print(f"  note: {batch.shown(note)}", stderr=to_stderr)
+
+
+def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, client) -> int:
+    from . import batch
+    from .batch import STDIO
     from .registry import warm_up_in_background
-    from .report import Progress, Tally, file_line, json_line
+    from .report import Progress, Tally
 
     found = batch.walk_inputs(
         inputs, recursive=args.recursive, skip_folders=[args.output] if into_folder else []
@@ -319,53 +340,47 @@ def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, cli
         make_folders=into_folder,
     )
     jobs = min(args.jobs or batch.default_jobs(), len(tasks))
-    if on_dask:
-        runner = batch.run_dask(tasks, settings, client)
-    elif jobs > 1:
-        runner = batch.run_pool(tasks, settings, jobs=jobs)
-    else:
-        warm_up_in_background(record)  # e.g. import scikit-learn while the image is decoded
-        runner = batch.run_in_process(tasks, settings)
-
+    in_process = not on_dask and jobs <= 1
     tally = Tally(total=len(tasks) + len(plan.settled))
-    show_progress = many and sys.stderr.isatty()
     abandoned = False  # a plugin timed out: its thread still runs in this process
-    stopped = broken = None
-    with Progress(tally, enabled=show_progress) as progress:
+    broken = runner = None
+    # Work in this process stops where a signal finds it; workers stop between stages.
+    with (
+        batch.stop_on_signals(immediate=in_process) as stop,
+        Progress(tally, enabled=many and sys.stderr.isatty()) as progress,
+    ):
         try:
+            if on_dask:
+                runner = batch.run_dask(tasks, settings, client, stop=stop)
+            elif not in_process:
+                runner = batch.run_pool(tasks, settings, jobs=jobs, stop=stop)
+            else:
+                if settings.threads is None:  # a lone file; a batch warms up before the cap
+                    warm_up_in_background(record)  # import scikit-learn while decoding
+                runner = batch.run_in_process(tasks, settings)
             for outcome in itertools.chain(plan.settled, runner):
                 tally.add(outcome)
-                abandoned = abandoned or (outcome.abandoned and not on_dask and jobs <= 1)
-                if outcome.status == FAILED:
-                    progress.print(f"kmc-tui: error: {batch.shown(outcome.message)}", stderr=True)
-                elif outcome.status == SKIPPED and outcome.message != batch.ALREADY_THERE:
-                    progress.print(f"kmc-tui: note: {batch.shown(outcome.message)}", stderr=True)
-                if args.json and outcome.status != CANCELLED:
-                    progress.print(json_line(outcome))
-                elif outcome.status == DONE:
-                    # With the image on stdout (-o -), what is said about it goes to stderr.
-                    to_stderr = outcome.output == STDIO
-                    progress.print(file_line(outcome), stderr=to_stderr)
-                    for note in outcome.notes:
-                        progress.print(f"  note: {batch.shown(note)}", stderr=to_stderr)
+                abandoned = abandoned or (outcome.abandoned and in_process)
+                _show(outcome, progress, json_lines=args.json)
                 progress.update()
-        except batch.Interrupted as exc:
-            stopped = exc
+        except batch.Interrupted:
+            pass  # `stop` says which signal
         except Exception as exc:  # noqa: BLE001 - the runner broke (a cluster gone): say so
             first = (str(exc).strip().splitlines() or [""])[0]
             broken = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
         finally:
-            runner.close()
+            if runner is not None:
+                runner.close()
     if many and not args.json:
         print(tally.table())
-    if stopped is not None:
+    if stop:
         left = tally.total - tally.finished
         print(
-            f"kmc-tui: stopped by {stopped}: {tally.done} done, {tally.skipped} skipped, "
+            f"kmc-tui: stopped by {stop.name}: {tally.done} done, {tally.skipped} skipped, "
             f"{tally.failed} failed, {left} not finished (nothing partial was written)",
             file=sys.stderr,
         )
-        return stopped.exit_code
+        return stop.exit_code
     if broken is not None:
         left = tally.total - tally.finished
         print(

@@ -1,25 +1,28 @@
 """k-means, except that the process running it dies (SIGKILL) on an image of a chosen width.
 
-KMC_TEST_KILL_WIDTH picks the width. With KMC_TEST_KILL_ONCE (a path) it kills only while that
-file does not exist, and creates it first: the process dies once, a rerun goes through.
+``--param width=N`` picks the width. With ``--param once=PATH`` it kills only while PATH does
+not exist, and creates it first: the process dies once, and a rerun goes through. Parameters
+rather than environment variables, so that Dask workers started elsewhere get them too.
 """
 
 import os
 import signal
 
 from kmc_kmeans import KMeansQuantizer
-from kmc_tui.registry import Quantizer
+from kmc_tui.registry import ParamSpec, Quantizer
 
 
 class Killer(Quantizer):
     name = "killer"
     description = "k-means that kills its process on one image (tests)"
+    params = (
+        ParamSpec("width", int, 0, "width of the image to die on"),
+        ParamSpec("once", str, "", "die only while this file does not exist"),
+    )
 
-    def quantize(self, hist, k, *, seed=0):
-        width = int(os.environ.get("KMC_TEST_KILL_WIDTH", "0"))
+    def quantize(self, hist, k, *, seed=0, width=0, once=""):
         if hist.image is not None and hist.image.shape[1] == width:
-            once = os.environ.get("KMC_TEST_KILL_ONCE")
-            if once is None:
+            if not once:
                 os.kill(os.getpid(), signal.SIGKILL)
             elif not os.path.exists(once):
                 open(once, "w").close()
