@@ -456,7 +456,7 @@ def capped_threads(threads: int | None):
     The limits are process-wide: the first file in sets them and the last one out restores
     them, so files computed at once in threads of one process (a Dask worker) all keep the cap.
     """
-    if threads is None:
+    if threads is None or _THREAD_LIMITS.get("limit") == threads:  # a worker: capped for good
         yield
         return
     from threadpoolctl import threadpool_limits
@@ -665,7 +665,8 @@ def _compress_file(task: Task, settings: Settings, should_stop) -> Outcome:
 
 def compress_chunk(tasks: Sequence[Task], settings: Settings) -> list[Outcome]:
     """:func:`compress_file` over a few files: one Dask task."""
-    return [compress_file(task, settings) for task in tasks]
+    with capped_threads(settings.threads):
+        return [compress_file(task, settings) for task in tasks]
 
 
 # -- stopping ------------------------------------------------------------------------------------
@@ -742,7 +743,7 @@ def stop_on_signals(*, immediate: bool = True) -> Iterator[StopRequest]:
 
 def run_in_process(tasks: Iterable[Task], settings: Settings) -> Iterator[Outcome]:
     """One file after another in this process."""
-    with threads_for_new_libraries(settings.threads):
+    with threads_for_new_libraries(settings.threads), capped_threads(settings.threads):
         for task in tasks:
             yield compress_file(task, settings)
 
