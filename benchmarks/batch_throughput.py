@@ -32,6 +32,7 @@ import argparse
 import contextlib
 import os
 import platform
+import resource
 import shutil
 import socket
 import statistics
@@ -188,6 +189,9 @@ class TreeMemory:
 
 def run(command: list[str], *, cwd: Path | None = None, extra_pids=(), shell=False) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
+    extra = [psutil.Process(p) for p in extra_pids]
+    extra_cpu = sum(sum(p.cpu_times()[:2]) for p in extra)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     proc = subprocess.Popen(
         command,
@@ -200,11 +204,15 @@ def run(command: list[str], *, cwd: Path | None = None, extra_pids=(), shell=Fal
     memory = TreeMemory(proc.pid, list(extra_pids))
     _, err = proc.communicate()
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    cpu += sum(sum(p.cpu_times()[:2]) for p in extra) - extra_cpu
     memory.stop()
     if proc.returncode != 0:
         raise SystemExit(f"failed ({proc.returncode}): {command}\n{err.decode()[-2000:]}")
     return {
         "seconds": seconds,
+        "cpu": cpu,
         "peak_sum": memory.peak_sum,
         "peak_one": memory.peak_one,
         "peak_root": memory.peak_root,
@@ -314,8 +322,8 @@ def throughput(rounds: int) -> tuple[list[tuple], dict]:
                 results.setdefault(name, []).append(result)
                 print(
                     f"round {r + 1}: {name}: {result['seconds']:.2f} s, "
-                    f"{FILES / result['seconds']:.2f} files/s, "
-                    f"peak {result['peak_sum'] / 2**20:.0f} MB",
+                    f"{FILES / result['seconds']:.2f} files/s, CPU {result['cpu']:.1f} s, "
+                    f"peak {result['peak_sum'] / 2**20:.0f} MB, load {load()}",
                     file=sys.stderr,
                     flush=True,
                 )
@@ -329,6 +337,7 @@ def throughput(rounds: int) -> tuple[list[tuple], dict]:
     rows = []
     for name, runs in results.items():
         seconds = statistics.median(r["seconds"] for r in runs)
+        cpu = statistics.median(r["cpu"] for r in runs)
         rows.append(
             (
                 name,
@@ -336,6 +345,7 @@ def throughput(rounds: int) -> tuple[list[tuple], dict]:
                 seconds,
                 FILES / seconds,
                 base / seconds,
+                cpu / FILES,
                 max(r["peak_sum"] for r in runs) / 2**20,
                 max(r["peak_one"] for r in runs) / 2**20,
             )
@@ -391,18 +401,18 @@ def table(rows, info, memory_rows, command: str, load_before: str, load_after: s
         f"{mid:.2f}) made from `benchmarks/photos/` and `samples/`, PNG in, k={K}, each "
         "command a fresh process (start-up included), rounds interleaved; medians. Peak memory "
         "sampled every 20 ms over the command's process tree (with `--dask`, plus the two "
-        "workers).",
+        "workers); CPU seconds of the whole tree (user + system, the Dask workers' included).",
         "",
         f"Command: `{command}`. Load average before: {load_before}; after: {load_after}.",
         "",
-        "| command | rounds | seconds | files/s | ÷ `--jobs 1` | peak MB (tree) | "
-        "peak MB (one process) |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| command | rounds | seconds | files/s | ÷ `--jobs 1` | CPU s per file | "
+        "peak MB (tree) | peak MB (one process) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for name, n, seconds, fps, speedup, peak_sum, peak_one in rows:
+    for name, n, seconds, fps, speedup, cpu, peak_sum, peak_one in rows:
         lines.append(
-            f"| `{name}` | {n} | {seconds:.2f} | {fps:.2f} | {speedup:.2f}× | {peak_sum:.0f} | "
-            f"{peak_one:.0f} |"
+            f"| `{name}` | {n} | {seconds:.2f} | {fps:.2f} | {speedup:.2f}× | {cpu:.2f} | "
+            f"{peak_sum:.0f} | {peak_one:.0f} |"
         )
     by = {r[0]: r for r in rows}
     j1, j2 = by["kmc-tui --jobs 1"], by["kmc-tui --jobs 2"]

@@ -290,7 +290,9 @@ def plan(
     targets: list[str] = []
     for src, (folder, name) in zip(sources, placed, strict=True):
         whole = stems[(folder, os.path.splitext(name)[0])] > 1
-        if src.path == STDIO or output == STDIO:
+        if src.path == STDIO and into_folder:
+            targets.append(os.path.join(output, "stdin" + ext))
+        elif src.path == STDIO or output == STDIO:
             targets.append(STDIO if output in (None, STDIO) else output)
         elif output is None:
             targets.append(beside_name(os.path.join(folder, name), k, format, whole=whole))
