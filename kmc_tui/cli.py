@@ -218,6 +218,8 @@ def cmd_compress(args) -> int:
     folders = [i for i in inputs if i != STDIO and os.path.isdir(i)]
     if STDIO in inputs and len(inputs) > 1:
         return _usage_error("- (standard input) must be the only input")
+    if STDIO in inputs and sys.stdin is not None and sys.stdin.isatty():
+        return _usage_error("refusing to read image data from a terminal; pipe it in")
     to_stdout = args.output == STDIO or (inputs == [STDIO] and args.output is None)
     if to_stdout:
         if len(inputs) > 1 or folders:
