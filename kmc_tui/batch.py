@@ -402,10 +402,12 @@ _WARM: set = set()
 
 
 def warm_up(settings: Settings) -> None:
-    """Load and warm up the plugin once per process, before threads are capped.
+    """Load and warm up the plugin once per process, before threads are capped (workers).
 
     A cap reaches only the libraries loaded when it is set (scikit-learn's OpenMP runtime
-    arrives with its import), so they are loaded first.
+    arrives with its import), so they are loaded first. In the command's own process the
+    environment variables of :func:`threads_for_new_libraries` cover them instead, and a file
+    that cannot be read fails before any of that is imported.
     """
     key = (settings.plugin_dirs, settings.plugin)
     if key in _WARM:
@@ -599,10 +601,6 @@ def compress_file(
     The one function every runner calls. Only interruptions (KeyboardInterrupt and the like)
     escape; a write is whole or absent (:func:`kmc_tui.fsio.write_atomic`).
     """
-    try:
-        warm_up(settings)
-    except Exception:  # noqa: BLE001 - quantize meets it again and reports it for this file
-        pass
     with capped_threads(settings.threads):
         return _compress_file(task, settings, should_stop)
 
@@ -667,6 +665,8 @@ def _compress_file(task: Task, settings: Settings, should_stop) -> Outcome:
 
 def compress_chunk(tasks: Sequence[Task], settings: Settings) -> list[Outcome]:
     """:func:`compress_file` over a few files: one Dask task."""
+    with contextlib.suppress(Exception):  # a plugin that fails is reported file by file
+        warm_up(settings)  # before the cap, which reaches only libraries already loaded
     with capped_threads(settings.threads):
         return [compress_file(task, settings) for task in tasks]
 
