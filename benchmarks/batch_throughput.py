@@ -431,7 +431,8 @@ def table(rows, info, memory_rows, command: str, load_before: str, load_after: s
         "",
         "Reading it: on a busy machine Linux gives each session (autogroup) an equal share of "
         "the CPU, whatever its number of processes, so with a load average well above 2 the "
-        "files/s above measure this session's share, not parallelism. The CPU seconds per "
+        "files/s above are bounded by this session's share of the CPU more than by "
+        "parallelism. The CPU seconds per "
         "file do not depend on the load: on two idle cores, 2 ÷ CPU s per file bounds the "
         f"files/s of a two-process run ({2 / j2[5]:.2f} for `--jobs 2`, "
         f"{1 / j1[5]:.2f} for `--jobs 1` on one core, {2 / pq_cpu:.2f} for "
