@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from .fsio import write_atomic
 from .quantize import Quantized, quantize
 from .read import Image, read_image
 from .registry import Registry
-from .stats import Stats, compute_stats, lossless_color_error
+from .stats import Stats, lossless_color_error, measure
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +49,47 @@ class Result:
         return self.image.notes + self.quantized.notes
 
 
+def _quantize_and_encode(
+    image: Image,
+    k: int,
+    *,
+    plugin: str,
+    params: dict | None,
+    seed: int,
+    dither: bool,
+    fmt: str,
+    registry: Registry | None,
+    should_stop: Callable[[], bool] | None,
+    timeout: float | None,
+    seconds: dict[str, float],
+) -> tuple[Quantized, bytes, dict]:
+    """Quantize, encode and measure; each stage's time goes into `seconds`."""
+    q = quantize(
+        image,
+        k,
+        plugin=plugin,
+        params=params,
+        seed=seed,
+        dither=dither,
+        palette_format=fmt in PALETTE_FORMATS,
+        registry=registry,
+        should_stop=should_stop,
+        timeout=timeout,
+    )
+    seconds.update(q.seconds)
+    # The color error of an exact format needs only the palette: it is computed while the file
+    # is encoded (zlib runs outside the GIL).
+    with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
+        errors = pool.submit(lossless_color_error, q, fmt)
+        t = time.perf_counter()
+        data = encode(q, fmt)
+        seconds["encode"] = time.perf_counter() - t
+        t = time.perf_counter()
+        figures = measure(image, q, data, fmt, errors=errors.result())
+    seconds["stats"] = time.perf_counter() - t
+    return q, data, figures
+
+
 def process(
     image: Image,
     k: int = 64,
@@ -63,42 +105,44 @@ def process(
 ) -> Result:
     """Quantize `image`, encode it in `format` and compute its statistics; write nothing.
 
-    `timeout` bounds the plugin's seconds (:class:`~kmc_tui.errors.PluginTimeout` past it).
+    `should_stop` is polled between stages and by plugins that take it (Cancelled when it
+    returns True); `timeout` bounds the plugin's seconds (PluginTimeout past it).
     """
     fmt = format_for("", format)
-    q = quantize(
+    seconds: dict[str, float] = {}
+    q, data, figures = _quantize_and_encode(
         image,
         k,
         plugin=plugin,
         params=params,
         seed=seed,
         dither=dither,
-        palette_format=fmt in PALETTE_FORMATS,
+        fmt=fmt,
         registry=registry,
         should_stop=should_stop,
         timeout=timeout,
+        seconds=seconds,
     )
-    # The color error of an exact format needs only the palette: it is computed while the file
-    # is encoded (zlib runs outside the GIL), 0.08 s of a 12 MP run.
-    with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
-        errors = pool.submit(lossless_color_error, q, fmt)
-        t = time.perf_counter()
-        data = encode(q, fmt)
-        seconds = dict(q.seconds)
-        seconds["encode"] = time.perf_counter() - t
-        t = time.perf_counter()
-        stats = compute_stats(image, q, data, fmt, seconds, errors=errors.result())
-    stats.seconds["stats"] = time.perf_counter() - t
-    return Result(image, q, data, fmt, stats)
+    return Result(image, q, data, fmt, Stats.of_run(image, q, figures, seconds))
+
+
+def _write(image: Image, data: bytes, path, *, force: bool) -> tuple[Path, float]:
+    """Write `data` safely, never over `image`'s own file; (where, seconds it took)."""
+    protect = (image.path,) if image.path is not None else ()
+    t = time.perf_counter()
+    out = write_atomic(path, data, force=force, protect=protect)
+    return out, time.perf_counter() - t
 
 
 def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> Result:
-    """Write `result`'s bytes to `path` (temporary file + rename); never replaces without force."""
-    protect = (result.image.path,) if result.image.path is not None else ()
-    t = time.perf_counter()
-    out = write_atomic(path, result.data, force=force, protect=protect)
-    result.stats.seconds["write"] = time.perf_counter() - t
-    return Result(result.image, result.quantized, result.data, result.format, result.stats, out)
+    """Write `result`'s bytes to `path` (temporary file + rename); never replaces without force.
+
+    Returns a new Result whose stats name the output and include the time to write it.
+    """
+    out, write_seconds = _write(result.image, result.data, path, force=force)
+    seconds = {**result.stats.seconds, "write": write_seconds}
+    stats = dataclasses.replace(result.stats, output=str(out), seconds=seconds)
+    return dataclasses.replace(result, stats=stats, output=out)
 
 
 def compress(
@@ -113,6 +157,7 @@ def compress(
     format: str | None = None,
     force: bool = False,
     registry: Registry | None = None,
+    should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
 ) -> Result:
     """Read `input`, reduce it to at most `k` colors and write `output`.
@@ -123,7 +168,8 @@ def compress(
     Raises
     ------
     KmcError
-        InputError, OutputError, ParameterError or PluginError, with a one-line message.
+        InputError, OutputError, ParameterError or PluginError, with a one-line message;
+        Cancelled when `should_stop` returns True before the file is written.
     """
     fmt = format_for(output, format)
     out_path = Path(output)
@@ -133,17 +179,20 @@ def compress(
         raise OutputError(f"{out_path.parent}: output folder does not exist")
     t = time.perf_counter()
     image = read_image(input)
-    read_seconds = time.perf_counter() - t
-    result = process(
+    seconds = {"read": time.perf_counter() - t}
+    q, data, figures = _quantize_and_encode(
         image,
         k,
         plugin=plugin,
         params=params,
         seed=seed,
         dither=dither,
-        format=fmt,
+        fmt=fmt,
         registry=registry,
+        should_stop=should_stop,
         timeout=timeout,
+        seconds=seconds,
     )
-    result.stats.seconds["read"] = read_seconds
-    return save(result, out_path, force=force)
+    written, seconds["write"] = _write(image, data, out_path, force=force)
+    stats = Stats.of_run(image, q, figures, seconds, output=str(written))
+    return Result(image, q, data, fmt, stats, written)

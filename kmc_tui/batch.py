@@ -201,6 +201,8 @@ class Outcome:
         Things to know about a done file.
     abandoned : bool
         A plugin timed out and its thread is still running in the process that ran it.
+    traceback : str or None
+        The traceback of a plugin's failure (shown with ``--debug``).
     """
 
     input: str
@@ -210,6 +212,7 @@ class Outcome:
     record: dict | None = None
     notes: tuple[str, ...] = ()
     abandoned: bool = False
+    traceback: str | None = None
 
 
 @dataclass
@@ -519,32 +522,22 @@ def decoder_chatter(lines: list[str]):
             lines.append(f"{'decoder said' if from_decoder else 'warning'}: {text}")
 
 
-def file_record(result, task: Task) -> dict:
-    """The figures of one result: the ``--json`` record of the CLI."""
-    s = result.stats
+def file_record(result, task: Task, notes: Sequence[str]) -> dict:
+    """The ``--json`` record of a done file: :meth:`Stats.as_dict` under the paths as planned
+    (``-`` for the standard streams), with its status and `notes`."""
     return {
+        **result.stats.as_dict(),
         "input": task.input,
         "output": task.output,
         "status": DONE,
-        "input_bytes": s.input_bytes,
-        "output_bytes": s.output_bytes,
-        "ratio": s.ratio,
-        "saved_percent": s.saved_percent,
-        "bits_per_pixel": s.bits_per_pixel,
-        "colors": s.colors,
-        "k": result.quantized.k,
-        "exact_colors": s.exact,
-        "psnr": None if math.isinf(s.psnr) else s.psnr,
-        "delta_e": s.delta_e,
-        "seconds": s.total_seconds,
-        "stage_seconds": s.seconds,
-        "width": s.width,
-        "height": s.height,
-        "format": result.format,
-        "plugin": result.quantized.plugin,
-        "params": result.quantized.params,
-        "notes": list(result.notes),
+        "notes": list(notes),
     }
+
+
+def _with_seconds(result, **seconds: float):
+    """`result` with these stage times added to its (immutable) Stats."""
+    stats = replace(result.stats, seconds={**result.stats.seconds, **seconds})
+    return replace(result, stats=stats)
 
 
 def _read_stdin():
@@ -563,8 +556,18 @@ def _read_stdin():
             raise InputError(str(exc).replace(str(spooled), "stdin")) from None
 
 
-def _write_result(result, task: Task, settings: Settings) -> str | None:
-    """Write a result where `task` says; a note when the file already held these bytes.
+def _write_all(stream, data: bytes) -> None:
+    """All of `data` to a binary stream (a raw one may take part of it at a time)."""
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written if written is not None else len(view) :]
+    stream.flush()
+
+
+def _write_result(result, task: Task, settings: Settings, stdout) -> tuple[object, str | None]:
+    """Write a result where `task` says: (the result with its write time, a note when the file
+    already held these bytes).
 
     The bytes depend only on the input and the settings, so finding them already there means a
     retry of this very file (a Dask worker lost after writing it): it is not written twice.
@@ -573,20 +576,21 @@ def _write_result(result, task: Task, settings: Settings) -> str | None:
     from .errors import OutputExists
 
     if task.output == STDIO:
-        sys.stdout.buffer.write(result.data)
-        sys.stdout.buffer.flush()
-        return None
+        t = time.perf_counter()
+        _write_all(stdout if stdout is not None else sys.stdout.buffer, result.data)
+        return _with_seconds(result, write=time.perf_counter() - t), None
     out = Path(task.output)
     if settings.make_folders:
         out.parent.mkdir(parents=True, exist_ok=True)
     for _ in range(2):
         if out.is_file() and not out.is_symlink() and out.stat().st_size == len(result.data):
             if out.read_bytes() == result.data:
-                result.stats.seconds.setdefault("write", 0.0)
-                return "the output already held these very bytes: not written again"
+                return (
+                    _with_seconds(result, write=0.0),
+                    "the output already held these very bytes: not written again",
+                )
         try:
-            save(result, out, force=settings.force)
-            return None
+            return save(result, out, force=settings.force), None
         except OutputExists:
             if not out.exists():
                 raise  # the input itself, refused
@@ -594,18 +598,23 @@ def _write_result(result, task: Task, settings: Settings) -> str | None:
 
 
 def compress_file(
-    task: Task, settings: Settings, *, should_stop: Callable[[], bool] | None = None
+    task: Task,
+    settings: Settings,
+    *,
+    should_stop: Callable[[], bool] | None = None,
+    stdout=None,
 ) -> Outcome:
     """Read, quantize, encode and write one file; every failure becomes a failed Outcome.
 
     The one function every runner calls. Only interruptions (KeyboardInterrupt and the like)
-    escape; a write is whole or absent (:func:`kmc_tui.fsio.write_atomic`).
+    escape; a write is whole or absent (:func:`kmc_tui.fsio.write_atomic`). `stdout` is the
+    binary stream an output of ``-`` goes to (default: ``sys.stdout.buffer``).
     """
     with capped_threads(settings.threads):
-        return _compress_file(task, settings, should_stop)
+        return _compress_file(task, settings, should_stop, stdout)
 
 
-def _compress_file(task: Task, settings: Settings, should_stop) -> Outcome:
+def _compress_file(task: Task, settings: Settings, should_stop, stdout) -> Outcome:
     from .api import process
     from .read import read_image
 
@@ -633,8 +642,8 @@ def _compress_file(task: Task, settings: Settings, should_stop) -> Outcome:
             should_stop=should_stop,
             timeout=settings.timeout,
         )
-        result.stats.seconds["read"] = read_seconds
-        note = _write_result(result, task, settings)
+        result = _with_seconds(result, read=read_seconds)
+        result, note = _write_result(result, task, settings, stdout)
     except Cancelled:
         return Outcome(task.input, task.output, CANCELLED)
     except KmcError as exc:
@@ -644,6 +653,7 @@ def _compress_file(task: Task, settings: Settings, should_stop) -> Outcome:
             FAILED,
             str(exc),
             abandoned=isinstance(exc, PluginTimeout),
+            traceback=getattr(exc, "traceback", None),
         )
     except MemoryError:
         return Outcome(task.input, task.output, FAILED, f"{task.input}: out of memory")
@@ -658,8 +668,7 @@ def _compress_file(task: Task, settings: Settings, should_stop) -> Outcome:
     notes = [*result.notes, *dict.fromkeys(chatter)][: len(result.notes) + 3]
     if note:
         notes.append(note)
-    record = file_record(result, task)
-    record["notes"] = notes
+    record = file_record(result, task, notes)
     return Outcome(task.input, task.output, DONE, record=record, notes=tuple(notes))
 
 
@@ -743,11 +752,11 @@ def stop_on_signals(*, immediate: bool = True) -> Iterator[StopRequest]:
 # -- runners -------------------------------------------------------------------------------------
 
 
-def run_in_process(tasks: Iterable[Task], settings: Settings) -> Iterator[Outcome]:
-    """One file after another in this process."""
+def run_in_process(tasks: Iterable[Task], settings: Settings, *, stdout=None) -> Iterator[Outcome]:
+    """One file after another in this process (`stdout`: see :func:`compress_file`)."""
     with threads_for_new_libraries(settings.threads), capped_threads(settings.threads):
         for task in tasks:
-            yield compress_file(task, settings)
+            yield compress_file(task, settings, stdout=stdout)
 
 
 class _Worker:

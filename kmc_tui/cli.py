@@ -7,15 +7,18 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import itertools
 import json
 import logging
 import math
 import os
+import signal
 import sys
 from pathlib import Path
 
 from .errors import KmcError
+from .formats import FORMAT_EXTENSIONS
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -42,13 +45,14 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _exit_now(code: int) -> int:
+def _exit_now(code: int, *streams) -> int:
     """Exit at once, without waiting for threads of plugins that timed out.
 
     They cannot be stopped, and a normal exit could wait forever on a thread one of them
-    started, or trip over one still running during interpreter shutdown.
+    started, or trip over one still running during interpreter shutdown. `streams` (the
+    command's own output) are flushed first, then stdout and stderr.
     """
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (*streams, sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
@@ -72,6 +76,22 @@ def _jobs(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a whole number of processes >= 1, got {text!r}")
     return value
+
+
+def _add_plugin_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--plugin-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of single-file plugins (repeatable; also KMC_TUI_PLUGIN_PATH)",
+    )
+
+
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--debug", action="store_true", help="after a plugin's one-line error, print its traceback"
+    )
 
 
 def add_compress_arguments(c: argparse.ArgumentParser) -> None:
@@ -117,7 +137,7 @@ def add_compress_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--dither", action="store_true", help="Floyd-Steinberg dithering")
     c.add_argument(
         "--format",
-        choices=("png", "gif", "jpeg", "jpg", "webp"),
+        choices=(*FORMAT_EXTENSIONS, "jpg"),
         help="output format (default: from the output's extension; png otherwise)",
     )
     c.add_argument(
@@ -147,13 +167,8 @@ def add_compress_arguments(c: argparse.ArgumentParser) -> None:
         "$DASK_SCHEDULER_ADDRESS); needs pip install 'kmc-tui[dask]'",
     )
     c.add_argument("--json", action="store_true", help="print one JSON object per file")
-    c.add_argument(
-        "--plugin-dir",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="folder of single-file plugins (repeatable)",
-    )
+    _add_plugin_dir(c)
+    _add_debug(c)
     c.add_argument(
         "--timeout",
         type=_seconds,
@@ -181,9 +196,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_compress_arguments(c)
 
-    p = sub.add_parser("plugins", help="list quantizer plugins, their parameters and errors")
-    p.add_argument("--plugin-dir", action="append", default=[], metavar="DIR")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "plugins",
+        help="list quantizer plugins, their parameters and errors",
+        description="List every quantizer plugin found: origin, parameters, and why it "
+        "cannot be used if it cannot.",
+    )
+    _add_plugin_dir(p)
+    _add_debug(p)
+    p.add_argument("--json", action="store_true", help="print one JSON array")
     p.add_argument(
         "--timeout",
         type=_seconds,
@@ -193,8 +214,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     t = sub.add_parser("tui", help="open the terminal UI (the default)")
+    _add_plugin_dir(t)
     t.add_argument("path", nargs="?", default=".")
-    t.add_argument("--plugin-dir", action="append", default=[], metavar="DIR")
     return parser
 
 
@@ -203,7 +224,18 @@ def _usage_error(message: str) -> int:
     return 2
 
 
-def cmd_compress(args) -> int:
+def _report(exc: KmcError, *, debug: bool) -> None:
+    """One line on stderr; with --debug, the plugin's traceback after it."""
+    from .batch import shown
+
+    print(f"kmc-tui: error: {shown(str(exc))}", file=sys.stderr)
+    traceback = getattr(exc, "traceback", None)
+    if debug and traceback:
+        sys.stderr.write(traceback if traceback.endswith("\n") else traceback + "\n")
+
+
+def cmd_compress(args, out) -> int:
+    """``kmc-tui compress``; results go to `out`, errors and notes to stderr."""
     from . import batch
     from .batch import STDIO
     from .errors import PluginTimeout
@@ -226,7 +258,7 @@ def cmd_compress(args) -> int:
             return _usage_error("-o - (standard output) takes exactly one input file")
         if args.json:
             return _usage_error("--json and -o - would both write to standard output")
-        if sys.stdout.isatty():
+        if out.isatty():
             return _usage_error("refusing to write image data to a terminal; redirect it")
     into_folder = (
         not to_stdout
@@ -255,8 +287,8 @@ def cmd_compress(args) -> int:
             )
         client = batch.connect_dask(args.dask) if args.dask else None
     except KmcError as exc:
-        print(f"kmc-tui: error: {batch.shown(str(exc))}", file=sys.stderr)
-        return _exit_now(2) if isinstance(exc, PluginTimeout) else 2
+        _report(exc, debug=args.debug)
+        return _exit_now(2, out) if isinstance(exc, PluginTimeout) else 2
     if into_folder:
         out_dir = Path(args.output)
         if out_dir.exists() and not out_dir.is_dir():
@@ -268,7 +300,9 @@ def cmd_compress(args) -> int:
 
     with batch.stop_on_signals():
         try:
-            return _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, client)
+            return _run_compress(
+                args, out, inputs, fmt, into_folder, many, plugin_dirs, record, client
+            )
         except batch.Interrupted as exc:  # before the run started
             print(f"kmc-tui: stopped by {exc}", file=sys.stderr)
             return exc.exit_code
@@ -278,19 +312,25 @@ def cmd_compress(args) -> int:
                     client.close()
 
 
-def _show(outcome, progress, *, json_lines: bool) -> None:
-    """What is said about one file as it finishes: errors and notes on stderr, then its JSON
-    record or its line."""
+def _show(outcome, progress, *, json_lines: bool, many: bool, debug: bool) -> None:
+    """What is said about one file as it finishes: errors and notes on stderr (a failed file's
+    line names it when there are several; with `debug`, a plugin's traceback follows), then
+    its JSON record or its line."""
     from . import batch
     from .batch import CANCELLED, DONE, FAILED, SKIPPED, STDIO
     from .report import file_line, json_line
 
     if outcome.status == FAILED:
-        progress.print(f"kmc-tui: error: {batch.shown(outcome.message)}", stderr=True)
+        message = outcome.message
+        if many and outcome.input not in message:
+            message = f"{outcome.input}: {message}"
+        progress.print(f"kmc-tui: error: {batch.shown(message)}", stderr=True)
+        if debug and outcome.traceback:
+            progress.print(outcome.traceback.rstrip("\n"), stderr=True)
     elif outcome.status == SKIPPED and outcome.message != batch.ALREADY_THERE:
         progress.print(f"kmc-tui: note: {batch.shown(outcome.message)}", stderr=True)
     if json_lines and outcome.status != CANCELLED:
-        progress.print(json_line(outcome))
+        progress.print(json_line(outcome, traceback=debug))
     elif outcome.status == DONE:
         # With the image on stdout (-o -), what is said about it goes to stderr.
         to_stderr = outcome.output == STDIO
@@ -299,7 +339,7 @@ def _show(outcome, progress, *, json_lines: bool) -> None:
             progress.print(f"  note: {batch.shown(note)}", stderr=to_stderr)
 
 
-def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, client) -> int:
+def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record, client) -> int:
     from . import batch
     from .batch import STDIO
     from .registry import warm_up_in_background
@@ -349,7 +389,7 @@ def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, cli
     # Work in this process stops where a signal finds it; workers stop between stages.
     with (
         batch.stop_on_signals(immediate=in_process) as stop,
-        Progress(tally, enabled=many and sys.stderr.isatty()) as progress,
+        Progress(tally, out=out, enabled=many and sys.stderr.isatty()) as progress,
     ):
         try:
             if on_dask:
@@ -359,11 +399,11 @@ def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, cli
             else:
                 if settings.threads is None:  # a lone file; a batch warms up before the cap
                     warm_up_in_background(record)  # import scikit-learn while decoding
-                runner = batch.run_in_process(tasks, settings)
+                runner = batch.run_in_process(tasks, settings, stdout=getattr(out, "buffer", None))
             for outcome in itertools.chain(plan.settled, runner):
                 tally.add(outcome)
                 abandoned = abandoned or (outcome.abandoned and in_process)
-                _show(outcome, progress, json_lines=args.json)
+                _show(outcome, progress, json_lines=args.json, many=many, debug=args.debug)
                 progress.update()
         except batch.Interrupted:
             pass  # `stop` says which signal
@@ -374,7 +414,7 @@ def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, cli
             if runner is not None:
                 runner.close()
     if many and not args.json:
-        print(tally.table())
+        print(tally.table(), file=out)
     if stop:
         left = tally.total - tally.finished
         print(
@@ -392,71 +432,81 @@ def _run_compress(args, inputs, fmt, into_folder, many, plugin_dirs, record, cli
         )
         return 1
     if abandoned:
-        return _exit_now(1)
+        return _exit_now(1, out)
     return 1 if tally.failed else 0
 
 
-def cmd_plugins(args) -> int:
+def _plugin_info(record, *, rejected: bool, timeout: float) -> tuple[dict, tuple, bool]:
+    """What `kmc-tui plugins` says of one record: (its JSON object, its ParamSpecs, whether
+    its import was abandoned); the plugin is imported, under `timeout`."""
     from .errors import PluginError, PluginTimeout
     from .quantize import call_with_timeout
+
+    info = {
+        "name": record.name,
+        "origin": record.origin,
+        "target": record.target,
+        "description": None,
+        "supports_alpha": None,
+        "params": [],
+        "error": record.error,
+        "traceback": record.last_traceback,
+    }
+    if rejected or record.error is not None:
+        return info, (), False
+    try:
+        cls = call_with_timeout(record.load, timeout, what=f"importing plugin {record.name!r}")
+    except PluginTimeout as exc:
+        info["error"] = str(exc)
+        return info, (), True
+    except PluginError:
+        info["error"], info["traceback"] = record.error, record.last_traceback
+        return info, (), False
+    info["description"] = cls.description
+    info["supports_alpha"] = cls.supports_alpha
+    info["params"] = [
+        {
+            "name": p.name,
+            "type": p.type.__name__,
+            "default": p.default,
+            "choices": list(p.choices) if p.choices else None,
+            "min": p.min,
+            "max": p.max,
+            "preview": p.preview,
+            "help": p.help,
+        }
+        for p in cls.params
+    ]
+    return info, cls.params, False
+
+
+def cmd_plugins(args, out) -> int:
+    """``kmc-tui plugins``: every plugin found, one block each (or one JSON array) on `out`."""
     from .registry import Registry
 
     registry = Registry(args.plugin_dir)
-    items = []
-    abandoned = False  # a plugin's import hung: its thread still runs
-    for record in list(registry) + registry.rejected:
-        info = {
-            "name": record.name,
-            "origin": record.origin,
-            "target": record.target,
-            "description": None,
-            "supports_alpha": None,
-            "params": [],
-            "error": None,
-        }
-        if record in registry.rejected:
-            info["error"] = record.error
-        else:
-            try:
-                cls = call_with_timeout(
-                    record.load, args.timeout, what=f"importing plugin {record.name!r}"
-                )
-                info["description"] = cls.description
-                info["supports_alpha"] = cls.supports_alpha
-                info["params"] = [
-                    {
-                        "name": p.name,
-                        "type": p.type.__name__,
-                        "default": p.default,
-                        "choices": list(p.choices) if p.choices else None,
-                        "min": p.min,
-                        "max": p.max,
-                        "help": p.help,
-                    }
-                    for p in cls.params
-                ]
-                info["_specs"] = cls.params
-            except PluginTimeout as exc:
-                abandoned = True
-                info["error"] = str(exc)
-            except PluginError:
-                info["error"] = record.error
-        items.append(info)
+    listed = [
+        _plugin_info(record, rejected=record in registry.rejected, timeout=args.timeout)
+        for record in [*registry, *registry.rejected]
+    ]
     if args.json:
-        for info in items:
-            info.pop("_specs", None)
-        print(json.dumps(items, indent=2))
+        print(json.dumps([info for info, _, _ in listed], indent=2), file=out)
     else:
-        for info in items:
+        for info, specs, _ in listed:
             status = "" if info["error"] is None else "  [BROKEN]"
-            print(f"{info['name']}{status}  ({info['origin']})")
+            print(f"{info['name']}{status}  ({info['origin']})", file=out)
             if info["description"]:
-                print(f"    {info['description']}")
-            for spec in info.get("_specs", ()):
-                print(f"    --param {spec.describe()}")
+                print(f"    {info['description']}", file=out)
+            for spec in specs:
+                print(f"    --param {spec.describe()}", file=out)
             if info["error"]:
-                print(f"    error: {info['error']}")
-    return _exit_now(0) if abandoned else 0
+                print(f"    error: {info['error']}", file=out)
+                if args.debug and info["traceback"]:
+                    for line in info["traceback"].rstrip("\n").splitlines():
+                        print(f"      {line}", file=out)
+    if any(abandoned for _, _, abandoned in listed):  # an import still runs in its thread
+        return _exit_now(0, out)
+    return 0
 
 
 def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
@@ -470,7 +520,60 @@ def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def _interrupt(signum, frame):
+    from .batch import Interrupted
+
+    raise Interrupted(signum)
+
+
+@contextlib.contextmanager
+def _own_stdout(*, restore: bool = True):
+    """Yield a stream on the real stdout for the command's own output; meanwhile ``sys.stdout``
+    is stderr and file descriptor 1 (where C code writes) points at stderr too.
+
+    Plugins run in this process, some in threads that outlive a timeout: whatever they print,
+    in Python or from C, lands on stderr and never ahead of or inside a ``--json`` record.
+    With `restore` False it stays so (the process is about to exit, and an abandoned plugin
+    thread may still print).
+    """
+    python_stdout = sys.stdout
+    try:
+        python_stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except (AttributeError, OSError, ValueError):  # no file descriptors (embedded)
+        saved = None
+    encoding = getattr(python_stdout, "encoding", None) or "utf-8"
+    out, sys.stdout = python_stdout, sys.stderr
+    if saved is not None:
+        out = io.TextIOWrapper(
+            io.FileIO(saved, "w"),
+            encoding=encoding,
+            errors=getattr(python_stdout, "errors", None) or "strict",
+            line_buffering=True,
+        )
+        # On fd 1, which keeps the stderr it was given while reading borrows fd 2 for a moment.
+        sys.stdout = io.TextIOWrapper(
+            io.FileIO(1, "w", closefd=False),
+            encoding=encoding,
+            errors="backslashreplace",
+            line_buffering=True,
+        )
+    try:
+        yield out
+    finally:
+        for stream in (out, sys.stdout):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        if restore:
+            sys.stdout = python_stdout
+            if saved is not None:
+                os.dup2(saved, 1)
+                with contextlib.suppress(OSError):
+                    out.close()
+
+
+def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"compress", "plugins", "tui"}
     # The original script's form: `kmc-tui -i in.jpg -o out.png -k 16`.
@@ -490,19 +593,30 @@ def main(argv: list[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     # Pillow logs some decoding problems (an error is raised as well): keep them off the terminal.
     logging.getLogger("PIL").addHandler(logging.NullHandler())
-    try:
-        if args.command == "compress":
-            return cmd_compress(args)
-        if args.command == "plugins":
-            return cmd_plugins(args)
-        return cmd_tui(args.path, args.plugin_dir)
-    except KeyboardInterrupt:
-        print("kmc-tui: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # `kmc-tui plugins | head`: the reader left; exit quietly as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    if args.command == "tui":
+        try:
+            return cmd_tui(args.path, args.plugin_dir)
+        except KeyboardInterrupt:
+            print("kmc-tui: interrupted", file=sys.stderr)
+            return 130
+    if args.command == "compress":
+        # A polite kill unwinds like Ctrl+C, so a write in progress removes its temporary file
+        # (a run installs its own handlers, which also say what was done).
+        signal.signal(signal.SIGTERM, _interrupt)
+    command = cmd_compress if args.command == "compress" else cmd_plugins
+    with _own_stdout(restore=_restore_stdout) as out:
+        try:
+            return command(args, out)
+        except KeyboardInterrupt as exc:
+            if getattr(exc, "signum", None) is not None:  # SIGTERM before a run began
+                print(f"kmc-tui: stopped by {exc}", file=sys.stderr)
+                return exc.exit_code
+            print("kmc-tui: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # `kmc-tui plugins | head`: the reader left; exit quietly as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+            return 141
 
 
 def console_main() -> None:
@@ -512,7 +626,7 @@ def console_main() -> None:
     modules) takes 0.2-0.3 s; by the time `main` returns every file is written and closed, so
     the process flushes its output and exits without it.
     """
-    _exit_now(main())
+    _exit_now(main(_restore_stdout=False))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -38,20 +38,22 @@ def file_line(outcome: Outcome) -> str:
     )
 
 
-def json_line(outcome: Outcome) -> str:
+def json_line(outcome: Outcome, *, traceback: bool = False) -> str:
     """The ``--json`` record of any outcome: the figures of a done file, else its status and
-    the error or reason. Paths are kept exactly (undecodable bytes as ``\\udcXX`` escapes)."""
+    the error or reason (and, with `traceback`, a plugin's traceback when there is one). Paths
+    are kept exactly (undecodable bytes as ``\\udcXX`` escapes)."""
     if outcome.record is not None:
         return json.dumps(outcome.record)
     key = "error" if outcome.status == FAILED else "reason"
-    return json.dumps(
-        {
-            "input": outcome.input,
-            "output": outcome.output or None,
-            "status": outcome.status,
-            key: outcome.message or None,
-        }
-    )
+    record = {
+        "input": outcome.input,
+        "output": outcome.output or None,
+        "status": outcome.status,
+        key: outcome.message or None,
+    }
+    if traceback and outcome.traceback:
+        record["traceback"] = outcome.traceback
+    return json.dumps(record)
 
 
 @dataclass
@@ -146,12 +148,13 @@ class Progress:
     """rich's progress bar on the terminal behind stderr: files done, files/s, bytes saved, ETA.
 
     It draws on its own copy of file descriptor 2, so catching decoders' chatter on fd 2 cannot
-    swallow it. Lines for stdout go through :meth:`print`, above the bar when stdout is the same
-    terminal.
+    swallow it. Lines for `out` (the command's own output) go through :meth:`print`, above the
+    bar when `out` is the same terminal.
     """
 
-    def __init__(self, tally: Tally, *, enabled: bool):
+    def __init__(self, tally: Tally, *, out, enabled: bool):
         self.tally = tally
+        self.out = out
         self.enabled = enabled
         self._progress = None
         self._task = None
@@ -203,12 +206,12 @@ class Progress:
         )
 
     def print(self, line: str, *, stderr: bool = False) -> None:
-        """Print a line to stdout (or stderr), above the bar when they share its terminal."""
-        same_terminal = self._progress is not None and (stderr or sys.stdout.isatty())
+        """Print a line to `out` (or stderr), above the bar when they share its terminal."""
+        same_terminal = self._progress is not None and (stderr or self.out.isatty())
         if same_terminal:
             self._progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
         else:
-            print(line, file=sys.stderr if stderr else sys.stdout, flush=True)
+            print(line, file=sys.stderr if stderr else self.out, flush=True)
 
     def __exit__(self, *exc) -> None:
         if self._progress is not None:

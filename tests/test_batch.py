@@ -300,6 +300,35 @@ def test_a_worker_that_dies_fails_only_its_file(cli, tmp_path):
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["p00.png", "p02.png", "p03.png"]
 
 
+def test_a_plugin_error_in_a_worker_names_its_file_and_debug_brings_its_traceback(cli, tmp_path):
+    make_photos(tmp_path / "in", 3, size=(96, 64))  # p01 is 97 pixels wide
+    args = [
+        "compress", tmp_path / "in", "-o", tmp_path / "out", "-k", "8", "--jobs", "2", "--json",
+        "--plugin", "picky", "--plugin-dir", PLUGINS, "--param", "width=97",
+    ]  # fmt: skip
+    first = f"kmc-tui: error: {tmp_path / 'in' / 'p01.png'}: plugin 'picky' failed: "
+    first += "ZeroDivisionError: picky divided by zero on width 97"
+    quiet = cli(*args, timeout=300)
+    assert quiet.returncode == 1
+    said = [ln for ln in quiet.stderr.splitlines() if ln.strip()]
+    assert [ln for ln in said if ln != "picky is looking"] == [first]  # its prints: stderr
+    by_name = {Path(r["input"]).name: r for r in records(quiet.stdout)}  # stdout: records only
+    assert [by_name[n]["status"] for n in ("p00.png", "p01.png", "p02.jpg")] == [
+        "done", "failed", "done"
+    ]  # fmt: skip
+    assert "traceback" not in by_name["p01.png"]
+
+    shutil.rmtree(tmp_path / "out")
+    loud = cli(*args, "--debug", timeout=300)
+    assert loud.returncode == 1
+    lines = [ln for ln in loud.stderr.splitlines() if ln != "picky is looking"]
+    at = lines.index(first)
+    assert lines[at + 1] == "Traceback (most recent call last):"
+    assert any("in refuse" in ln for ln in lines[at:])  # the plugin's own frames
+    [failed] = [r for r in records(loud.stdout) if r["status"] == "failed"]
+    assert "in refuse" in failed["traceback"]
+
+
 # -- signals, kill -9 and resume -----------------------------------------------------------------
 
 
