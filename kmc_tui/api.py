@@ -9,15 +9,19 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .encode import encode
 from .errors import OutputError, OutputExists
 from .formats import PALETTE_FORMATS, format_for
 from .fsio import write_atomic
-from .quantize import Quantized, quantize
+from .quantize import ImageHistogram, Quantized, quantize
 from .read import Image, read_image
 from .registry import Registry
 from .stats import Stats, lossless_color_error, measure
+
+if TYPE_CHECKING:
+    from .targets import Target, TargetSearch
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,6 +39,8 @@ class Result:
     stats : Stats
     output : Path or None
         Where `data` was written, if it was.
+    search : TargetSearch or None
+        How k was chosen, when a target chose it (:func:`kmc_tui.targets.search_k`).
     """
 
     image: Image
@@ -43,6 +49,7 @@ class Result:
     format: str
     stats: Stats
     output: Path | None = None
+    search: TargetSearch | None = None
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -62,6 +69,7 @@ def _quantize_and_encode(
     should_stop: Callable[[], bool] | None,
     timeout: float | None,
     seconds: dict[str, float],
+    histogram: ImageHistogram | None = None,
 ) -> tuple[Quantized, bytes, dict]:
     """Quantize, encode and measure; each stage's time goes into `seconds`."""
     q = quantize(
@@ -75,19 +83,29 @@ def _quantize_and_encode(
         registry=registry,
         should_stop=should_stop,
         timeout=timeout,
+        histogram=histogram,
     )
     seconds.update(q.seconds)
+    data, figures = _encode_and_measure(image, q, fmt, seconds)
+    return q, data, figures
+
+
+def _encode_and_measure(
+    image: Image, q: Quantized, fmt: str, seconds: dict[str, float], data: bytes | None = None
+) -> tuple[bytes, dict]:
+    """Encode `q` (unless `data` is its encoding already) and measure it."""
     # The color error of an exact format needs only the palette: it is computed while the file
     # is encoded (zlib runs outside the GIL).
     with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
         errors = pool.submit(lossless_color_error, q, fmt)
-        t = time.perf_counter()
-        data = encode(q, fmt)
-        seconds["encode"] = time.perf_counter() - t
+        if data is None:
+            t = time.perf_counter()
+            data = encode(q, fmt)
+            seconds["encode"] = time.perf_counter() - t
         t = time.perf_counter()
         figures = measure(image, q, data, fmt, errors=errors.result())
     seconds["stats"] = time.perf_counter() - t
-    return q, data, figures
+    return data, figures
 
 
 def process(
@@ -102,11 +120,13 @@ def process(
     registry: Registry | None = None,
     should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
+    histogram: ImageHistogram | None = None,
 ) -> Result:
     """Quantize `image`, encode it in `format` and compute its statistics; write nothing.
 
     `should_stop` is polled between stages and by plugins that take it (Cancelled when it
-    returns True); `timeout` bounds the plugin's seconds (PluginTimeout past it).
+    returns True); `timeout` bounds the plugin's seconds (PluginTimeout past it); `histogram`
+    is `image`'s :func:`~kmc_tui.quantize.image_histogram`, if already counted.
     """
     fmt = format_for("", format)
     seconds: dict[str, float] = {}
@@ -122,8 +142,20 @@ def process(
         should_stop=should_stop,
         timeout=timeout,
         seconds=seconds,
+        histogram=histogram,
     )
     return Result(image, q, data, fmt, Stats.of_run(image, q, figures, seconds))
+
+
+def finish(
+    image: Image, quantized: Quantized, *, format: str = "png", data: bytes | None = None
+) -> Result:
+    """Encode `quantized` (made from `image`) in `format` and compute its statistics: the
+    steps of :func:`process` after the quantization. `data`: its encoding, if already made."""
+    fmt = format_for("", format)
+    seconds = dict(quantized.seconds)
+    data, figures = _encode_and_measure(image, quantized, fmt, seconds, data)
+    return Result(image, quantized, data, fmt, Stats.of_run(image, quantized, figures, seconds))
 
 
 def _write(image: Image, data: bytes, path, *, force: bool) -> tuple[Path, float]:
@@ -159,17 +191,24 @@ def compress(
     registry: Registry | None = None,
     should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
+    target: Target | None = None,
+    skip_if_larger: bool = False,
 ) -> Result:
     """Read `input`, reduce it to at most `k` colors and write `output`.
 
     The format comes from `format` or the extension of `output`. Nothing is written when
     anything fails; an existing file (or the input) is only replaced with ``force=True``.
+    With a `target` (:class:`kmc_tui.targets.Target`) k is chosen by
+    :func:`kmc_tui.targets.search_k`, `k` being the most colors allowed. With
+    `skip_if_larger`, a result that is not smaller than the input file is not written: the
+    Result comes back with ``output`` None.
 
     Raises
     ------
     KmcError
         InputError, OutputError, ParameterError or PluginError, with a one-line message;
-        Cancelled when `should_stop` returns True before the file is written.
+        Cancelled when `should_stop` returns True before the file is written;
+        TargetUnreachable when no k meets `target`.
     """
     fmt = format_for(output, format)
     out_path = Path(output)
@@ -180,19 +219,27 @@ def compress(
     t = time.perf_counter()
     image = read_image(input)
     seconds = {"read": time.perf_counter() - t}
-    q, data, figures = _quantize_and_encode(
-        image,
-        k,
+    settings = dict(
         plugin=plugin,
         params=params,
         seed=seed,
         dither=dither,
-        fmt=fmt,
         registry=registry,
         should_stop=should_stop,
         timeout=timeout,
-        seconds=seconds,
     )
-    written, seconds["write"] = _write(image, data, out_path, force=force)
-    stats = Stats.of_run(image, q, figures, seconds, output=str(written))
-    return Result(image, q, data, fmt, stats, written)
+    if target is None:
+        q, data, figures = _quantize_and_encode(image, k, fmt=fmt, seconds=seconds, **settings)
+        result = Result(image, q, data, fmt, Stats.of_run(image, q, figures, seconds))
+    else:
+        from .targets import search_k
+
+        result = search_k(image, target, k_max=k, format=fmt, **settings)
+        seconds.update(result.stats.seconds)
+        result = dataclasses.replace(
+            result, stats=dataclasses.replace(result.stats, seconds=seconds)
+        )
+    if skip_if_larger and image.file_bytes is not None:
+        if result.stats.output_bytes >= image.file_bytes:
+            return result
+    return save(result, out_path, force=force)

@@ -27,15 +27,19 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import Cancelled, KmcError, PluginTimeout
+from .errors import Cancelled, KmcError, PluginTimeout, TargetUnreachable
 from .formats import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS
 
 #: The input and output name of the standard streams.
 STDIO = "-"
 
 DONE, SKIPPED, FAILED, CANCELLED = "done", "skipped", "failed", "cancelled"
+#: No k up to the most allowed meets the target: nothing written, not an error (exit 3).
+UNREACHABLE = "not reachable"
 #: The reason a file is skipped with --skip-existing.
 ALREADY_THERE = "already there"
+#: The reason a file is skipped with --skip-if-larger.
+NOT_SMALLER = "not smaller"
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -192,11 +196,12 @@ class Outcome:
     ----------
     input, output : str
     status : str
-        ``done``, ``skipped`` (the output was there already), ``failed`` or ``cancelled``.
+        ``done``, ``skipped`` (the output was there already, or the result was not smaller),
+        ``not reachable`` (no k meets the target), ``failed`` or ``cancelled``.
     message : str
-        The one-line error (failed) or the reason (skipped).
+        The one-line error (failed, not reachable) or the reason (skipped).
     record : dict or None
-        The figures of a done file (the CLI's ``--json`` keys).
+        The ``--json`` record of a file that was computed: done, not smaller, not reachable.
     notes : tuple of str
         Things to know about a done file.
     abandoned : bool
@@ -213,6 +218,7 @@ class Outcome:
     notes: tuple[str, ...] = ()
     abandoned: bool = False
     traceback: str | None = None
+    search: object = None  # how a target chose k (kmc_tui.targets.TargetSearch)
 
 
 @dataclass
@@ -223,12 +229,19 @@ class Plan:
     settled: list[Outcome] = field(default_factory=list)
 
 
-def beside_name(path: str, k: int, fmt: str, *, whole: bool = False) -> str:
+def beside_name(path: str, k: int, fmt: str, *, whole: bool = False, target=None) -> str:
     """The result's path beside its input: ``<stem>-k<k>.<ext>`` (``<name>-k<k>.<ext>`` when
-    `whole`, for inputs of one folder that share a stem)."""
+    `whole`, for inputs of one folder that share a stem). Under a `target` k is not known
+    beforehand, so the name says the target: ``<stem>-de<D>.<ext>`` or ``<stem>-<N>B.<ext>``."""
     folder, name = os.path.split(path)
     base = name if whole else os.path.splitext(name)[0]
-    return os.path.join(folder, f"{base}-k{k}{FORMAT_EXTENSIONS[fmt][0]}")
+    if target is None:
+        tag = f"k{k}"
+    elif target.kind == "delta_e":
+        tag = f"de{target.max_delta_e:g}"
+    else:
+        tag = f"{target.max_bytes}B"
+    return os.path.join(folder, f"{base}-{tag}{FORMAT_EXTENSIONS[fmt][0]}")
 
 
 def plan(
@@ -240,6 +253,7 @@ def plan(
     format: str,
     skip_existing: bool = False,
     force: bool = False,
+    target=None,
 ) -> Plan:
     """Where each input goes, and which inputs are settled before any work.
 
@@ -256,6 +270,8 @@ def plan(
         The output format (its first extension names the results).
     skip_existing, force : bool
         An output already there is skipped, replaced, or (neither) an error for that input.
+    target : kmc_tui.targets.Target or None
+        Names results beside their inputs by the target rather than by k.
 
     Inputs in one folder that share a stem keep their whole names (``a.jpg`` and ``a.png`` give
     ``a.jpg.png`` and ``a.png.png``). An input listed twice runs once; a second input that would
@@ -298,7 +314,9 @@ def plan(
         elif src.path == STDIO or output == STDIO:
             targets.append(STDIO if output in (None, STDIO) else output)
         elif output is None:
-            targets.append(beside_name(os.path.join(folder, name), k, format, whole=whole))
+            targets.append(
+                beside_name(os.path.join(folder, name), k, format, whole=whole, target=target)
+            )
         elif into_folder:
             targets.append(
                 os.path.join(folder, (name if whole else os.path.splitext(name)[0]) + ext)
@@ -359,7 +377,9 @@ class Settings:
 
     `plugin_dirs` is the complete list (no environment variable is read where this runs);
     `threads` caps the threads of numeric libraries while a file is computed (None: as they
-    are); `make_folders` creates missing output folders (mirrored trees).
+    are); `make_folders` creates missing output folders (mirrored trees). With a `target`
+    (:class:`kmc_tui.targets.Target`) each file's k is searched for, `k` the most allowed;
+    with `skip_if_larger` a result not smaller than its input is not written.
     """
 
     k: int
@@ -373,6 +393,8 @@ class Settings:
     timeout: float | None = None
     threads: int | None = 1
     make_folders: bool = False
+    target: object = None
+    skip_if_larger: bool = False
 
 
 _REGISTRIES: dict = {}
@@ -522,15 +544,33 @@ def decoder_chatter(lines: list[str]):
             lines.append(f"{'decoder said' if from_decoder else 'warning'}: {text}")
 
 
-def file_record(result, task: Task, notes: Sequence[str]) -> dict:
-    """The ``--json`` record of a done file: :meth:`Stats.as_dict` under the paths as planned
-    (``-`` for the standard streams), with its status and `notes`."""
-    return {
+def file_record(result, task: Task, notes: Sequence[str], *, written: bool = True) -> dict:
+    """The ``--json`` record of a computed file: :meth:`Stats.as_dict` under the paths as
+    planned (``-`` for the standard streams) with `notes`, then what a target adds; a result
+    not `written` has no output and the status ``skipped``."""
+    record = {
         **result.stats.as_dict(),
         "input": task.input,
-        "output": task.output,
-        "status": DONE,
+        "output": task.output if written else None,
         "notes": list(notes),
+    }
+    if not written:
+        record["status"] = SKIPPED
+    if result.search is not None:
+        record.update(result.search.as_dict())
+    return record
+
+
+def unreachable_record(exc: TargetUnreachable, task: Task, target) -> dict:
+    """The ``--json`` record of a file whose target no k meets."""
+    return {
+        "input": task.input,
+        "output": None,
+        "status": UNREACHABLE,
+        "message": str(exc),
+        "best": exc.best,
+        "target": target.as_dict(),
+        "tried": [t.as_dict() for t in exc.trials],
     }
 
 
@@ -630,9 +670,7 @@ def _compress_file(task: Task, settings: Settings, should_stop, stdout) -> Outco
         read_seconds = time.perf_counter() - t
         if should_stop is not None and should_stop():
             raise Cancelled("cancelled")
-        result = process(
-            image,
-            settings.k,
+        run = dict(
             plugin=settings.plugin,
             params=dict(settings.params),
             seed=settings.seed,
@@ -642,10 +680,39 @@ def _compress_file(task: Task, settings: Settings, should_stop, stdout) -> Outco
             should_stop=should_stop,
             timeout=settings.timeout,
         )
+        if settings.target is None:
+            result = process(image, settings.k, **run)
+        else:
+            from .targets import search_k
+
+            result = search_k(image, settings.target, k_max=settings.k, **run)
         result = _with_seconds(result, read=read_seconds)
+        if (
+            settings.skip_if_larger
+            and image.file_bytes is not None
+            and result.stats.output_bytes >= image.file_bytes
+        ):
+            notes = [*result.notes, *list(dict.fromkeys(chatter))[:3]]
+            return Outcome(
+                task.input,
+                task.output,
+                SKIPPED,
+                NOT_SMALLER,
+                record=file_record(result, task, notes, written=False),
+                notes=tuple(notes),
+                search=result.search,
+            )
         result, note = _write_result(result, task, settings, stdout)
     except Cancelled:
         return Outcome(task.input, task.output, CANCELLED)
+    except TargetUnreachable as exc:
+        return Outcome(
+            task.input,
+            task.output,
+            UNREACHABLE,
+            str(exc),
+            record=unreachable_record(exc, task, settings.target),
+        )
     except KmcError as exc:
         return Outcome(
             task.input,
@@ -669,7 +736,9 @@ def _compress_file(task: Task, settings: Settings, should_stop, stdout) -> Outco
     if note:
         notes.append(note)
     record = file_record(result, task, notes)
-    return Outcome(task.input, task.output, DONE, record=record, notes=tuple(notes))
+    return Outcome(
+        task.input, task.output, DONE, record=record, notes=tuple(notes), search=result.search
+    )
 
 
 def compress_chunk(tasks: Sequence[Task], settings: Settings) -> list[Outcome]:
@@ -992,7 +1061,8 @@ def _as_planned(outcome: Outcome, task: Task) -> Outcome:
     """`outcome` under the paths as planned (a worker saw them made absolute)."""
     record = outcome.record
     if record is not None:
-        record = {**record, "input": task.input, "output": task.output}
+        output = task.output if record.get("output") is not None else None
+        record = {**record, "input": task.input, "output": output}
     return replace(outcome, input=task.input, output=task.output, record=record)
 
 

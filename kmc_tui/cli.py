@@ -45,6 +45,20 @@ def _seconds(text: str) -> float:
     return value
 
 
+def _target(kind: str):
+    """An argparse type that builds a Target (its own checks are the only ones)."""
+
+    def parse(text: str):
+        from .targets import Target
+
+        try:
+            return Target(**{kind: text})
+        except KmcError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
+
+
 def _exit_now(code: int, *streams) -> int:
     """Exit at once, without waiting for threads of plugins that timed out.
 
@@ -121,8 +135,29 @@ def add_compress_arguments(c: argparse.ArgumentParser) -> None:
         "--colors",
         dest="k",
         type=_k,
-        default=64,
-        help="number of colors (default 64, as the original script)",
+        default=None,
+        help="number of colors (default 64, as the original script); with --max-delta-e or "
+        "--max-bytes, the most colors (default 256)",
+    )
+    goal = c.add_mutually_exclusive_group()
+    goal.add_argument(
+        "--max-delta-e",
+        dest="target",
+        type=_target("max_delta_e"),
+        metavar="D",
+        help="choose k: the fewest colors whose mean ΔE2000 is at most D (exit 3 if none)",
+    )
+    goal.add_argument(
+        "--max-bytes",
+        dest="target",
+        type=_target("max_bytes"),
+        metavar="N",
+        help="choose k: the most colors whose file is at most N bytes (150K, 1.5M; exit 3 if none)",
+    )
+    c.add_argument(
+        "--skip-if-larger",
+        action="store_true",
+        help="write nothing for a file whose result is not smaller than it (not an error)",
     )
     c.add_argument("--plugin", default="kmeans", help="quantizer plugin (default kmeans)")
     c.add_argument(
@@ -275,6 +310,8 @@ def cmd_compress(args, out) -> int:
             if named_output
             else format_for("", args.format or "png")
         )
+        if args.k is None:
+            args.k = 64 if args.target is None else 256
         check_k(args.k, palette_format=fmt in PALETTE_FORMATS)
         record = registry.get(args.plugin)
         if args.timeout is None:
@@ -317,8 +354,8 @@ def _show(outcome, progress, *, json_lines: bool, many: bool, debug: bool) -> No
     line names it when there are several; with `debug`, a plugin's traceback follows), then
     its JSON record or its line."""
     from . import batch
-    from .batch import CANCELLED, DONE, FAILED, SKIPPED, STDIO
-    from .report import file_line, json_line
+    from .batch import CANCELLED, DONE, FAILED, NOT_SMALLER, SKIPPED, STDIO, UNREACHABLE
+    from .report import file_line, json_line, search_line, skipped_line
 
     if outcome.status == FAILED:
         message = outcome.message
@@ -327,14 +364,20 @@ def _show(outcome, progress, *, json_lines: bool, many: bool, debug: bool) -> No
         progress.print(f"kmc-tui: error: {batch.shown(message)}", stderr=True)
         if debug and outcome.traceback:
             progress.print(outcome.traceback.rstrip("\n"), stderr=True)
-    elif outcome.status == SKIPPED and outcome.message != batch.ALREADY_THERE:
+    elif outcome.status == UNREACHABLE:  # not an error: exit 3 says it
+        progress.print(f"{batch.shown(outcome.input)}: {outcome.message}", stderr=True)
+    elif outcome.status == SKIPPED and outcome.message not in (batch.ALREADY_THERE, NOT_SMALLER):
         progress.print(f"kmc-tui: note: {batch.shown(outcome.message)}", stderr=True)
     if json_lines and outcome.status != CANCELLED:
         progress.print(json_line(outcome, traceback=debug))
+    elif outcome.status == SKIPPED and outcome.message == NOT_SMALLER:
+        progress.print(skipped_line(outcome), stderr=outcome.output == STDIO)
     elif outcome.status == DONE:
         # With the image on stdout (-o -), what is said about it goes to stderr.
         to_stderr = outcome.output == STDIO
         progress.print(file_line(outcome), stderr=to_stderr)
+        if outcome.search is not None:
+            progress.print(f"  {search_line(outcome.search)}", stderr=to_stderr)
         for note in outcome.notes:
             progress.print(f"  note: {batch.shown(note)}", stderr=to_stderr)
 
@@ -356,6 +399,7 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
         format=fmt,
         skip_existing=args.skip_existing,
         force=args.force,
+        target=args.target,
     )
     tasks = plan.tasks
     if not tasks and not plan.settled:
@@ -380,6 +424,8 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
         # every core.
         threads=1 if (len(tasks) > 1 or on_dask) else None,
         make_folders=into_folder,
+        target=args.target,
+        skip_if_larger=args.skip_if_larger,
     )
     jobs = min(args.jobs or batch.default_jobs(), len(tasks))
     in_process = not on_dask and jobs <= 1
@@ -419,7 +465,8 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
         left = tally.total - tally.finished
         print(
             f"kmc-tui: stopped by {stop.name}: {tally.done} done, {tally.skipped} skipped, "
-            f"{tally.failed} failed, {left} not finished (nothing partial was written)",
+            + (f"{tally.unreachable} not reachable, " if tally.unreachable else "")
+            + f"{tally.failed} failed, {left} not finished (nothing partial was written)",
             file=sys.stderr,
         )
         return stop.exit_code
@@ -433,7 +480,7 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
         return 1
     if abandoned:
         return _exit_now(1, out)
-    return 1 if tally.failed else 0
+    return 1 if tally.failed else 3 if tally.unreachable else 0
 
 
 def _plugin_info(record, *, rejected: bool, timeout: float) -> tuple[dict, tuple, bool]:

@@ -11,7 +11,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from .batch import CANCELLED, DONE, FAILED, SKIPPED, STDIO, Outcome, shown
+from .batch import CANCELLED, DONE, FAILED, SKIPPED, STDIO, UNREACHABLE, Outcome, shown
 from .formats import human_bytes
 
 
@@ -38,6 +38,32 @@ def file_line(outcome: Outcome) -> str:
     )
 
 
+def skipped_line(outcome: Outcome) -> str:
+    """One line for a result not written because it was not smaller (--skip-if-larger)."""
+    r = outcome.record
+    return (
+        f"{_stream_name(outcome.input, 'stdin')}: skipped: {human_bytes(r['output_bytes'])} "
+        f"would not be smaller than the input's {human_bytes(r['input_bytes'])}"
+    )
+
+
+def search_line(search) -> str:
+    """How a target chose k (a :class:`kmc_tui.targets.TargetSearch`), for the line under a
+    result."""
+    real = {t.k: t for t in search.trials if not t.estimate}
+    estimates = len(search.trials) - len(real)
+    runs = f"{len(real)} run{'s' if len(real) != 1 else ''}"
+    if estimates:
+        runs += f" and {estimates} estimate{'s' if estimates != 1 else ''}"
+    runs += f" in {sum(t.seconds for t in search.trials):.1f} s"
+    if search.at_bound:
+        return f"target {search.target}: k={search.k}, the end of the range ({runs})"
+    kind = search.target.kind
+    other = real[search.k - 1 if kind == "delta_e" else search.k + 1]
+    figure = f"ΔE2000 {other.delta_e:.3f}" if kind == "delta_e" else f"{other.bytes} B"
+    return f"target {search.target}: k={search.k} (k={other.k} gives {figure}; {runs})"
+
+
 def json_line(outcome: Outcome, *, traceback: bool = False) -> str:
     """The ``--json`` record of any outcome: the figures of a done file, else its status and
     the error or reason (and, with `traceback`, a plugin's traceback when there is one). Paths
@@ -58,11 +84,17 @@ def json_line(outcome: Outcome, *, traceback: bool = False) -> str:
 
 @dataclass
 class Tally:
-    """Counts and bytes so far, and a short row per file for the summary table."""
+    """Counts and bytes so far, and a short row per file for the summary table.
+
+    `skipped` counts outputs already there and results not smaller; only the latter were
+    considered in this run (`not_smaller`), and they have a row.
+    """
 
     total: int = 0
     done: int = 0
     skipped: int = 0
+    not_smaller: int = 0
+    unreachable: int = 0
     failed: int = 0
     cancelled: int = 0
     input_bytes: int = 0
@@ -72,7 +104,7 @@ class Tally:
 
     @property
     def finished(self) -> int:
-        return self.done + self.skipped + self.failed
+        return self.done + self.skipped + self.unreachable + self.failed
 
     @property
     def saved_bytes(self) -> int:
@@ -99,11 +131,18 @@ class Tally:
             )
         elif outcome.status == SKIPPED:
             self.skipped += 1
+            if outcome.record is not None:  # computed, and not smaller
+                self.not_smaller += 1
+                r = outcome.record
+                self.rows.append((name, r["input_bytes"], r["output_bytes"], r["ratio"]))
         elif outcome.status == CANCELLED:
             self.cancelled += 1
+        elif outcome.status == UNREACHABLE:
+            self.unreachable += 1
+            self.rows.append((name, f"not reachable: {outcome.message}"))
         else:
             self.failed += 1
-            self.rows.append((name, outcome.message))
+            self.rows.append((name, f"failed: {outcome.message}"))
 
     def files_per_second(self) -> float:
         elapsed = time.perf_counter() - self.started
@@ -120,7 +159,14 @@ class Tally:
             name = shown(row[0])
             name = name if len(name) <= 32 else "…" + name[-31:]
             if len(row) == 2:
-                lines.append(f"{name:<32} failed: {shown(row[1])}")
+                lines.append(f"{name:<32} {shown(row[1])}")
+                continue
+            if len(row) == 4:
+                _, size_in, size_out, ratio = row
+                lines.append(
+                    f"{name:<32} {human_bytes(size_in):>9} {human_bytes(size_out):>9} "
+                    f"{(ratio or 0):>6.3f} skipped: not smaller"
+                )
                 continue
             _, size_in, size_out, ratio, colors, psnr, delta_e, seconds = row
             lines.append(
@@ -134,14 +180,14 @@ class Tally:
 
     def totals(self) -> str:
         ratio = f"{self.output_bytes / self.input_bytes:.3f}" if self.input_bytes else "-"
-        considered = self.done + self.failed
+        considered = self.done + self.not_smaller + self.unreachable + self.failed
         text = (
             f"{self.done} of {considered} done, {human_bytes(self.input_bytes)} -> "
-            f"{human_bytes(self.output_bytes)} (ratio {ratio}), {self.failed} failed"
+            f"{human_bytes(self.output_bytes)} (ratio {ratio}), {self.skipped} skipped, "
         )
-        if self.skipped:
-            text += f", {self.skipped} skipped"
-        return text
+        if self.unreachable:
+            text += f"{self.unreachable} not reachable, "
+        return text + f"{self.failed} failed"
 
 
 class Progress:

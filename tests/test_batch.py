@@ -72,6 +72,14 @@ def records(stdout: str) -> list[dict]:
     return [json.loads(line) for line in stdout.splitlines() if line.strip()]
 
 
+def status(record: dict) -> str:
+    """A --json record's status: a written file's record has none (it is Stats.as_dict())."""
+    if "status" not in record:
+        assert record["output"] is not None and "colors" in record, record
+        return "done"
+    return record["status"]
+
+
 def group_gone(pgid: int, within: float = 20.0) -> bool:
     """Whether every process of the group has exited (workers included) within a few seconds."""
     deadline = time.monotonic() + within
@@ -139,16 +147,16 @@ def test_recursive_tree_is_mirrored_with_odd_names_links_and_loops(cli, tmp_path
     proc = cli("compress", "-r", src, "-o", out, "-k", "4", "--json")
     assert proc.returncode == 1, proc.stderr  # the broken link is a file that failed
     recs = records(proc.stdout)  # every line is JSON, and stdout decoded as UTF-8
-    done = sorted(Path(r["output"]).relative_to(out) for r in recs if r["status"] == "done")
+    done = sorted(Path(r["output"]).relative_to(out) for r in recs if status(r) == "done")
     expected = sorted(
         [Path(os.path.splitext(n)[0] + ".png") for n in names] + [Path("deep/er/nested.png")]
     )
     assert done == expected
     assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file()) == expected
     assert_whole_images(out, 4)
-    loops = [r for r in recs if r["status"] == "skipped"]
+    loops = [r for r in recs if status(r) == "skipped"]
     assert sorted(Path(r["input"]).name for r in loops) == ["loop", "up"]
-    [broken] = [r for r in recs if r["status"] == "failed"]
+    [broken] = [r for r in recs if status(r) == "failed"]
     assert broken["input"].endswith("gone.png") and "broken symbolic link" in broken["error"]
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("kmc-tui: error:")]
     assert len(errors) == 1 and "gone.png" in errors[0]
@@ -231,7 +239,7 @@ def test_results_beside_inputs_never_overwrite_and_are_not_taken_as_inputs(cli, 
     # The folder holds inputs and results: the results are left alone, the rest skipped.
     proc = cli("compress", "-k", "4", ".", "--skip-existing", "--json", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
-    assert sorted(r["status"] for r in records(proc.stdout)) == ["skipped"] * 4
+    assert sorted(status(r) for r in records(proc.stdout)) == ["skipped"] * 4
     assert not [p for p in tmp_path.iterdir() if "-k4-k4" in p.name or "-k4.png-k4" in p.name]
     assert {name: (tmp_path / name).stat().st_mtime_ns for name in made} == first
 
@@ -313,7 +321,7 @@ def test_a_plugin_error_in_a_worker_names_its_file_and_debug_brings_its_tracebac
     said = [ln for ln in quiet.stderr.splitlines() if ln.strip()]
     assert [ln for ln in said if ln != "picky is looking"] == [first]  # its prints: stderr
     by_name = {Path(r["input"]).name: r for r in records(quiet.stdout)}  # stdout: records only
-    assert [by_name[n]["status"] for n in ("p00.png", "p01.png", "p02.jpg")] == [
+    assert [status(by_name[n]) for n in ("p00.png", "p01.png", "p02.jpg")] == [
         "done", "failed", "done"
     ]  # fmt: skip
     assert "traceback" not in by_name["p01.png"]
@@ -325,7 +333,7 @@ def test_a_plugin_error_in_a_worker_names_its_file_and_debug_brings_its_tracebac
     at = lines.index(first)
     assert lines[at + 1] == "Traceback (most recent call last):"
     assert any("in refuse" in ln for ln in lines[at:])  # the plugin's own frames
-    [failed] = [r for r in records(loud.stdout) if r["status"] == "failed"]
+    [failed] = [r for r in records(loud.stdout) if status(r) == "failed"]
     assert "in refuse" in failed["traceback"]
 
 
@@ -388,7 +396,7 @@ def test_kill_9_then_skip_existing_finishes_the_rest(cli, tmp_path):
         timeout=300,
     )  # fmt: skip
     assert resumed.returncode == 0, resumed.stderr
-    statuses = [r["status"] for r in records(resumed.stdout)]
+    statuses = [status(r) for r in records(resumed.stdout)]
     assert statuses.count("skipped") == len(kept) and statuses.count("done") == 12 - len(kept)
     assert {n: ((out / n).stat().st_ino, (out / n).stat().st_mtime_ns) for n in kept} == kept
     assert_no_temporaries(out)
@@ -525,7 +533,7 @@ def test_dask_scheduler_and_two_workers_same_bytes_lost_workers(cli, tmp_path, d
     assert remote.returncode == 0, remote.stderr
     assert marker.exists()
     recs = {Path(r["input"]).name: r for r in records(remote.stdout)}
-    assert [r["status"] for r in recs.values()] == ["done"] * 16
+    assert [status(r) for r in recs.values()] == ["done"] * 16
     assert "the output already held these very bytes: not written again" in recs["p00.png"]["notes"]
     assert everything(tmp_path / "local") == everything(tmp_path / "remote")
     assert_no_temporaries(tmp_path / "remote")
@@ -534,7 +542,7 @@ def test_dask_scheduler_and_two_workers_same_bytes_lost_workers(cli, tmp_path, d
     remote = cli(*run, "-o", tmp_path / "again", timeout=300)
     assert remote.returncode == 1
     recs = {Path(r["input"]).name: r for r in records(remote.stdout)}
-    assert [n for n, r in recs.items() if r["status"] != "done"] == ["p01.png"]
+    assert [n for n, r in recs.items() if status(r) != "done"] == ["p01.png"]
     assert recs["p01.png"]["error"].endswith("p01.png: Dask workers died on this file")
     assert len(list((tmp_path / "again").iterdir())) == 15
 
