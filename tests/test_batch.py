@@ -244,6 +244,26 @@ def test_results_beside_inputs_never_overwrite_and_are_not_taken_as_inputs(cli, 
     assert {name: (tmp_path / name).stat().st_mtime_ns for name in made} == first
 
 
+def test_a_target_in_worker_processes_names_results_beside_by_the_target(cli, tmp_path):
+    make_photos(tmp_path, 3, size=(96, 72))
+    args = ("compress", "--max-delta-e", "4", "-k", "32", "--jobs", "2", "--json", ".")
+    proc = cli(*args, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    recs = sorted(records(proc.stdout), key=lambda r: r["input"])
+    assert [Path(r["output"]).name for r in recs] == ["p00-de4.png", "p01-de4.png", "p02-de4.png"]
+    for r in recs:
+        assert status(r) == "done" and r["target"] == {"kind": "delta_e", "max": 4.0}
+        tried = {t["k"]: t for t in r["tried"] if not t["estimate"]}
+        assert r["delta_e"] <= 4 and tried[r["k"]]["delta_e"] == r["delta_e"]
+        assert r["k"] == 1 or tried[r["k"] - 1]["delta_e"] > 4
+        assert (tmp_path / r["output"]).is_file()
+    # The names are known before any search: a second run skips them all, and its own results
+    # are not taken as inputs.
+    proc = cli(*args, "--skip-existing", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [status(r) for r in records(proc.stdout)] == ["skipped"] * 3
+
+
 def test_stdin_to_stdout_pipeline(cli, tmp_path):
     [photo] = make_photos(tmp_path, 1, size=(128, 96))
     reference = tmp_path / "file.png"
