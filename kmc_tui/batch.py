@@ -45,21 +45,6 @@ NOT_SMALLER = "not smaller"
 # -- names ---------------------------------------------------------------------------------------
 
 
-def shown(text: str | os.PathLike) -> str:
-    """`text` (a path, or a message naming one) as one printable line.
-
-    Bytes that are not UTF-8 (kept by Python as surrogate escapes) become ``\\xNN``, and control
-    characters (a newline in a file name) their escapes, so a name cannot break a line or a
-    terminal.
-    """
-    decoded = os.fsencode(text).decode("utf-8", "backslashreplace")
-    if decoded.isprintable():
-        return decoded
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in decoded
-    )
-
-
 def default_jobs() -> int:
     """The cores this process may run on (its CPU affinity), at least 1."""
     try:
@@ -683,9 +668,11 @@ def _compress_file(task: Task, settings: Settings, should_stop, stdout) -> Outco
         if settings.target is None:
             result = process(image, settings.k, **run)
         else:
+            from .api import as_format_holds
             from .targets import search_k
 
-            result = search_k(image, settings.target, k_max=settings.k, **run)
+            held = as_format_holds(image, settings.format)  # what process() does first
+            result = search_k(held, settings.target, k_max=settings.k, **run)
         result = _with_seconds(result, read=read_seconds)
         if (
             settings.skip_if_larger

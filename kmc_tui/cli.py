@@ -15,9 +15,10 @@ import math
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 
-from .errors import KmcError
+from .errors import KmcError, shown
 from .formats import FORMAT_EXTENSIONS
 
 
@@ -35,14 +36,42 @@ def _k(text: str) -> int:
         raise argparse.ArgumentTypeError(f"k must be a whole number, got {text!r}") from None
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str) -> float | None:
+    """A positive number of seconds; ``inf`` is no limit (None)."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not 0 < value < math.inf:
+    if not value > 0:  # NaN included
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
+    return None if math.isinf(value) else value
+
+
+def _seed(text: str) -> int:
+    from .quantize import check_seed
+
+    try:
+        value: int | str = int(text)
+    except ValueError:
+        value = text
+    try:
+        return check_seed(value)
+    except KmcError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _folder(text: str) -> str:
+    if not os.path.isdir(text):
+        what = "not a folder" if os.path.exists(text) else "no such folder"
+        raise argparse.ArgumentTypeError(f"{text}: {what}")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose refusals look like every other: one line, ``kmc-tui: error:``, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"kmc-tui: error: {message} (see {self.prog} --help)\n")
 
 
 def _target(kind: str):
@@ -96,6 +125,7 @@ def _add_plugin_dir(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--plugin-dir",
         action="append",
+        type=_folder,
         default=[],
         metavar="DIR",
         help="folder of single-file plugins (repeatable; also KMC_TUI_PLUGIN_PATH)",
@@ -168,7 +198,7 @@ def add_compress_arguments(c: argparse.ArgumentParser) -> None:
         metavar="NAME=VALUE",
         help="plugin parameter (repeatable); see `kmc-tui plugins`",
     )
-    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("--seed", type=_seed, default=0, help="random seed, 0..4294967295 (default 0)")
     c.add_argument("--dither", action="store_true", help="Floyd-Steinberg dithering")
     c.add_argument(
         "--format",
@@ -209,14 +239,14 @@ def add_compress_arguments(c: argparse.ArgumentParser) -> None:
         type=_seconds,
         metavar="SECONDS",
         help="give up on a file when the plugin takes longer (the next file still "
-        "runs); also bounds loading the plugin",
+        "runs); also bounds loading the plugin; inf: no limit",
     )
 
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kmc-tui",
         description="Reduce images to k colors. With no command (or a PATH), open the "
         "terminal UI on PATH (a folder or an image; default: the current folder).",
@@ -261,8 +291,6 @@ def _usage_error(message: str) -> int:
 
 def _report(exc: KmcError, *, debug: bool) -> None:
     """One line on stderr; with --debug, the plugin's traceback after it."""
-    from .batch import shown
-
     print(f"kmc-tui: error: {shown(str(exc))}", file=sys.stderr)
     traceback = getattr(exc, "traceback", None)
     if debug and traceback:
@@ -325,15 +353,16 @@ def cmd_compress(args, out) -> int:
         client = batch.connect_dask(args.dask) if args.dask else None
     except KmcError as exc:
         _report(exc, debug=args.debug)
-        return _exit_now(2, out) if isinstance(exc, PluginTimeout) else 2
+        # A plugin that hangs while loading failed at run time, as one that hangs on a file.
+        return _exit_now(1, out) if isinstance(exc, PluginTimeout) else 2
     if into_folder:
         out_dir = Path(args.output)
         if out_dir.exists() and not out_dir.is_dir():
-            return _usage_error(f"{batch.shown(out_dir)}: several inputs need an output folder")
+            return _usage_error(f"{shown(out_dir)}: several inputs need an output folder")
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            return _usage_error(f"{batch.shown(out_dir)}: cannot create folder: {exc.strerror}")
+            return _usage_error(f"{shown(out_dir)}: cannot create folder: {exc.strerror}")
 
     with batch.stop_on_signals():
         try:
@@ -361,13 +390,13 @@ def _show(outcome, progress, *, json_lines: bool, many: bool, debug: bool) -> No
         message = outcome.message
         if many and outcome.input not in message:
             message = f"{outcome.input}: {message}"
-        progress.print(f"kmc-tui: error: {batch.shown(message)}", stderr=True)
+        progress.print(f"kmc-tui: error: {shown(message)}", stderr=True)
         if debug and outcome.traceback:
             progress.print(outcome.traceback.rstrip("\n"), stderr=True)
     elif outcome.status == UNREACHABLE:  # not an error: exit 3 says it
-        progress.print(f"{batch.shown(outcome.input)}: {outcome.message}", stderr=True)
+        progress.print(f"{shown(outcome.input)}: {outcome.message}", stderr=True)
     elif outcome.status == SKIPPED and outcome.message not in (batch.ALREADY_THERE, NOT_SMALLER):
-        progress.print(f"kmc-tui: note: {batch.shown(outcome.message)}", stderr=True)
+        progress.print(f"kmc-tui: note: {shown(outcome.message)}", stderr=True)
     if json_lines and outcome.status != CANCELLED:
         progress.print(json_line(outcome, traceback=debug))
     elif outcome.status == SKIPPED and outcome.message == NOT_SMALLER:
@@ -379,7 +408,7 @@ def _show(outcome, progress, *, json_lines: bool, many: bool, debug: bool) -> No
         if outcome.search is not None:
             progress.print(f"  {search_line(outcome.search)}", stderr=to_stderr)
         for note in outcome.notes:
-            progress.print(f"  note: {batch.shown(note)}", stderr=to_stderr)
+            progress.print(f"  note: {shown(note)}", stderr=to_stderr)
 
 
 def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record, client) -> int:
@@ -404,7 +433,7 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
     tasks = plan.tasks
     if not tasks and not plan.settled:
         print(
-            f"kmc-tui: error: no image files in {', '.join(map(batch.shown, inputs))}",
+            f"kmc-tui: error: no image files in {', '.join(map(shown, inputs))}",
             file=sys.stderr,
         )
         return 1
@@ -461,6 +490,9 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
                 runner.close()
     if many and not args.json:
         print(tally.table(), file=out)
+    if stop and not many:
+        print(f"kmc-tui: stopped by {stop.name} (nothing partial was written)", file=sys.stderr)
+        return stop.exit_code
     if stop:
         left = tally.total - tally.finished
         print(
@@ -473,7 +505,7 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
     if broken is not None:
         left = tally.total - tally.finished
         print(
-            f"kmc-tui: error: the run broke off ({batch.shown(broken)}): {tally.done} done, "
+            f"kmc-tui: error: the run broke off ({shown(broken)}): {tally.done} done, "
             f"{left} not finished (nothing partial was written)",
             file=sys.stderr,
         )
@@ -559,12 +591,27 @@ def cmd_plugins(args, out) -> int:
 def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
     target = Path(path)
     if not target.exists():
-        print(f"kmc-tui: error: {target}: no such file or folder", file=sys.stderr)
+        print(f"kmc-tui: error: {shown(target)}: no such file or folder", file=sys.stderr)
+        return 2
+    if not (_isatty(sys.stdin) and _isatty(sys.stdout)):
+        # Textual would draw into the pipe and spin on a stdin it cannot read.
+        print(
+            "kmc-tui: error: the terminal UI needs a terminal on stdin and stdout; "
+            "without one use `kmc-tui compress -i IN -o OUT` (see kmc-tui compress --help)",
+            file=sys.stderr,
+        )
         return 2
     from .tui.app import KmcApp
 
     KmcApp(target, plugin_dirs=plugin_dirs).run()
     return 0
+
+
+def _isatty(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
 
 
 def _interrupt(signum, frame):
@@ -620,19 +667,46 @@ def _own_stdout(*, restore: bool = True):
                     out.close()
 
 
+#: Subcommands, and options every one of them takes that may come before it.
+_COMMANDS = ("compress", "plugins", "tui")
+_SHARED_OPTIONS = ("--plugin-dir",)
+#: First arguments that mean the original script's form, `kmc-tui -i in.jpg -o out.png -k 16`.
+_SCRIPT_FORM = ("-i", "--input", "-o", "--output", "-k", "--colors")
+
+
+def _with_command_first(argv: list[str]) -> list[str]:
+    """`argv` with its subcommand in front, where argparse wants it.
+
+    Options shared by the subcommands may come before one (``kmc-tui --plugin-dir D plugins``
+    is the plugins command, never a folder named "plugins"); the script's options mean
+    ``compress``; anything else, or nothing, is the TUI on a PATH.
+    """
+    shared: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _SHARED_OPTIONS and i + 1 < len(argv):
+            shared += argv[i : i + 2]
+            i += 2
+        elif argv[i].partition("=")[0] in _SHARED_OPTIONS and "=" in argv[i]:
+            shared.append(argv[i])
+            i += 1
+        else:
+            break
+    rest = argv[i:]
+    if rest and rest[0] in _COMMANDS:
+        return [rest[0], *shared, *rest[1:]]
+    if rest and rest[0] in _SCRIPT_FORM:
+        return ["compress", *shared, *rest]
+    if not shared and rest and rest[0] in ("-h", "--help", "--version"):
+        return rest
+    return ["tui", *shared, *rest]  # `kmc-tui`, `kmc-tui PATH`, `kmc-tui --plugin-dir D PATH`
+
+
 def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"compress", "plugins", "tui"}
-    # The original script's form: `kmc-tui -i in.jpg -o out.png -k 16`.
-    if argv and argv[0] in ("-i", "--input", "-o", "--output", "-k"):
-        argv = ["compress", *argv]
-    elif not argv or argv[0] not in commands | {"-h", "--help", "--version"}:
-        argv = ["tui", *argv]  # `kmc-tui`, `kmc-tui PATH`, `kmc-tui --plugin-dir D PATH`
+    argv = _with_command_first(list(sys.argv[1:] if argv is None else argv))
     if argv and argv[0] == "compress":
         # Options and inputs in any order: `compress a.png -k 8 b.png -o out/`.
-        compress = argparse.ArgumentParser(
-            prog="kmc-tui compress", description=COMPRESS_DESCRIPTION
-        )
+        compress = _Parser(prog="kmc-tui compress", description=COMPRESS_DESCRIPTION)
         add_compress_arguments(compress)
         args = compress.parse_intermixed_args(argv[1:])
         args.command = "compress"
@@ -646,24 +720,33 @@ def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
         except KeyboardInterrupt:
             print("kmc-tui: interrupted", file=sys.stderr)
             return 130
-    if args.command == "compress":
-        # A polite kill unwinds like Ctrl+C, so a write in progress removes its temporary file
-        # (a run installs its own handlers, which also say what was done).
-        signal.signal(signal.SIGTERM, _interrupt)
+    previous = {}
+    if args.command == "compress" and threading.current_thread() is threading.main_thread():
+        # SIGTERM unwinds like Ctrl+C, so a write in progress leaves nothing behind (a run
+        # installs its own handlers, which also say what was done).
+        previous = {
+            signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)
+        }
     command = cmd_compress if args.command == "compress" else cmd_plugins
-    with _own_stdout(restore=_restore_stdout) as out:
-        try:
-            return command(args, out)
-        except KeyboardInterrupt as exc:
-            if getattr(exc, "signum", None) is not None:  # SIGTERM before a run began
-                print(f"kmc-tui: stopped by {exc}", file=sys.stderr)
-                return exc.exit_code
-            print("kmc-tui: interrupted", file=sys.stderr)
-            return 130
-        except BrokenPipeError:
-            # `kmc-tui plugins | head`: the reader left; exit quietly as Unix tools do.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
-            return 141
+    try:
+        with _own_stdout(restore=_restore_stdout) as out:
+            try:
+                return command(args, out)
+            except KeyboardInterrupt as exc:
+                if getattr(exc, "signum", None) is not None:  # before or after a run
+                    print(
+                        f"kmc-tui: stopped by {exc} (nothing partial was written)", file=sys.stderr
+                    )
+                    return exc.exit_code
+                print("kmc-tui: interrupted", file=sys.stderr)
+                return 130
+            except BrokenPipeError:
+                # `kmc-tui plugins | head`: the reader left; exit quietly as Unix tools do.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+                return 141
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def console_main() -> None:

@@ -11,7 +11,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from .batch import CANCELLED, DONE, FAILED, SKIPPED, STDIO, UNREACHABLE, Outcome, shown
+from .batch import CANCELLED, DONE, FAILED, SKIPPED, STDIO, UNREACHABLE, Outcome
+from .errors import shown
 from .formats import human_bytes
 
 
