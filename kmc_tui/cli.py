@@ -625,8 +625,11 @@ def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
         return 2
     from .tui.app import KmcApp
 
-    KmcApp(target, plugin_dirs=plugin_dirs).run()
-    return 0
+    app = KmcApp(target, plugin_dirs=plugin_dirs)
+    app.run()
+    if app.stopped_by is not None:  # the terminal is restored by now
+        print(f"kmc-tui: stopped by {app.stopped_by}", file=sys.stderr)
+    return app.return_code or 0
 
 
 def _isatty(stream) -> bool:
