@@ -73,7 +73,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose refusals look like every other: one line, ``kmc-tui: error:``, exit 2."""
 
     def error(self, message: str):
-        self.exit(2, f"kmc-tui: error: {message} (see {self.prog} --help)\n")
+        if message.endswith("expected one argument"):
+            option = message.split(":")[0].split("/")[-1].removeprefix("argument ")
+            message += f" (for a name that starts with '-', write ./NAME or {option}=NAME)"
+        self.exit(2, f"kmc-tui: error: {shown(message)} (see {self.prog} --help)\n")
 
 
 def _target(kind: str):

@@ -20,6 +20,7 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 
 from .. import Registry
+from ..errors import shown
 from .screens.main import NARROW, MainScreen
 from .session import Session
 
@@ -91,6 +92,12 @@ class KmcApp(App):
     def _stop(self, signum: int) -> None:
         self.stopped_by = signal.Signals(signum).name
         self.exit(return_code=128 + signum)
+
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **kwargs) -> None:
+        """Textual's notify with the text taken literally and made printable: messages name
+        files, and a name may hold ``[``, a newline, an escape sequence or non-UTF-8 bytes."""
+        del markup  # plain text always (a widget's notify passes markup=True)
+        super().notify(shown(message), title=shown(title), markup=False, **kwargs)
 
     def get_default_screen(self) -> Screen:
         return MainScreen(
