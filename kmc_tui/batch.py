@@ -2,10 +2,10 @@
 
 The same picklable function, :func:`compress_file`, runs in this process
 (:func:`run_in_process`), in local worker processes that take files one at a time
-(:func:`run_pool`), or on a Dask cluster in chunks of files (:func:`run_dask`). A batch computes
-every file with one thread (threadpoolctl), so the bytes written depend on the inputs and the
-settings, not on the runner or on how many files run at once: scikit-learn's Lloyd passes sum in
-a different order with another thread count.
+(:func:`run_pool`), or on a Dask cluster in chunks of files (:func:`run_dask`). Threads of
+numeric libraries are capped (threadpoolctl) so that workers × threads stays within the cores
+(:func:`threads_per_file`); the bytes written do not depend on it (the k-means plugin's output
+is the same for any thread count).
 
 Nothing here prints; the runners yield an :class:`Outcome` per file as it finishes.
 """
@@ -43,6 +43,17 @@ NOT_SMALLER = "not smaller"
 
 
 # -- names ---------------------------------------------------------------------------------------
+
+
+def threads_per_file(cores: int, jobs: int, *, files: int, on_dask: bool = False) -> int | None:
+    """Threads of numeric libraries for each file being computed: the cores shared among `jobs`
+    workers; one on Dask (a worker runs a task per thread it has); None (as they are) for a
+    lone file, which has the machine to itself."""
+    if on_dask:
+        return 1
+    if files <= 1:
+        return None
+    return max(1, cores // max(1, jobs))
 
 
 def default_jobs() -> int:

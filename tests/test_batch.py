@@ -291,7 +291,7 @@ def test_stdin_to_stdout_pipeline(cli, tmp_path):
 # -- worker processes ----------------------------------------------------------------------------
 
 
-def test_same_bytes_for_any_number_of_jobs_one_thread_each(tmp_path):
+def test_same_bytes_for_any_number_of_jobs_and_threads_within_the_cores(tmp_path):
     photos = tmp_path / "photos"
     make_photos(photos, 6)
     outputs = {}
@@ -308,7 +308,8 @@ def test_same_bytes_for_any_number_of_jobs_one_thread_each(tmp_path):
         outputs[jobs] = everything(out)
         seen = {p.stem: set(p.read_text().split()) for p in probes.iterdir()}
         assert len(seen) == jobs  # jobs 1 runs here; others in that many workers
-        assert set().union(*seen.values()) == {"1"}  # one thread per file, whatever the jobs
+        # The cores shared among the workers: --jobs 1 computes with two threads on two cores.
+        assert set().union(*seen.values()) == {str(max(1, batch.default_jobs() // jobs))}
     assert len(outputs[1]) == 6
     assert outputs[1] == outputs[2]
 
