@@ -314,6 +314,23 @@ def test_same_bytes_for_any_number_of_jobs_and_threads_within_the_cores(tmp_path
     assert outputs[1] == outputs[2]
 
 
+def test_workers_are_forked_from_one_warmed_up_process(cli, tmp_path):
+    """The plugin is imported and warmed up once, and both workers start from there."""
+    make_photos(tmp_path / "in", 6, size=(64, 48))
+    log = tmp_path / "probe.log"
+    proc = cli(
+        "compress", tmp_path / "in", "-o", tmp_path / "out", "-k", "8", "--jobs", "2",
+        "--plugin", "warmprobe", "--plugin-dir", PLUGINS,
+        env={"KMC_TEST_PROBE_LOG": str(log)}, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.split() for line in log.read_text().splitlines()]
+    warmed = {pid for what, pid in lines if what == "warm"}
+    computed = {pid for what, pid in lines if what == "file"}
+    assert len(warmed) == 1 and len(computed) == 2 and not warmed & computed
+    assert sum(what == "file" for what, _ in lines) == 6
+
+
 def test_a_worker_that_dies_fails_only_its_file(cli, tmp_path):
     make_photos(tmp_path / "in", 4, size=(96, 64))  # p01 is 97 pixels wide
     proc = cli(
