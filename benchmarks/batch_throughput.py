@@ -488,9 +488,10 @@ def table(rows, info, memory_rows, command: str, load_before: str, load_after: s
         "files/s above are bounded by this session's share of the CPU more than by "
         "parallelism. The CPU seconds per "
         "file do not depend on the load: on two idle cores, 2 ÷ CPU s per file bounds the "
-        f"files/s of a two-process run ({2 / j2[5]:.2f} for `--jobs 2`, "
-        f"{1 / j1[5]:.2f} for `--jobs 1` on one core, {2 / pq_cpu:.2f} for "
-        "`xargs -P 2 -n 1 pngquant`): derived, not measured.",
+        f"files/s of a two-process run ({2 / j2[5]:.2f} for `--jobs 2`, {2 / pq_cpu:.2f} for "
+        "`xargs -P 2 -n 1 pngquant`): derived, not measured. `--jobs 1` computes each file "
+        f"with two threads, at {j1[5]:.2f} CPU s per file against {j2[5]:.2f} for a worker's "
+        "one thread: threads of one file cost more CPU than processes of two.",
     ]
     if memory_rows:
         lines += [
