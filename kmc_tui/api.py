@@ -114,6 +114,7 @@ def compress(
     force: bool = False,
     registry: Registry | None = None,
     timeout: float | None = None,
+    max_pixels: int | None = None,
 ) -> Result:
     """Read `input`, reduce it to at most `k` colors and write `output`.
 
@@ -132,7 +133,7 @@ def compress(
     if out_path.parent != Path("") and not out_path.parent.is_dir():
         raise OutputError(f"{out_path.parent}: output folder does not exist")
     t = time.perf_counter()
-    image = read_image(input)
+    image = read_image(input, max_pixels=max_pixels)
     read_seconds = time.perf_counter() - t
     result = process(
         image,

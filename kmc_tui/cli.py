@@ -36,6 +36,16 @@ def _k(text: str) -> int:
         raise argparse.ArgumentTypeError(f"k must be a whole number, got {text!r}") from None
 
 
+def _max_pixels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of pixels, got {text!r}")
+    return value
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -131,6 +141,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="give up on a file when the plugin takes longer (the next file still "
         "runs); also bounds loading the plugin",
+    )
+
+    c.add_argument(
+        "--max-pixels",
+        type=_max_pixels,
+        metavar="N",
+        help="largest input (width x height) to decode; default Pillow's "
+        "decompression-bomb limit (89,478,485)",
     )
 
     p = sub.add_parser("plugins", help="list quantizer plugins, their parameters and errors")
@@ -376,6 +394,7 @@ def cmd_compress(args) -> int:
                     force=args.force,
                     registry=registry,
                     timeout=args.timeout,
+                    max_pixels=args.max_pixels,
                 )
         except KmcError as exc:
             abandoned = abandoned or isinstance(exc, PluginTimeout)

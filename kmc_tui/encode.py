@@ -48,6 +48,8 @@ def encode(quantized, format: str = "png", *, jpeg_quality: int = 90) -> bytes:
                 options["transparency"] = int(np.flatnonzero(alpha == 0)[0])
         if fmt == "gif":
             options["optimize"] = False  # keep our palette order and size
+        else:
+            options["pnginfo"] = _srgb_chunk()  # the colors were read (or converted) as sRGB
         img.save(buf, format=fmt.upper(), **options)
     else:
         table = np.empty((len(palette), 4 if alpha is not None else 3), np.uint8)
@@ -63,3 +65,12 @@ def encode(quantized, format: str = "png", *, jpeg_quality: int = 90) -> bytes:
         else:
             PILImage.fromarray(pixels).save(buf, format="WEBP", lossless=True)
     return buf.getvalue()
+
+
+def _srgb_chunk():
+    """PNG text/ancillary chunks saying the pixels are sRGB (perceptual rendering intent)."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add(b"sRGB", b"\x00")
+    return info
