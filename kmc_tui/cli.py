@@ -36,6 +36,16 @@ def _k(text: str) -> int:
         raise argparse.ArgumentTypeError(f"k must be a whole number, got {text!r}") from None
 
 
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
 def _max_pixels(text: str) -> int:
     try:
         value = int(text)
@@ -121,6 +131,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     c.add_argument("--dither", action="store_true", help="Floyd-Steinberg dithering")
+    c.add_argument(
+        "--dither-strength",
+        type=_unit_interval,
+        metavar="S",
+        help="dither with this share of the error diffused, 0..1 (--dither is 1; "
+        "0.5 is pngquant's --floyd=0.5)",
+    )
     c.add_argument(
         "--format",
         choices=("png", "gif", "jpeg", "jpg", "webp"),
@@ -389,7 +406,7 @@ def cmd_compress(args) -> int:
                     plugin=args.plugin,
                     params=params,
                     seed=args.seed,
-                    dither=args.dither,
+                    dither=args.dither if args.dither_strength is None else args.dither_strength,
                     format=args.format,
                     force=args.force,
                     registry=registry,

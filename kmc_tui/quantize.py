@@ -285,7 +285,7 @@ def quantize(
     plugin: str = "kmeans",
     params: dict | None = None,
     seed: int = 0,
-    dither: bool = False,
+    dither: bool | float = False,
     palette_format: bool = True,
     registry: Registry | None = None,
     should_stop: Callable[[], bool] | None = None,
@@ -304,8 +304,9 @@ def quantize(
         Plugin parameters (strings are converted as declared).
     seed : int
         Random seed handed to the plugin; the same input and seed give the same result.
-    dither : bool
-        Floyd–Steinberg error diffusion onto the same palette.
+    dither : bool or float
+        Floyd–Steinberg error diffusion onto the same palette; a number in 0..1 is the share
+        of the error passed on (True is 1, full strength).
     registry : Registry, optional
     should_stop : callable, optional
         Polled between stages; when it returns True, :class:`Cancelled` is raised.
@@ -318,6 +319,7 @@ def quantize(
     Quantized
     """
     k = check_k(k, palette_format=palette_format)
+    strength = check_dither(dither)
     registry = registry or default_registry()
     record = registry.get(plugin)
     cls = record.load()
@@ -368,7 +370,7 @@ def quantize(
 
     if len(colors) == 0:
         palette, labels = np.zeros((0, channels), np.uint8), np.zeros(0, np.intp)
-    elif len(colors) <= k_colors:
+    elif len(colors) <= k_colors and not getattr(cls, "fixed_palette", False):
         palette, labels = colors.copy(), np.arange(len(colors))
         if len(colors) < k:
             n_present = len(colors) + has_hidden
@@ -391,6 +393,7 @@ def quantize(
 
     if (
         len(colors)
+        and not getattr(cls, "fixed_palette", False)
         and np.all(colors[:, 0] == colors[:, 1])
         and np.all(colors[:, 1] == colors[:, 2])
     ):
@@ -451,8 +454,8 @@ def quantize(
         vis = colors[:, 3] > 0
         source_pairs = (colors[vis, :3], color_labels[vis], counts[vis])
 
-    if dither and len(pal_rgb) > 1:
-        indices, dither_note = _dither(image, pal_rgb, pal_alpha, indices)
+    if strength > 0 and len(pal_rgb) > 1:
+        indices, dither_note = _dither(image, pal_rgb, pal_alpha, indices, strength)
         if dither_note:
             notes.append(dither_note)
         entry_counts = np.bincount(indices.ravel(), minlength=len(pal_rgb)).astype(np.int64)
@@ -468,15 +471,40 @@ def quantize(
         plugin=plugin,
         params=values,
         seed=seed,
-        dithered=bool(dither),
+        dithered=strength > 0,
         seconds=seconds,
         notes=tuple(notes),
         source_pairs=source_pairs,
     )
 
 
-def _dither(image: Image, pal_rgb: np.ndarray, pal_alpha: np.ndarray | None, indices: np.ndarray):
-    """Floyd–Steinberg onto the opaque entries of the same palette (Pillow's C loop)."""
+def check_dither(dither: Any) -> float:
+    """The dithering strength in 0..1 from ``True``/``False`` or a number; ParameterError if not."""
+    if isinstance(dither, (bool, np.bool_)):
+        return 1.0 if dither else 0.0
+    try:
+        strength = float(dither)
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"dither must be true, false or a strength 0..1; got {dither!r}"
+        ) from None
+    if not 0.0 <= strength <= 1.0:
+        raise ParameterError(f"dither strength must be between 0 and 1; got {dither!r}")
+    return strength
+
+
+def _dither(
+    image: Image,
+    pal_rgb: np.ndarray,
+    pal_alpha: np.ndarray | None,
+    indices: np.ndarray,
+    strength: float = 1.0,
+):
+    """Floyd–Steinberg onto the opaque entries of the same palette.
+
+    Full strength from 8-bit colors uses Pillow's C loop; a partial strength or 16-bit colors
+    use :func:`kmc_tui.dither.error_diffusion` (the same weights, several times slower).
+    """
     from PIL import Image as PILImage
 
     opaque_entries = (
@@ -485,6 +513,16 @@ def _dither(image: Image, pal_rgb: np.ndarray, pal_alpha: np.ndarray | None, ind
     if len(opaque_entries) < 2:
         return indices, "dithering skipped: fewer than two opaque colors"
     sub = pal_rgb[opaque_entries]
+    if strength < 1.0 or image.rgb16 is not None:
+        from .dither import error_diffusion
+
+        where = None if pal_alpha is None else pal_alpha[indices] == 255
+        source = image.rgb if image.rgb16 is None else image.rgb16
+        out = error_diffusion(source, sub, strength=strength, where=where)
+        dithered = opaque_entries[out].astype(indices.dtype)
+        if where is None:
+            return dithered, None
+        return np.where(where, dithered, indices), "dithering applied to opaque pixels only"
     # Pad with copies of the first entry: whatever Pillow picks maps back to a real entry.
     padded = np.vstack([sub, np.repeat(sub[:1], 256 - len(sub), axis=0)])
     pal_img = PILImage.new("P", (1, 1))

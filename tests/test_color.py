@@ -182,3 +182,56 @@ def test_cli_refusal_names_the_option(tmp_path, cli):
     assert done.returncode == 0, done.stderr
     done = cli("compress", "-i", path, "-o", tmp_path / "x.png", "--max-pixels", "0")
     assert done.returncode == 2 and "--max-pixels" in done.stderr
+
+
+def write_png16(path: Path, rgb: np.ndarray) -> Path:
+    """A 16-bit RGB PNG, written from the specification (Pillow writes no such files)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    h, w = rgb.shape[:2]
+    rows = rgb.astype(">u2").reshape(h, w * 6 // 2).view(np.uint8).reshape(h, w * 6)
+    raw = b"".join(b"\0" + row.tobytes() for row in rows)
+    ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
+    return path
+
+
+def local_means(path: Path, window: int = 32) -> np.ndarray:
+    """Red of the middle row, averaged over `window` pixels: what an eye at a distance sees."""
+    with PILImage.open(path) as im:
+        red = np.asarray(im.convert("RGB"))[..., 0].astype(np.float64)
+    row = red[red.shape[0] // 2]
+    return np.convolve(row, np.ones(window) / window, mode="valid")
+
+
+def test_16_bit_gradient_keeps_more_levels_than_8_bit_input(tmp_path, cli):
+    ramp = ramp16(1024, 16)
+    ramp[..., 1:] = (30000, 50000)  # only red changes: the 8-bit version has four colors
+    wide = write_png16(tmp_path / "ramp16.png", ramp)
+    np.testing.assert_array_equal(read_image(wide).rgb16, ramp)
+    narrow = tmp_path / "ramp8.png"
+    PILImage.fromarray(read_image(wide).rgb).save(narrow)  # the same ramp rounded to 8 bits
+    truth = np.convolve(ramp[0, :, 0] / 257.0, np.ones(32) / 32, mode="valid")
+    errors, levels = {}, {}
+    for name, src in (("16", wide), ("8", narrow)):
+        out = tmp_path / f"out{name}.png"
+        done = cli("compress", "-i", src, "-o", out, "-k", "4", "--dither")
+        assert done.returncode == 0, done.stderr
+        means = local_means(out)
+        errors[name] = float(np.abs(means - truth).mean())
+        levels[name] = len(np.unique(np.round(means, 2)))
+    # The 8-bit input is flat steps that dithering leaves alone; the 16-bit one is dithered
+    # between them, so its local means follow the ramp.
+    assert levels["16"] > 2 * levels["8"], levels
+    assert errors["16"] < 0.5 * errors["8"], errors
