@@ -161,6 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     c.add_argument(
+        "--palette-out",
+        metavar="FILE",
+        help="also write the palette: .gpl .act .hex .json (with pixel shares) or .png (a strip)",
+    )
+    c.add_argument(
         "--max-pixels",
         type=_max_pixels,
         metavar="N",
@@ -340,7 +345,7 @@ def _decoder_chatter(lines: list[str]):
 
 def cmd_compress(args) -> int:
     from .api import compress
-    from .errors import PluginTimeout
+    from .errors import OutputExists, ParameterError, PluginTimeout
     from .formats import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
     from .quantize import call_with_timeout, check_k
     from .registry import Registry, warm_up_in_background
@@ -365,6 +370,18 @@ def cmd_compress(args) -> int:
     except KmcError as exc:
         print(f"kmc-tui: error: {exc}", file=err)
         return _exit_now(2) if isinstance(exc, PluginTimeout) else 2
+    if args.palette_out is not None:
+        from .palettes import palette_format
+
+        try:
+            if batch:
+                raise ParameterError("--palette-out works with one input image")
+            palette_format(args.palette_out)
+            if Path(args.palette_out).exists() and not args.force:
+                raise OutputExists(f"{args.palette_out}: already exists (use --force to overwrite)")
+        except KmcError as exc:
+            print(f"kmc-tui: error: {exc}", file=err)
+            return 2
     params = dict(args.param)
     warm_up_in_background(record)  # e.g. import scikit-learn while the image is decoded
     if batch:
@@ -412,6 +429,12 @@ def cmd_compress(args) -> int:
                     registry=registry,
                     timeout=args.timeout,
                     max_pixels=args.max_pixels,
+                )
+            if args.palette_out is not None:
+                from .palettes import Palette, write_palette
+
+                write_palette(
+                    args.palette_out, Palette.of(result.quantized, src.stem), force=args.force
                 )
         except KmcError as exc:
             abandoned = abandoned or isinstance(exc, PluginTimeout)
