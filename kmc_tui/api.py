@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-from .encode import encode
+from .encode import DEFAULT_OPTIMIZE, check_optimize, encode
 from .errors import OutputError, OutputExists
 from .formats import PALETTE_FORMATS, format_for
 from .fsio import write_atomic
@@ -60,12 +60,17 @@ def process(
     registry: Registry | None = None,
     should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
+    optimize: int = DEFAULT_OPTIMIZE,
+    keep_metadata: bool = False,
 ) -> Result:
     """Quantize `image`, encode it in `format` and compute its statistics; write nothing.
 
     `timeout` bounds the plugin's seconds (:class:`~kmc_tui.errors.PluginTimeout` past it).
+    `optimize` (0, 1, 2) is the PNG deflate effort; `keep_metadata` writes the image's
+    :attr:`~kmc_tui.read.Image.metadata` where the format holds it.
     """
     fmt = format_for("", format)
+    optimize = check_optimize(optimize)
     q = quantize(
         image,
         k,
@@ -83,7 +88,7 @@ def process(
     with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
         errors = pool.submit(lossless_color_error, q, fmt)
         t = time.perf_counter()
-        data = encode(q, fmt)
+        data = encode(q, fmt, optimize=optimize, metadata=image.metadata if keep_metadata else None)
         seconds = dict(q.seconds)
         seconds["encode"] = time.perf_counter() - t
         t = time.perf_counter()
@@ -115,6 +120,8 @@ def compress(
     registry: Registry | None = None,
     timeout: float | None = None,
     max_pixels: int | None = None,
+    optimize: int = DEFAULT_OPTIMIZE,
+    keep_metadata: bool = False,
 ) -> Result:
     """Read `input`, reduce it to at most `k` colors and write `output`.
 
@@ -133,7 +140,8 @@ def compress(
     if out_path.parent != Path("") and not out_path.parent.is_dir():
         raise OutputError(f"{out_path.parent}: output folder does not exist")
     t = time.perf_counter()
-    image = read_image(input, max_pixels=max_pixels)
+    optimize = check_optimize(optimize)
+    image = read_image(input, max_pixels=max_pixels, metadata=keep_metadata)
     read_seconds = time.perf_counter() - t
     result = process(
         image,
@@ -145,6 +153,8 @@ def compress(
         format=fmt,
         registry=registry,
         timeout=timeout,
+        optimize=optimize,
+        keep_metadata=keep_metadata,
     )
     result.stats.seconds["read"] = read_seconds
     return save(result, out_path, force=force)

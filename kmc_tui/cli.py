@@ -161,6 +161,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     c.add_argument(
+        "--optimize",
+        type=int,
+        choices=(0, 1, 2),
+        default=2,
+        help="PNG size effort: 0 fast, 1 zlib's best, 2 libdeflate's best (default 2; "
+        "the pixels are the same at every level)",
+    )
+    c.add_argument(
+        "--keep-metadata",
+        action="store_true",
+        help="keep EXIF (orientation reset), XMP and text where the output format holds them",
+    )
+    c.add_argument(
         "--palette-out",
         metavar="FILE",
         help="also write the palette: .gpl .act .hex .json (with pixel shares) or .png (a strip)",
@@ -429,6 +442,8 @@ def cmd_compress(args) -> int:
                     registry=registry,
                     timeout=args.timeout,
                     max_pixels=args.max_pixels,
+                    optimize=args.optimize,
+                    keep_metadata=args.keep_metadata,
                 )
             if args.palette_out is not None:
                 from .palettes import Palette, write_palette
