@@ -18,6 +18,7 @@ from skimage.color import rgb2lab
 from sklearn.cluster import KMeans
 
 from kmc_tui import as_image, quantize, read_image
+from kmc_tui.errors import Cancelled
 from kmc_tui.registry import ColorHistogram
 from kmc_tui.stats import srgb8_to_lab
 
@@ -294,3 +295,52 @@ def test_a_changed_private_kernel_is_detected_and_the_public_path_used(monkeypat
         monkeypatch.undo()
         kmc_kmeans.lloyd_kernels.cache_clear()
     assert kmc_kmeans.lloyd_kernels() is not None
+
+
+def counting_kernels(monkeypatch) -> list[int]:
+    """Make the plugin's compiled Lloyd pass count its calls; returns the one-item counter."""
+    lloyd, inertia_kernel, threads = kmc_kmeans.lloyd_kernels()
+    passes = [0]
+
+    def counted(*args):
+        passes[0] += 1
+        return lloyd(*args)
+
+    monkeypatch.setattr(kmc_kmeans, "lloyd_kernels", lambda: (counted, inertia_kernel, threads))
+    return passes
+
+
+def test_should_stop_is_polled_every_pass_and_stops_the_run_before_the_next(monkeypatch):
+    image, k = small_photo("coffee.png", 30_000), 12
+    colors, counts = np.unique(image.rgb.reshape(-1, 3), axis=0, return_counts=True)
+    hist = ColorHistogram(colors, counts)
+    passes = counting_kernels(monkeypatch)
+
+    polls = []
+
+    def never() -> bool:
+        polls.append(passes[0])
+        return False
+
+    whole = KMeansQuantizer().quantize(hist, k, seed=3, should_stop=never)
+    total = passes[0]
+    assert total > 10 and len(polls) >= total  # asked at least once per pass
+    # Asking does not change the result.
+    passes[0] = 0
+    assert np.array_equal(KMeansQuantizer().quantize(hist, k, seed=3).palette, whole.palette)
+
+    def stop_at(turn: int, asked: list[int]):
+        """A should_stop that turns True at its `turn`-th call; `asked` gets the pass counts."""
+
+        def should_stop() -> bool:
+            asked.append(passes[0])
+            return len(asked) >= turn
+
+        return should_stop
+
+    for turn in (1, len(polls) // 3, len(polls) - 1):
+        passes[0], asked = 0, []
+        with pytest.raises(Cancelled):
+            KMeansQuantizer().quantize(hist, k, seed=3, should_stop=stop_at(turn, asked))
+        # It stopped at the first True: not asked again, and no pass started after it.
+        assert len(asked) == turn and asked[-1] == passes[0], (turn, asked, passes)

@@ -25,9 +25,11 @@ pass is scikit-learn's own compiled, multi-threaded Lloyd pass.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 
 import numpy as np
 
+from kmc_tui.errors import Cancelled
 from kmc_tui.registry import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
 from kmc_tui.stats import srgb8_to_lab
 
@@ -180,6 +182,9 @@ class RelaxedLloyd:
         Pixel counts: the objective is ``sum(weights * squared distance to the center)``.
     tol : float
         Relative tolerance, as scikit-learn's ``KMeans(tol=...)``.
+    should_stop : callable, optional
+        Polled before every pass; when it returns True, :class:`~kmc_tui.errors.Cancelled` is
+        raised and no further pass starts.
 
     Attributes
     ----------
@@ -192,7 +197,15 @@ class RelaxedLloyd:
         Passes over the points made by the last :meth:`run`.
     """
 
-    def __init__(self, points: np.ndarray, weights: np.ndarray, *, tol: float = TOL):
+    def __init__(
+        self,
+        points: np.ndarray,
+        weights: np.ndarray,
+        *,
+        tol: float = TOL,
+        should_stop: Callable[[], bool] | None = None,
+    ):
+        self.should_stop = should_stop
         self.points = np.ascontiguousarray(points, dtype=np.float32)
         self.weights = np.ascontiguousarray(weights, dtype=np.float32)
         self.relative_tol = tol
@@ -205,8 +218,14 @@ class RelaxedLloyd:
             return 1
         return self.kernels[2]()
 
+    def check_stop(self) -> None:
+        """Raise Cancelled if the caller asked to stop."""
+        if self.should_stop is not None and self.should_stop():
+            raise Cancelled("cancelled")
+
     def step(self, centers: np.ndarray) -> tuple[np.ndarray, float]:
         """One pass: (Lloyd's image of `centers`, objective of `centers`)."""
+        self.check_stop()
         lloyd, inertia, _ = self.kernels
         k = len(centers)
         threads = self._threads(k)
@@ -250,7 +269,10 @@ class RelaxedLloyd:
         return self
 
     def _run_public(self, centers: np.ndarray, *, max_iter: int) -> RelaxedLloyd:
+        # KMeans.fit cannot be interrupted: asked before and after it.
         from sklearn.cluster import KMeans
+
+        self.check_stop()
 
         model = KMeans(
             n_clusters=len(centers),
@@ -260,12 +282,14 @@ class RelaxedLloyd:
             tol=self.relative_tol,
             algorithm="lloyd",
         ).fit(self.points, sample_weight=self.weights)
+        self.check_stop()
         self.cluster_centers_ = model.cluster_centers_.astype(np.float32)
         self.inertia_, self.n_iter_ = float(model.inertia_), int(model.n_iter_)
         return self
 
     def assign(self, centers: np.ndarray) -> np.ndarray:
         """Index of the nearest of `centers` for every point."""
+        self.check_stop()
         centers = np.ascontiguousarray(centers, dtype=np.float32)
         if self.kernels is None:
             from sklearn.metrics import pairwise_distances_argmin
@@ -295,6 +319,7 @@ def best_of_starts(
     best = None
     for _ in range(tries):
         # The tries are compared after a few passes; only the best is run to the end.
+        lloyd.check_stop()
         start = kmeans_plusplus(points64, weights64, k, random_state)
         lloyd.run(start, max_iter=min(TRY_ITER, max_iter) if tries > 1 else max_iter)
         if best is None or lloyd.inertia_ < best[0]:
@@ -305,17 +330,28 @@ def best_of_starts(
 
 
 def kmeans_palette(
-    feats: np.ndarray, weights: np.ndarray, k: int, *, seed: int, color_space: str, max_iter: int
+    feats: np.ndarray,
+    weights: np.ndarray,
+    k: int,
+    *,
+    seed: int,
+    color_space: str,
+    max_iter: int,
+    should_stop: Callable[[], bool] | None = None,
 ):
-    """Weighted k-means of `feats` (n > k): (palette (k, C) uint8, labels (n,))."""
+    """Weighted k-means of `feats` (n > k): (palette (k, C) uint8, labels (n,)).
+
+    `should_stop` is polled before every Lloyd pass and every k-means++ seeding; when it returns
+    True, :class:`~kmc_tui.errors.Cancelled` is raised.
+    """
     # Binned before scikit-learn is imported: in the CLI that import is still under way in a
     # background thread, and this work fits in the wait.
     means, cell_weights = grid_cells(feats, weights, CELL_WIDTH[color_space])
 
     random_state = np.random.RandomState(seed)
-    full = RelaxedLloyd(feats, weights)
+    full = RelaxedLloyd(feats, weights, should_stop=should_stop)
     if len(means) >= 2 * k and len(means) * MIN_REDUCTION <= len(feats):
-        cells = RelaxedLloyd(means, cell_weights)
+        cells = RelaxedLloyd(means, cell_weights, should_stop=should_stop)
         centers = best_of_starts(cells, k, random_state, max_iter=CELL_MAX_ITER)
         centers = full.run(centers, max_iter=max_iter).cluster_centers_
     else:
@@ -360,9 +396,11 @@ class KMeansQuantizer(Quantizer):
         k: int,
         *,
         seed: int = 0,
+        should_stop: Callable[[], bool] | None = None,
         color_space: str = "lab",
         max_iter: int = 20,
     ) -> QuantizerOutput:
+        """Palette and labels of `hist`'s colors; `should_stop` is polled every Lloyd pass."""
         if color_space not in _ALPHA_SCALE:
             raise ValueError(f"color_space must be 'lab' or 'rgb', not {color_space!r}")
         colors, counts = hist.colors, hist.counts
@@ -376,5 +414,6 @@ class KMeansQuantizer(Quantizer):
             seed=seed,
             color_space=color_space,
             max_iter=max_iter,
+            should_stop=should_stop,
         )
         return QuantizerOutput(palette, labels)
