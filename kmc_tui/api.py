@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .animation import ANIMATED_FORMATS, process_animation, read_animation
 from .encode import DEFAULT_OPTIMIZE, check_optimize, encode
 from .errors import OutputError, OutputExists
 from .formats import PALETTE_FORMATS, format_for
@@ -122,8 +123,13 @@ def compress(
     max_pixels: int | None = None,
     optimize: int = DEFAULT_OPTIMIZE,
     keep_metadata: bool = False,
+    per_frame_palette: bool = False,
 ) -> Result:
     """Read `input`, reduce it to at most `k` colors and write `output`.
+
+    An animated GIF, APNG or WebP written as GIF, PNG or WebP stays animated (one shared
+    palette, or one per frame with `per_frame_palette` where the format allows); other outputs
+    get the first frame.
 
     The format comes from `format` or the extension of `output`. Nothing is written when
     anything fails; an existing file (or the input) is only replaced with ``force=True``.
@@ -143,6 +149,26 @@ def compress(
     optimize = check_optimize(optimize)
     image = read_image(input, max_pixels=max_pixels, metadata=keep_metadata)
     read_seconds = time.perf_counter() - t
+    if image.frames > 1 and fmt in ANIMATED_FORMATS:
+        t = time.perf_counter()
+        animation = read_animation(input, max_pixels=max_pixels)
+        read_seconds += time.perf_counter() - t
+        result = process_animation(
+            animation,
+            k,
+            format=fmt,
+            per_frame_palette=per_frame_palette,
+            optimize=optimize,
+            plugin=plugin,
+            params=params,
+            seed=seed,
+            dither=dither,
+            palette_format=fmt in PALETTE_FORMATS,
+            registry=registry,
+            timeout=timeout,
+        )
+        result.stats.seconds["read"] = read_seconds
+        return save(result, out_path, force=force)
     result = process(
         image,
         k,

@@ -169,6 +169,11 @@ def build_parser() -> argparse.ArgumentParser:
         "the pixels are the same at every level)",
     )
     c.add_argument(
+        "--per-frame-palette",
+        action="store_true",
+        help="animations: a palette per frame (GIF, WebP) instead of one shared palette",
+    )
+    c.add_argument(
         "--keep-metadata",
         action="store_true",
         help="keep EXIF (orientation reset), XMP and text where the output format holds them",
@@ -444,6 +449,7 @@ def cmd_compress(args) -> int:
                     max_pixels=args.max_pixels,
                     optimize=args.optimize,
                     keep_metadata=args.keep_metadata,
+                    per_frame_palette=args.per_frame_palette,
                 )
             if args.palette_out is not None:
                 from .palettes import Palette, write_palette

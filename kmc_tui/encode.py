@@ -189,3 +189,12 @@ def encode_png(
     parts.append(_chunk(b"IDAT", _deflate(_pack_rows(indices, bits), optimize)))
     parts.append(_chunk(b"IEND", b""))
     return b"".join(parts)
+
+
+def srgb_pnginfo():
+    """Pillow PNG options' ``pnginfo`` with an sRGB chunk (for the APNG Pillow writes)."""
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add(b"sRGB", b"\0")
+    return info
