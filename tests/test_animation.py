@@ -44,9 +44,9 @@ def played(path: Path) -> dict:
             im.load()
             out["durations"].append(int(im.info.get("duration") or 0))
             out["disposal"].append(
-                getattr(im, "disposal_method", None)
+                getattr(im, "disposal_method", 0)
                 if im.format == "GIF"
-                else im.info.get("disposal")
+                else (im.info.get("disposal") or 0)  # a default image may have none
             )
             out["frames"].append(np.asarray(im.convert("RGBA")))
     return out
