@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .encode import DEFAULT_OPTIMIZE
 from .errors import InputError, ParameterError
 from .read import _DECODE_ERRORS, Image, _bomb_message, _describe, as_image
 
@@ -153,7 +154,7 @@ def quantize_animation(
 
 
 def encode_animation(
-    animation: Animation, frames: list, format: str, *, optimize: int = 2
+    animation: Animation, frames: list, format: str, *, optimize: int = DEFAULT_OPTIMIZE
 ) -> bytes:
     """The quantized `frames` as an animated GIF, APNG (``png``) or lossless WebP."""
     from PIL import Image as PILImage
@@ -200,7 +201,7 @@ def process_animation(
     *,
     format: str,
     per_frame_palette: bool = False,
-    optimize: int = 2,
+    optimize: int = DEFAULT_OPTIMIZE,
     **options,
 ):
     """Quantize, encode and measure an animation; the :class:`~kmc_tui.api.Result` of it all.
@@ -266,7 +267,7 @@ def process_animation(
     return Result(image, whole, data, format, stats)
 
 
-def encode_apng(animation: Animation, frames: list, *, optimize: int = 2) -> bytes:
+def encode_apng(animation: Animation, frames: list, *, optimize: int = DEFAULT_OPTIMIZE) -> bytes:
     """An indexed APNG: one palette, every frame a full canvas drawn with blend "source".
 
     Written here (not by Pillow) so the frames stay indexed, none is merged into another, and

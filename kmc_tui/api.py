@@ -149,6 +149,15 @@ def compress(
     optimize = check_optimize(optimize)
     image = read_image(input, max_pixels=max_pixels, metadata=keep_metadata)
     read_seconds = time.perf_counter() - t
+    options = dict(
+        plugin=plugin,
+        params=params,
+        seed=seed,
+        dither=dither,
+        registry=registry,
+        timeout=timeout,
+        optimize=optimize,
+    )
     if image.frames > 1 and fmt in ANIMATED_FORMATS:
         t = time.perf_counter()
         animation = read_animation(input, max_pixels=max_pixels)
@@ -158,29 +167,10 @@ def compress(
             k,
             format=fmt,
             per_frame_palette=per_frame_palette,
-            optimize=optimize,
-            plugin=plugin,
-            params=params,
-            seed=seed,
-            dither=dither,
             palette_format=fmt in PALETTE_FORMATS,
-            registry=registry,
-            timeout=timeout,
+            **options,
         )
-        result.stats.seconds["read"] = read_seconds
-        return save(result, out_path, force=force)
-    result = process(
-        image,
-        k,
-        plugin=plugin,
-        params=params,
-        seed=seed,
-        dither=dither,
-        format=fmt,
-        registry=registry,
-        timeout=timeout,
-        optimize=optimize,
-        keep_metadata=keep_metadata,
-    )
+    else:
+        result = process(image, k, format=fmt, keep_metadata=keep_metadata, **options)
     result.stats.seconds["read"] = read_seconds
     return save(result, out_path, force=force)
