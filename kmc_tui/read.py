@@ -384,7 +384,7 @@ def _read(path: Path, file_bytes: int, limit: int | None, want_metadata: bool) -
             notes.append(note)
         if converted and arr.dtype == np.uint8 and wide:
             keep_16bit = False
-            notes.append("16-bit input converted to sRGB at 8 bits")
+            notes.append("16-bit input converted to sRGB at 8 bits (a lookup-table profile)")
         if target == "CMYK" and not converted:
             arr = np.asarray(PILImage.fromarray(arr, "CMYK").convert("RGB"))
             notes.append("CMYK converted to RGB")
@@ -437,7 +437,12 @@ def _to_srgb(arr: np.ndarray, icc: bytes, *, cmyk: bool) -> tuple[np.ndarray, st
         return arr, f"ICC profile is for {space or '?'}, not {what}: colors taken as sRGB", False
     if not cmyk and "srgb" in name.lower():
         return arr, None, False
-    if arr.dtype != np.uint8:  # LittleCMS through Pillow works on 8-bit RGB only
+    note = f"converted from ICC profile {name or '(unnamed)'} to sRGB"
+    if arr.dtype == np.uint16 and not cmyk:
+        shaper = _matrix_shaper(icc)
+        if shaper is not None:  # computed here in floats: LittleCMS in Pillow is 8-bit only
+            return _matrix_shaper_to_srgb16(arr, *shaper), note, True
+    if arr.dtype != np.uint8:
         arr = _scale_to_uint8(arr)
     if _SRGB_PROFILE is None:
         _SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
@@ -448,7 +453,90 @@ def _to_srgb(arr: np.ndarray, icc: bytes, *, cmyk: bool) -> tuple[np.ndarray, st
         out = ImageCms.applyTransform(PILImage.fromarray(arr, in_mode), transform)
     except (OSError, ValueError, TypeError, ImageCms.PyCMSError) as exc:
         return arr, f"ICC profile not usable ({_describe(exc)}): colors taken as sRGB", False
-    return np.asarray(out), f"converted from ICC profile {name or '(unnamed)'} to sRGB", True
+    return np.asarray(out), note, True
+
+
+def _s15(data: bytes) -> float:
+    return int.from_bytes(data, "big", signed=True) / 65536.0
+
+
+def _matrix_shaper(icc: bytes):
+    """(3x3 matrix RGB -> XYZ D50, three tone curves) of a matrix/TRC RGB profile, else None.
+
+    A profile with lookup tables (A2B0) is left to LittleCMS, which prefers them.
+    """
+    try:
+        count = int.from_bytes(icc[128:132], "big")
+        tags = {}
+        for i in range(min(count, 100)):
+            entry = icc[132 + 12 * i : 144 + 12 * i]
+            offset, size = int.from_bytes(entry[4:8], "big"), int.from_bytes(entry[8:12], "big")
+            tags[entry[:4]] = icc[offset : offset + size]
+        if b"A2B0" in tags:
+            return None
+        columns = []
+        for sig in (b"rXYZ", b"gXYZ", b"bXYZ"):
+            data = tags[sig]
+            if data[:4] != b"XYZ ":
+                return None
+            columns.append([_s15(data[8 + 4 * j : 12 + 4 * j]) for j in range(3)])
+        curves = [_tone_curve(tags[sig]) for sig in (b"rTRC", b"gTRC", b"bTRC")]
+    except (KeyError, ValueError, IndexError):
+        return None
+    if any(c is None for c in curves):
+        return None
+    return np.array(columns).T, curves
+
+
+def _tone_curve(data: bytes):
+    """A function from 0..1 to linear 0..1 for a 'curv' or 'para' tag, or None."""
+    kind = data[:4]
+    if kind == b"curv":
+        n = int.from_bytes(data[8:12], "big")
+        if n == 0:
+            return lambda x: x
+        if n == 1:
+            gamma = int.from_bytes(data[12:14], "big") / 256.0
+            return lambda x: np.power(x, gamma)
+        table = np.frombuffer(data[12 : 12 + 2 * n], ">u2").astype(np.float64) / 65535.0
+        if len(table) != n:
+            return None
+        grid = np.linspace(0.0, 1.0, n)
+        return lambda x: np.interp(x, grid, table)
+    if kind == b"para":
+        function = int.from_bytes(data[8:10], "big")
+        needed = {0: 1, 1: 3, 2: 4, 3: 5, 4: 7}.get(function)
+        if needed is None or len(data) < 12 + 4 * needed:
+            return None
+        p = [_s15(data[12 + 4 * i : 16 + 4 * i]) for i in range(needed)]
+        g, a, b, c, d, e, f = (p + [0.0] * 7)[:7]
+        if function == 0:
+            return lambda x: np.power(x, g)
+        if function in (1, 2):
+            # (aX + b)^g [+ c] above X = -b/a, else [c]
+            offset = c if function == 2 else 0.0
+            d, c, e, f = (-b / a if a else 0.0), 0.0, offset, offset
+        return lambda x: np.where(x >= d, np.power(np.maximum(a * x + b, 0.0), g) + e, c * x + f)
+    return None
+
+
+_SRGB_MATRIX: np.ndarray | None = None
+
+
+def _matrix_shaper_to_srgb16(arr: np.ndarray, matrix: np.ndarray, curves) -> np.ndarray:
+    """16-bit RGB(A) under a matrix/TRC profile as 16-bit sRGB(A), relative colorimetric."""
+    from PIL import ImageCms
+
+    global _SRGB_MATRIX
+    if _SRGB_MATRIX is None:
+        srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+        _SRGB_MATRIX = np.linalg.inv(_matrix_shaper(srgb)[0])
+    color = arr[..., :3].astype(np.float64) / 65535.0
+    linear = np.stack([curve(color[..., i]) for i, curve in enumerate(curves)], axis=-1)
+    rgb = np.clip(linear @ (_SRGB_MATRIX @ matrix).T, 0.0, 1.0)
+    encoded = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
+    out = np.round(encoded * 65535.0).astype(np.uint16)
+    return np.dstack([out, arr[..., 3:]]) if arr.shape[-1] == 4 else out
 
 
 def _metadata(probe) -> Metadata | None:

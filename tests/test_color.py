@@ -184,7 +184,7 @@ def test_cli_refusal_names_the_option(tmp_path, cli):
     assert done.returncode == 2 and "--max-pixels" in done.stderr
 
 
-def write_png16(path: Path, rgb: np.ndarray) -> Path:
+def write_png16(path: Path, rgb: np.ndarray, icc: bytes | None = None) -> Path:
     """A 16-bit RGB PNG, written from the specification (Pillow writes no such files)."""
     import struct
     import zlib
@@ -198,9 +198,11 @@ def write_png16(path: Path, rgb: np.ndarray) -> Path:
     rows = rgb.astype(">u2").reshape(h, w * 6 // 2).view(np.uint8).reshape(h, w * 6)
     raw = b"".join(b"\0" + row.tobytes() for row in rows)
     ihdr = struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0)
+    iccp = chunk(b"iCCP", b"profile\0\0" + zlib.compress(icc)) if icc else b""
     path.write_bytes(
         b"\x89PNG\r\n\x1a\n"
         + chunk(b"IHDR", ihdr)
+        + iccp
         + chunk(b"IDAT", zlib.compress(raw))
         + chunk(b"IEND", b"")
     )
@@ -235,3 +237,35 @@ def test_16_bit_gradient_keeps_more_levels_than_8_bit_input(tmp_path, cli):
     # between them, so its local means follow the ramp.
     assert levels["16"] > 2 * levels["8"], levels
     assert errors["16"] < 0.5 * errors["8"], errors
+
+
+def test_16_bit_adobe_rgb_is_converted_at_16_bits(tmp_path):
+    """Matrix/TRC profiles are converted in floats, so 16-bit input keeps its precision."""
+    rng = np.random.default_rng(4)
+    narrow = rng.integers(0, 256, (24, 40, 3)).astype(np.uint8)
+    wide = narrow.astype(np.uint16) * 257  # what LittleCMS sees at 8 bits, exactly
+    wide[0] = ramp16(40, 1)[0]
+    narrow[0] = np.floor(wide[0] / 257 + 0.5)
+    path = write_png16(tmp_path / "adobe16.png", wide, icc=adobe_rgb_profile())
+    image = read_image(path)
+    assert image.rgb16 is not None
+    assert any("converted from ICC profile" in note for note in image.notes)
+    # LittleCMS on the 8-bit rounding of the same pixels, as the reference.
+    srgb = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    adobe = ImageCms.ImageCmsProfile(io.BytesIO(adobe_rgb_profile()))
+    reference = np.asarray(ImageCms.profileToProfile(PILImage.fromarray(narrow), adobe, srgb))
+    assert np.abs(image.rgb[1:].astype(int) - reference[1:]).max() <= 1
+    assert np.abs(image.rgb[1:].astype(int) - reference[1:]).mean() < 0.1
+    # The ramp's first row crosses three 8-bit levels but keeps its many 16-bit steps.
+    assert len(np.unique(image.rgb16[0, :, 0])) > 3 * len(np.unique(image.rgb[0, :, 0]))
+
+
+def test_parametric_tone_curve_is_the_srgb_curve():
+    from kmc_tui.read import _matrix_shaper
+
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    _, curves = _matrix_shaper(profile)
+    x = np.linspace(0, 1, 1001)
+    truth = np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
+    for curve in curves:
+        assert np.abs(curve(x) - truth).max() < 1e-3
