@@ -394,6 +394,8 @@ def cmd_compress(args) -> int:
         try:
             if batch:
                 raise ParameterError("--palette-out works with one input image")
+            if args.per_frame_palette:
+                raise ParameterError("--palette-out needs one palette: not --per-frame-palette")
             palette_format(args.palette_out)
             if Path(args.palette_out).exists() and not args.force:
                 raise OutputExists(f"{args.palette_out}: already exists (use --force to overwrite)")
