@@ -5,6 +5,9 @@ The public API (no Textual here)::
     from kmc_tui import compress
     result = compress("in.jpg", "out.png", k=16)
     print(result.stats.ratio, result.stats.delta_e)
+
+Plugin authors import the contract from :mod:`kmc_tui.plugin_api` and check their plugin with
+:func:`kmc_tui.testing.check_quantizer`.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from .api import Result, compress, process, save
 from .encode import encode
 from .errors import (
     Cancelled,
+    ContractError,
     InputError,
     KmcError,
     OutputError,
@@ -24,21 +28,16 @@ from .errors import (
     PluginTimeout,
 )
 from .fsio import write_atomic
+from .plugin_api import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
 from .quantize import Quantized, quantize
 from .read import Image, as_image, read_image
-from .registry import (
-    ColorHistogram,
-    ParamSpec,
-    Quantizer,
-    QuantizerOutput,
-    Registry,
-    default_registry,
-)
+from .registry import Registry, default_registry
 from .stats import Stats, compute_stats
 
 __all__ = [
     "Cancelled",
     "ColorHistogram",
+    "ContractError",
     "Image",
     "InputError",
     "KmcError",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from collections.abc import Callable
@@ -17,7 +18,7 @@ from .fsio import write_atomic
 from .quantize import Quantized, quantize
 from .read import Image, read_image
 from .registry import Registry
-from .stats import Stats, compute_stats, lossless_color_error
+from .stats import Stats, lossless_color_error, measure
 
 
 @dataclass(frozen=True, eq=False)
@@ -49,6 +50,50 @@ class Result:
         return self.image.notes + self.quantized.notes
 
 
+def _quantize_and_encode(
+    image: Image,
+    k: int,
+    *,
+    plugin: str,
+    params: dict | None,
+    seed: int,
+    dither: bool | float,
+    fmt: str,
+    registry: Registry | None,
+    should_stop: Callable[[], bool] | None,
+    timeout: float | None,
+    optimize: int,
+    keep_metadata: bool,
+    seconds: dict[str, float],
+) -> tuple[Quantized, bytes, dict]:
+    """Quantize, encode and measure; each stage's time goes into `seconds`."""
+    q = quantize(
+        image,
+        k,
+        plugin=plugin,
+        params=params,
+        seed=seed,
+        dither=dither,
+        palette_format=fmt in PALETTE_FORMATS,
+        registry=registry,
+        should_stop=should_stop,
+        timeout=timeout,
+    )
+    seconds.update(q.seconds)
+    metadata = image.metadata if keep_metadata else None
+    # The color error of an exact format needs only the palette: it is computed while the file
+    # is encoded (zlib runs outside the GIL).
+    with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
+        errors = pool.submit(lossless_color_error, q, fmt)
+        t = time.perf_counter()
+        data = encode(q, fmt, optimize=optimize, metadata=metadata)
+        seconds["encode"] = time.perf_counter() - t
+        t = time.perf_counter()
+        figures = measure(image, q, data, fmt, errors=errors.result())
+    seconds["stats"] = time.perf_counter() - t
+    return q, data, figures
+
+
 def process(
     image: Image,
     k: int = 64,
@@ -66,45 +111,49 @@ def process(
 ) -> Result:
     """Quantize `image`, encode it in `format` and compute its statistics; write nothing.
 
-    `timeout` bounds the plugin's seconds (:class:`~kmc_tui.errors.PluginTimeout` past it).
-    `optimize` (0, 1, 2) is the PNG deflate effort; `keep_metadata` writes the image's
-    :attr:`~kmc_tui.read.Image.metadata` where the format holds it.
+    `should_stop` is polled between stages and by plugins that take it (Cancelled when it
+    returns True); `timeout` bounds the plugin's seconds (PluginTimeout past it).
+    `optimize` is the PNG deflate effort (see :data:`~kmc_tui.encode.OPTIMIZE_LEVELS`);
+    `keep_metadata` writes the image's :attr:`~kmc_tui.read.Image.metadata` where the format
+    holds it.
     """
     fmt = format_for("", format)
-    optimize = check_optimize(optimize)
-    q = quantize(
+    seconds: dict[str, float] = {}
+    q, data, figures = _quantize_and_encode(
         image,
         k,
         plugin=plugin,
         params=params,
         seed=seed,
         dither=dither,
-        palette_format=fmt in PALETTE_FORMATS,
+        fmt=fmt,
         registry=registry,
         should_stop=should_stop,
         timeout=timeout,
+        optimize=check_optimize(optimize),
+        keep_metadata=keep_metadata,
+        seconds=seconds,
     )
-    # The color error of an exact format needs only the palette: it is computed while the file
-    # is encoded (zlib runs outside the GIL), 0.08 s of a 12 MP run.
-    with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
-        errors = pool.submit(lossless_color_error, q, fmt)
-        t = time.perf_counter()
-        data = encode(q, fmt, optimize=optimize, metadata=image.metadata if keep_metadata else None)
-        seconds = dict(q.seconds)
-        seconds["encode"] = time.perf_counter() - t
-        t = time.perf_counter()
-        stats = compute_stats(image, q, data, fmt, seconds, errors=errors.result())
-    stats.seconds["stats"] = time.perf_counter() - t
-    return Result(image, q, data, fmt, stats)
+    return Result(image, q, data, fmt, Stats.of_run(image, q, figures, seconds))
+
+
+def _write(image: Image, data: bytes, path, *, force: bool) -> tuple[Path, float]:
+    """Write `data` safely, never over `image`'s own file; (where, seconds it took)."""
+    protect = (image.path,) if image.path is not None else ()
+    t = time.perf_counter()
+    out = write_atomic(path, data, force=force, protect=protect)
+    return out, time.perf_counter() - t
 
 
 def save(result: Result, path: str | os.PathLike, *, force: bool = False) -> Result:
-    """Write `result`'s bytes to `path` (temporary file + rename); never replaces without force."""
-    protect = (result.image.path,) if result.image.path is not None else ()
-    t = time.perf_counter()
-    out = write_atomic(path, result.data, force=force, protect=protect)
-    result.stats.seconds["write"] = time.perf_counter() - t
-    return Result(result.image, result.quantized, result.data, result.format, result.stats, out)
+    """Write `result`'s bytes to `path` (temporary file + rename); never replaces without force.
+
+    Returns a new Result whose stats name the output and include the time to write it.
+    """
+    out, write_seconds = _write(result.image, result.data, path, force=force)
+    seconds = {**result.stats.seconds, "write": write_seconds}
+    stats = dataclasses.replace(result.stats, output=str(out), seconds=seconds)
+    return dataclasses.replace(result, stats=stats, output=out)
 
 
 def compress(
@@ -119,6 +168,7 @@ def compress(
     format: str | None = None,
     force: bool = False,
     registry: Registry | None = None,
+    should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
     max_pixels: int | None = None,
     optimize: int = DEFAULT_OPTIMIZE,
@@ -137,7 +187,8 @@ def compress(
     Raises
     ------
     KmcError
-        InputError, OutputError, ParameterError or PluginError, with a one-line message.
+        InputError, OutputError, ParameterError or PluginError, with a one-line message;
+        Cancelled when `should_stop` returns True before the file is written.
     """
     fmt = format_for(output, format)
     out_path = Path(output)
@@ -145,23 +196,24 @@ def compress(
         raise OutputExists(f"{out_path}: already exists (use --force to overwrite)")
     if out_path.parent != Path("") and not out_path.parent.is_dir():
         raise OutputError(f"{out_path.parent}: output folder does not exist")
-    t = time.perf_counter()
     optimize = check_optimize(optimize)
+    t = time.perf_counter()
     image = read_image(input, max_pixels=max_pixels, metadata=keep_metadata)
-    read_seconds = time.perf_counter() - t
+    seconds = {"read": time.perf_counter() - t}
     options = dict(
         plugin=plugin,
         params=params,
         seed=seed,
         dither=dither,
         registry=registry,
+        should_stop=should_stop,
         timeout=timeout,
         optimize=optimize,
     )
     if image.frames > 1 and fmt in ANIMATED_FORMATS:
         t = time.perf_counter()
         animation = read_animation(input, max_pixels=max_pixels)
-        read_seconds += time.perf_counter() - t
+        seconds["read"] += time.perf_counter() - t
         result = process_animation(
             animation,
             k,
@@ -170,7 +222,18 @@ def compress(
             palette_format=fmt in PALETTE_FORMATS,
             **options,
         )
-    else:
-        result = process(image, k, format=fmt, keep_metadata=keep_metadata, **options)
-    result.stats.seconds["read"] = read_seconds
-    return save(result, out_path, force=force)
+        seconds.update(result.stats.seconds)
+        written, seconds["write"] = _write(result.image, result.data, out_path, force=force)
+        stats = dataclasses.replace(result.stats, seconds=seconds, output=str(written))
+        return dataclasses.replace(result, stats=stats, output=written)
+    q, data, figures = _quantize_and_encode(
+        image,
+        k,
+        fmt=fmt,
+        keep_metadata=keep_metadata,
+        seconds=seconds,
+        **options,
+    )
+    written, seconds["write"] = _write(image, data, out_path, force=force)
+    stats = Stats.of_run(image, q, figures, seconds, output=str(written))
+    return Result(image, q, data, fmt, stats, written)

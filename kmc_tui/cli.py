@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import logging
 import math
@@ -19,7 +20,7 @@ import warnings
 from pathlib import Path
 
 from .errors import KmcError
-from .formats import IMAGE_EXTENSIONS, human_bytes
+from .formats import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, human_bytes
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -66,13 +67,14 @@ def _seconds(text: str) -> float:
     return value
 
 
-def _exit_now(code: int) -> int:
+def _exit_now(code: int, *streams) -> int:
     """Exit at once, without waiting for threads of plugins that timed out.
 
     They cannot be stopped, and a normal exit could wait forever on a thread one of them
-    started, or trip over one still running during interpreter shutdown.
+    started, or trip over one still running during interpreter shutdown. `streams` (the
+    command's own output) are flushed first, then stdout and stderr.
     """
-    for stream in (sys.stdout, sys.stderr):
+    for stream in (*streams, sys.stdout, sys.stderr):
         try:
             stream.flush()
         except (OSError, ValueError):
@@ -89,10 +91,23 @@ def build_parser() -> argparse.ArgumentParser:
         "terminal UI on PATH (a folder or an image; default: the current folder).",
     )
     parser.add_argument("--version", action="version", version=f"kmc-tui {__version__}")
+    plugin_dirs = argparse.ArgumentParser(add_help=False)
+    plugin_dirs.add_argument(
+        "--plugin-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="folder of single-file plugins (repeatable; also KMC_TUI_PLUGIN_PATH)",
+    )
+    debug = argparse.ArgumentParser(add_help=False)
+    debug.add_argument(
+        "--debug", action="store_true", help="after a plugin's one-line error, print its traceback"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     c = sub.add_parser(
         "compress",
+        parents=[plugin_dirs, debug],
         help="quantize images to k colors and write them",
         description="Quantize one image (-i IN -o OUT) or many (several -i, or a "
         "folder, with -o a folder).",
@@ -140,18 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     c.add_argument(
         "--format",
-        choices=("png", "gif", "jpeg", "jpg", "webp"),
+        choices=(*FORMAT_EXTENSIONS, "jpg"),
         help="output format (default: from the output's extension; png for folders)",
     )
     c.add_argument("--force", action="store_true", help="overwrite existing files")
     c.add_argument("--json", action="store_true", help="print one JSON object per file")
-    c.add_argument(
-        "--plugin-dir",
-        action="append",
-        default=[],
-        metavar="DIR",
-        help="folder of single-file plugins (repeatable)",
-    )
     c.add_argument(
         "--timeout",
         type=_seconds,
@@ -191,9 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
         "decompression-bomb limit (89,478,485)",
     )
 
-    p = sub.add_parser("plugins", help="list quantizer plugins, their parameters and errors")
-    p.add_argument("--plugin-dir", action="append", default=[], metavar="DIR")
-    p.add_argument("--json", action="store_true")
+    p = sub.add_parser(
+        "plugins",
+        parents=[plugin_dirs, debug],
+        help="list quantizer plugins, their parameters and errors",
+        description="List every quantizer plugin found: origin, parameters, and why it "
+        "cannot be used if it cannot.",
+    )
+    p.add_argument("--json", action="store_true", help="print one JSON array")
     p.add_argument(
         "--timeout",
         type=_seconds,
@@ -202,9 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up on a plugin whose import takes longer (default 10)",
     )
 
-    t = sub.add_parser("tui", help="open the terminal UI (the default)")
+    t = sub.add_parser("tui", parents=[plugin_dirs], help="open the terminal UI (the default)")
     t.add_argument("path", nargs="?", default=".")
-    t.add_argument("--plugin-dir", action="append", default=[], metavar="DIR")
     return parser
 
 
@@ -252,32 +264,6 @@ class _Progress:
 
 def _fmt_float(x: float, digits: int = 2) -> str:
     return "inf" if math.isinf(x) else f"{x:.{digits}f}"
-
-
-def _record(result) -> dict:
-    s = result.stats
-    return {
-        "input": str(result.image.path),
-        "output": str(result.output),
-        "input_bytes": s.input_bytes,
-        "output_bytes": s.output_bytes,
-        "ratio": s.ratio,
-        "saved_percent": s.saved_percent,
-        "bits_per_pixel": s.bits_per_pixel,
-        "colors": s.colors,
-        "k": result.quantized.k,
-        "exact_colors": s.exact,
-        "psnr": None if math.isinf(s.psnr) else s.psnr,
-        "delta_e": s.delta_e,
-        "seconds": s.total_seconds,
-        "stage_seconds": s.seconds,
-        "width": s.width,
-        "height": s.height,
-        "format": result.format,
-        "plugin": result.quantized.plugin,
-        "params": result.quantized.params,
-        "notes": list(result.notes),
-    }
 
 
 def _line(result) -> str:
@@ -361,10 +347,22 @@ def _decoder_chatter(lines: list[str]):
             lines.append(f"{'decoder said' if from_decoder else 'warning'}: {text}")
 
 
-def cmd_compress(args) -> int:
+def _report(exc: KmcError, *, debug: bool, where: Path | None = None) -> None:
+    """One line on stderr; with --debug, the plugin's traceback after it."""
+    message = str(exc)
+    if where is not None and str(where) not in message:
+        message = f"{where}: {message}"
+    print(f"kmc-tui: error: {message}", file=sys.stderr)
+    traceback = getattr(exc, "traceback", None)
+    if debug and traceback:
+        sys.stderr.write(traceback if traceback.endswith("\n") else traceback + "\n")
+
+
+def cmd_compress(args, out) -> int:
+    """``kmc-tui compress``; results go to `out`, errors to stderr."""
     from .api import compress
     from .errors import OutputExists, ParameterError, PluginTimeout
-    from .formats import FORMAT_EXTENSIONS, PALETTE_FORMATS, format_for
+    from .formats import PALETTE_FORMATS, format_for
     from .quantize import call_with_timeout, check_k
     from .registry import Registry, warm_up_in_background
 
@@ -386,8 +384,8 @@ def cmd_compress(args) -> int:
                 what=f"loading plugin {args.plugin!r}",
             )
     except KmcError as exc:
-        print(f"kmc-tui: error: {exc}", file=err)
-        return _exit_now(2) if isinstance(exc, PluginTimeout) else 2
+        _report(exc, debug=args.debug)
+        return _exit_now(2, out) if isinstance(exc, PluginTimeout) else 2
     if args.palette_out is not None:
         from .palettes import palette_format
 
@@ -400,7 +398,7 @@ def cmd_compress(args) -> int:
             if Path(args.palette_out).exists() and not args.force:
                 raise OutputExists(f"{args.palette_out}: already exists (use --force to overwrite)")
         except KmcError as exc:
-            print(f"kmc-tui: error: {exc}", file=err)
+            _report(exc, debug=args.debug)
             return 2
     params = dict(args.param)
     warm_up_in_background(record)  # e.g. import scikit-learn while the image is decoded
@@ -464,88 +462,98 @@ def cmd_compress(args) -> int:
             failed += 1
             rows.append((src, exc))
             progress.close()
-            print(f"kmc-tui: error: {exc}", file=err)
+            _report(exc, debug=args.debug, where=src if batch else None)
             continue
         rows.append((src, result))
         progress.close()
-        said = list(dict.fromkeys(chatter))[:3]
+        said = list(dict.fromkeys(chatter))[:3]  # what the decoders said, gathered here
         if args.json:
-            record = _record(result)
+            record = result.stats.as_dict()
             record["notes"] += said
-            print(json.dumps(record), flush=True)
+            print(json.dumps(record), file=out, flush=True)
         else:
-            print(_line(result), flush=True)
+            print(_line(result), file=out, flush=True)
             for note in [*result.notes, *said]:
-                print(f"  note: {note}")
+                print(f"  note: {note}", file=out)
     progress.close()
     if batch and not args.json:
-        print(_summary(rows), file=err if args.json else sys.stdout)
+        print(_summary(rows), file=out)
     if abandoned:
-        return _exit_now(1)
+        return _exit_now(1, out)
     return 1 if failed else 0
 
 
-def cmd_plugins(args) -> int:
+def _plugin_info(record, *, rejected: bool, timeout: float) -> tuple[dict, tuple, bool]:
+    """What `kmc-tui plugins` says of one record: (its JSON object, its ParamSpecs, whether
+    its import was abandoned); the plugin is imported, under `timeout`."""
     from .errors import PluginError, PluginTimeout
     from .quantize import call_with_timeout
+
+    info = {
+        "name": record.name,
+        "origin": record.origin,
+        "target": record.target,
+        "description": None,
+        "supports_alpha": None,
+        "params": [],
+        "error": record.error,
+        "traceback": record.last_traceback,
+    }
+    if rejected or record.error is not None:
+        return info, (), False
+    try:
+        cls = call_with_timeout(record.load, timeout, what=f"importing plugin {record.name!r}")
+    except PluginTimeout as exc:
+        info["error"] = str(exc)
+        return info, (), True
+    except PluginError:
+        info["error"], info["traceback"] = record.error, record.last_traceback
+        return info, (), False
+    info["description"] = cls.description
+    info["supports_alpha"] = cls.supports_alpha
+    info["params"] = [
+        {
+            "name": p.name,
+            "type": p.type.__name__,
+            "default": p.default,
+            "choices": list(p.choices) if p.choices else None,
+            "min": p.min,
+            "max": p.max,
+            "preview": p.preview,
+            "help": p.help,
+        }
+        for p in cls.params
+    ]
+    return info, cls.params, False
+
+
+def cmd_plugins(args, out) -> int:
+    """``kmc-tui plugins``: every plugin found, one block each (or one JSON array) on `out`."""
     from .registry import Registry
 
     registry = Registry(args.plugin_dir)
-    items = []
-    abandoned = False  # a plugin's import hung: its thread still runs
-    for record in list(registry) + registry.rejected:
-        info = {
-            "name": record.name,
-            "origin": record.origin,
-            "target": record.target,
-            "description": None,
-            "supports_alpha": None,
-            "params": [],
-            "error": None,
-        }
-        if record in registry.rejected:
-            info["error"] = record.error
-        else:
-            try:
-                cls = call_with_timeout(
-                    record.load, args.timeout, what=f"importing plugin {record.name!r}"
-                )
-                info["description"] = cls.description
-                info["supports_alpha"] = cls.supports_alpha
-                info["params"] = [
-                    {
-                        "name": p.name,
-                        "type": p.type.__name__,
-                        "default": p.default,
-                        "choices": list(p.choices) if p.choices else None,
-                        "min": p.min,
-                        "max": p.max,
-                        "help": p.help,
-                    }
-                    for p in cls.params
-                ]
-                info["_specs"] = cls.params
-            except PluginTimeout as exc:
-                abandoned = True
-                info["error"] = str(exc)
-            except PluginError:
-                info["error"] = record.error
-        items.append(info)
+    listed = [
+        _plugin_info(record, rejected=record in registry.rejected, timeout=args.timeout)
+        for record in [*registry, *registry.rejected]
+    ]
     if args.json:
-        for info in items:
-            info.pop("_specs", None)
-        print(json.dumps(items, indent=2))
+        print(json.dumps([info for info, _, _ in listed], indent=2), file=out)
     else:
-        for info in items:
+        for info, specs, _ in listed:
             status = "" if info["error"] is None else "  [BROKEN]"
-            print(f"{info['name']}{status}  ({info['origin']})")
+            print(f"{info['name']}{status}  ({info['origin']})", file=out)
             if info["description"]:
-                print(f"    {info['description']}")
-            for spec in info.get("_specs", ()):
-                print(f"    --param {spec.describe()}")
+                print(f"    {info['description']}", file=out)
+            for spec in specs:
+                print(f"    --param {spec.describe()}", file=out)
             if info["error"]:
-                print(f"    error: {info['error']}")
-    return _exit_now(0) if abandoned else 0
+                print(f"    error: {info['error']}", file=out)
+                if args.debug and info["traceback"]:
+                    for line in info["traceback"].rstrip("\n").splitlines():
+                        print(f"      {line}", file=out)
+    if any(abandoned for _, _, abandoned in listed):  # an import still runs in its thread
+        return _exit_now(0, out)
+    return 0
 
 
 def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
@@ -563,7 +571,54 @@ def _interrupt(signum, frame):
     raise KeyboardInterrupt
 
 
-def main(argv: list[str] | None = None) -> int:
+@contextlib.contextmanager
+def _own_stdout(*, restore: bool = True):
+    """Yield a stream on the real stdout for the command's own output; meanwhile ``sys.stdout``
+    is stderr and file descriptor 1 (where C code writes) points at stderr too.
+
+    Plugins run in this process, some in threads that outlive a timeout: whatever they print,
+    in Python or from C, lands on stderr and never ahead of or inside a ``--json`` record.
+    With `restore` False it stays so (the process is about to exit, and an abandoned plugin
+    thread may still print).
+    """
+    python_stdout = sys.stdout
+    try:
+        python_stdout.flush()
+        saved = os.dup(1)
+        os.dup2(2, 1)
+    except (AttributeError, OSError, ValueError):  # no file descriptors (embedded)
+        saved = None
+    encoding = getattr(python_stdout, "encoding", None) or "utf-8"
+    out, sys.stdout = python_stdout, sys.stderr
+    if saved is not None:
+        out = io.TextIOWrapper(
+            io.FileIO(saved, "w"),
+            encoding=encoding,
+            errors=getattr(python_stdout, "errors", None) or "strict",
+            line_buffering=True,
+        )
+        # On fd 1, which keeps the stderr it was given while reading borrows fd 2 for a moment.
+        sys.stdout = io.TextIOWrapper(
+            io.FileIO(1, "w", closefd=False),
+            encoding=encoding,
+            errors="backslashreplace",
+            line_buffering=True,
+        )
+    try:
+        yield out
+    finally:
+        for stream in (out, sys.stdout):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        if restore:
+            sys.stdout = python_stdout
+            if saved is not None:
+                os.dup2(saved, 1)
+                with contextlib.suppress(OSError):
+                    out.close()
+
+
+def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     commands = {"compress", "plugins", "tui"}
     # The original script's form: `kmc-tui -i in.jpg -o out.png -k 16`.
@@ -574,22 +629,26 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Pillow logs some decoding problems (an error is raised as well): keep them off the terminal.
     logging.getLogger("PIL").addHandler(logging.NullHandler())
+    if args.command == "tui":
+        try:
+            return cmd_tui(args.path, args.plugin_dir)
+        except KeyboardInterrupt:
+            print("kmc-tui: interrupted", file=sys.stderr)
+            return 130
     if args.command == "compress":
         # A polite kill unwinds like Ctrl+C, so a write in progress removes its temporary file.
         signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        if args.command == "compress":
-            return cmd_compress(args)
-        if args.command == "plugins":
-            return cmd_plugins(args)
-        return cmd_tui(args.path, args.plugin_dir)
-    except KeyboardInterrupt:
-        print("kmc-tui: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:
-        # `kmc-tui plugins | head`: the reader left; exit quietly as Unix tools do.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 141
+    command = cmd_compress if args.command == "compress" else cmd_plugins
+    with _own_stdout(restore=_restore_stdout) as out:
+        try:
+            return command(args, out)
+        except KeyboardInterrupt:
+            print("kmc-tui: interrupted", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            # `kmc-tui plugins | head`: the reader left; exit quietly as Unix tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+            return 141
 
 
 def console_main() -> None:
@@ -599,7 +658,7 @@ def console_main() -> None:
     modules) takes 0.2-0.3 s; by the time `main` returns every file is written and closed, so
     the process flushes its output and exits without it.
     """
-    _exit_now(main())
+    _exit_now(main(_restore_stdout=False))
 
 
 if __name__ == "__main__":  # pragma: no cover

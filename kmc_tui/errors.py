@@ -24,7 +24,22 @@ class ParameterError(KmcError, ValueError):
 
 
 class PluginError(KmcError):
-    """A quantizer plugin failed to load, raised, timed out, or returned an invalid result."""
+    """A quantizer plugin failed to load, raised, timed out, or returned an invalid result.
+
+    Attributes
+    ----------
+    traceback : str or None
+        The plugin's own traceback when it raised (shown by ``--debug`` and the TUI's plugins
+        screen); None when there is nothing beyond the message.
+    """
+
+    def __init__(self, message: str = "", *, traceback: str | None = None):
+        super().__init__(message)
+        self.traceback = traceback
+
+
+class ContractError(PluginError):
+    """A plugin's declaration or output breaks the plugin contract (:mod:`kmc_tui.plugin_api`)."""
 
 
 class PluginTimeout(PluginError):
@@ -33,3 +48,9 @@ class PluginTimeout(PluginError):
 
 class Cancelled(KmcError):
     """The caller asked the work to stop (a newer request superseded it)."""
+
+
+def describe(exc: BaseException) -> str:
+    """``"TypeName: first line of the message"`` (or just the type): an error in one line."""
+    text = (str(exc).strip().splitlines() or [""])[0]
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -8,16 +8,25 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .errors import Cancelled, ParameterError, PluginError, PluginTimeout
+from .errors import (
+    Cancelled,
+    ContractError,
+    ParameterError,
+    PluginError,
+    PluginTimeout,
+    describe,
+)
 from .formats import K_LIMIT, K_MAX
+from .plugin_api import ColorHistogram, takes_should_stop, validate_output
 from .read import Image
-from .registry import ColorHistogram, QuantizerOutput, Registry, default_registry
+from .registry import Registry, default_registry
 
 #: Below this many pixels np.unique beats a bincount over all 2**24 colors.
 _BINCOUNT_MIN_PIXELS = 1 << 20
@@ -165,40 +174,6 @@ def nearest(colors: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return out
 
 
-def _validate(result: Any, name: str, n: int, channels: int, k: int):
-    if isinstance(result, QuantizerOutput):
-        palette, labels = result.palette, result.labels
-    elif isinstance(result, tuple) and len(result) == 2:
-        palette, labels = result
-    elif isinstance(result, np.ndarray):
-        palette, labels = result, None
-    else:
-        raise PluginError(
-            f"plugin {name!r} returned {type(result).__name__}, expected a "
-            "QuantizerOutput, a palette array or (palette, labels)"
-        )
-    palette = np.asarray(palette)
-    bad = f"plugin {name!r} returned an invalid result: "
-    if palette.ndim != 2 or palette.shape[1] != channels or not 1 <= palette.shape[0] <= k:
-        raise PluginError(
-            bad + f"palette has shape {palette.shape}, expected (m, {channels}) with 1 <= m <= {k}"
-        )
-    if palette.dtype != np.uint8:
-        if palette.dtype.kind not in "iu" or palette.min() < 0 or palette.max() > 255:
-            raise PluginError(bad + f"palette dtype {palette.dtype}, expected uint8")
-        palette = palette.astype(np.uint8)
-    if labels is not None:
-        labels = np.asarray(labels)
-        if labels.shape != (n,):
-            raise PluginError(bad + f"labels have shape {labels.shape}, expected ({n},)")
-        if labels.dtype.kind not in "iu":
-            raise PluginError(bad + f"labels dtype {labels.dtype}, expected integers")
-        if n and (labels.min() < 0 or labels.max() >= len(palette)):
-            raise PluginError(bad + f"labels outside 0..{len(palette) - 1}")
-        labels = labels.astype(np.intp)
-    return palette, labels
-
-
 def call_with_timeout(
     fn: Callable[[], Any],
     timeout: float | None,
@@ -246,36 +221,72 @@ def run_plugin(
     params: dict,
     timeout: float | None = None,
     should_stop: Callable[[], bool] | None = None,
-):
-    """Call a plugin and validate what it returns; every failure becomes a PluginError.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Call a plugin, check what it returns, and give its palette and each color's entry.
 
-    With `timeout` (seconds) the plugin runs in a thread that is abandoned if it does not
-    finish in time (PluginTimeout) or when `should_stop()` turns True meanwhile (Cancelled).
+    A plugin whose ``quantize`` names ``should_stop`` is handed a callable that turns True
+    when `should_stop()` does or `timeout` has passed, so it can stop at its next pass. With
+    `timeout` (seconds) the plugin runs in a thread that is abandoned if it does not finish in
+    time (PluginTimeout) or when `should_stop()` turns True meanwhile (Cancelled).
+
+    Returns
+    -------
+    palette : ndarray of uint8, shape (m, C)
+    labels : ndarray of intp, shape (n,)
+
+    Raises
+    ------
+    PluginError
+        The plugin raised (one line; its traceback in ``.traceback``) or broke the output
+        contract (:func:`~kmc_tui.plugin_api.validate_output`); kept on `record` as its
+        latest failure.
     """
     cls = record.load()
+    deadline = None if timeout is None else time.monotonic() + timeout
+
+    def stop() -> bool:
+        if deadline is not None and time.monotonic() > deadline:
+            return True
+        return should_stop is not None and bool(should_stop())
+
+    kwargs = dict(params, seed=seed)
+    if takes_should_stop(cls):
+        kwargs["should_stop"] = stop
+    what = f"plugin {record.name!r}"
     try:
         if timeout is None:
-            result = cls().quantize(hist, k, seed=seed, **params)
+            result = cls().quantize(hist, k, **kwargs)
         else:
             result = call_with_timeout(
-                lambda: cls().quantize(hist, k, seed=seed, **params),
+                lambda: cls().quantize(hist, k, **kwargs),
                 timeout,
-                what=f"plugin {record.name!r}",
+                what=what,
                 should_stop=should_stop,
             )
-    except (Cancelled, PluginTimeout):
+    except Cancelled:
+        if deadline is None or time.monotonic() <= deadline:
+            raise
+        # The plugin saw the deadline pass a moment before the waiting thread did.
+        record.note_failure(f"{what} timed out after {timeout:g} s")
+        raise PluginTimeout(record.last_error) from None
+    except PluginTimeout as exc:
+        record.note_failure(str(exc))
         raise
     except (KeyboardInterrupt, MemoryError):
         raise
     except BaseException as exc:  # noqa: BLE001 - a plugin must never take the program down
-        first = (str(exc).strip().splitlines() or [""])[0]
-        raise PluginError(
-            f"plugin {record.name!r} failed: {type(exc).__name__}" + (f": {first}" if first else "")
-        ) from None
-    palette, labels = _validate(result, record.name, len(hist.colors), hist.channels, k)
-    if labels is None:
-        labels = nearest(hist.colors, palette)
-    return palette, labels
+        record.note_failure(
+            f"{what} failed: {describe(exc)}", "".join(traceback.format_exception(exc))
+        )
+        raise PluginError(record.last_error, traceback=record.last_traceback) from None
+    try:
+        validate_output(result, hist, k, context=f"{what} returned an invalid result")
+    except ContractError as exc:
+        record.note_failure(str(exc))
+        raise
+    if result.labels is None:
+        return result.palette, nearest(hist.colors, result.palette)
+    return result.palette, result.labels.astype(np.intp, copy=False)
 
 
 def quantize(
@@ -309,7 +320,9 @@ def quantize(
         of the error passed on (True is 1, full strength).
     registry : Registry, optional
     should_stop : callable, optional
-        Polled between stages; when it returns True, :class:`Cancelled` is raised.
+        Polled between stages, and by plugins that take it (see
+        :func:`~kmc_tui.plugin_api.takes_should_stop`) during theirs; when it returns True,
+        :class:`Cancelled` is raised.
     timeout : float, optional
         Seconds the plugin may take; past that, :class:`PluginTimeout` is raised and its
         thread abandoned (see :func:`call_with_timeout`).

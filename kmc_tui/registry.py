@@ -1,10 +1,11 @@
-"""The quantizer plugin contract and its registry.
+"""Discovery of quantizer plugins, and the registry that holds them by name.
 
 Plugins are found through the entry-point group ``kmc_tui.quantizers`` (the built-ins register
 there too, through this project's own ``pyproject.toml``) and as single ``.py`` files in plugin
-folders given explicitly (``--plugin-dir``) or by ``KMC_TUI_PLUGIN_PATH``. Discovery imports no
-plugin: a plugin is imported when first used, and an import error is kept on its record, never
-raised past the registry.
+folders given explicitly (``--plugin-dir``) or by ``KMC_TUI_PLUGIN_PATH``. Every one of them comes
+in through :meth:`Registry.register`, as does a class the conformance kit checks. Discovery
+imports no plugin: a plugin is imported when first used, and an import error is kept on its
+record, never raised past the registry. The contract itself is :mod:`kmc_tui.plugin_api`.
 """
 
 from __future__ import annotations
@@ -13,176 +14,45 @@ import importlib.util
 import os
 import sys
 import threading
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, NoReturn
 
-import numpy as np
+from .errors import ContractError, ParameterError, PluginError, describe
+from .plugin_api import (
+    NAME_PATTERN,
+    ColorHistogram,
+    ParamSpec,
+    Quantizer,
+    QuantizerOutput,
+    validate_declaration,
+)
 
-from .errors import ParameterError, PluginError
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "PLUGIN_PATH_ENV",
+    "PluginRecord",
+    "Registry",
+    "default_registry",
+    "warm_up_in_background",
+    # The contract's names, re-exported: plugins written before kmc_tui.plugin_api existed
+    # import them from here.
+    "ColorHistogram",
+    "ParamSpec",
+    "Quantizer",
+    "QuantizerOutput",
+]
 
 ENTRY_POINT_GROUP = "kmc_tui.quantizers"
 PLUGIN_PATH_ENV = "KMC_TUI_PLUGIN_PATH"
 
-_TRUE = {"1", "true", "yes", "on"}
-_FALSE = {"0", "false", "no", "off"}
 
-
-@dataclass(frozen=True)
-class ParamSpec:
-    """One parameter a quantizer declares, so front ends can offer it without knowing the plugin.
-
-    Parameters
-    ----------
-    name : str
-    type : {int, float, bool, str}
-    default : object
-    help : str
-    choices : tuple, optional
-        The only values allowed.
-    min, max : float, optional
-        Inclusive range for numbers.
-    preview : object, optional
-        A cheaper value front ends may use for a quick preview (e.g. fewer iterations); a
-        preview uses the smaller of it and the chosen value.
-    """
-
-    name: str
-    type: type
-    default: Any
-    help: str = ""
-    choices: tuple | None = None
-    min: float | None = None
-    max: float | None = None
-    preview: Any = None
-
-    def coerce(self, value: Any) -> Any:
-        """Convert `value` (often a string from the command line) and check it; or raise."""
-        try:
-            if self.type is bool and isinstance(value, str):
-                low = value.strip().lower()
-                if low not in _TRUE | _FALSE:
-                    raise ValueError
-                out = low in _TRUE
-            elif self.type is bool:
-                if value not in (True, False, 0, 1):
-                    raise ValueError
-                out = bool(value)
-            elif self.type is int and isinstance(value, float) and not value.is_integer():
-                raise ValueError
-            else:
-                out = self.type(value)
-        except (TypeError, ValueError):
-            raise ParameterError(
-                f"parameter {self.name}: {value!r} is not a valid {self.type.__name__}"
-            ) from None
-        if self.choices is not None and out not in self.choices:
-            raise ParameterError(
-                f"parameter {self.name}: {out!r} is not one of " + ", ".join(map(str, self.choices))
-            )
-        if self.min is not None and out < self.min:
-            raise ParameterError(f"parameter {self.name}: {out} is below the minimum {self.min}")
-        if self.max is not None and out > self.max:
-            raise ParameterError(f"parameter {self.name}: {out} is above the maximum {self.max}")
-        return out
-
-    def describe(self) -> str:
-        """A one-line summary: ``name (type, default x; one of a|b)``."""
-        parts = [self.type.__name__, f"default {self.default}"]
-        if self.choices is not None:
-            parts.append("one of " + "|".join(map(str, self.choices)))
-        if self.min is not None or self.max is not None:
-            parts.append(
-                f"{'' if self.min is None else self.min}..{'' if self.max is None else self.max}"
-            )
-        return f"{self.name} ({', '.join(parts)})" + (f": {self.help}" if self.help else "")
-
-
-@dataclass(frozen=True)
-class ColorHistogram:
-    """The distinct colors of an image and how many pixels have each: what a plugin quantizes.
-
-    Minimising an objective over the distinct colors weighted by `counts` is the same as
-    minimising it over every pixel, at a fraction of the cost.
-
-    Attributes
-    ----------
-    colors : ndarray of uint8, shape (n, C)
-        Distinct colors; C is 3 (RGB) or 4 (RGBA, only for plugins with ``supports_alpha``;
-        fully transparent pixels are left out, the core gives them an entry of its own).
-    counts : ndarray of int64, shape (n,)
-        Pixels of each color; all positive.
-    image : ndarray of uint8, shape (H, W, C) or (N, 1, C), or None
-        The pixels themselves, for plugins that work on the image; (N, 1, C) when some
-        (transparent) pixels were left out; may be None.
-    """
-
-    colors: np.ndarray
-    counts: np.ndarray
-    image: np.ndarray | None = None
-
-    @property
-    def channels(self) -> int:
-        return self.colors.shape[1]
-
-    @property
-    def total(self) -> int:
-        return int(self.counts.sum())
-
-
-@dataclass(frozen=True)
-class QuantizerOutput:
-    """What a plugin returns.
-
-    Attributes
-    ----------
-    palette : ndarray of uint8, shape (m, C), 1 <= m <= k
-    labels : ndarray of int, shape (n,), or None
-        For each distinct color of the histogram, its palette entry. When None, the core assigns
-        each color to its nearest palette entry in RGB(A).
-    """
-
-    palette: np.ndarray
-    labels: np.ndarray | None = None
-
-
-class Quantizer:
-    """Base class of quantizer plugins.
-
-    Subclasses set the class attributes and implement :meth:`quantize`. They receive 8-bit
-    colors only: reading, alpha handling (unless ``supports_alpha``), dithering, writing and
-    statistics are the core's, so every plugin gets them for free.
-    """
-
-    #: Short unique name, used as ``--plugin NAME``.
-    name: ClassVar[str] = ""
-    #: One line saying what it does.
-    description: ClassVar[str] = ""
-    #: The parameters it accepts as keyword arguments of :meth:`quantize`.
-    params: ClassVar[tuple[ParamSpec, ...]] = ()
-    #: True if it quantizes RGBA colors itself; otherwise it sees RGB of visible pixels only.
-    supports_alpha: ClassVar[bool] = False
-
-    def quantize(
-        self, hist: ColorHistogram, k: int, *, seed: int = 0, **params: Any
-    ) -> QuantizerOutput:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @classmethod
-    def warm_up(cls) -> None:
-        """Import what :meth:`quantize` will need, ahead of time; optional (default: nothing).
-
-        Front ends may call it in a background thread while the image is being read, so a slow
-        import (scikit-learn: about 1 s) overlaps the decoding. It must be safe to call from any
-        thread and more than once; whatever it raises is ignored (:meth:`quantize` meets the
-        same problem and reports it).
-        """
-
-
-@dataclass
+@dataclass(eq=False)
 class PluginRecord:
-    """A discovered plugin: known by name and origin before it is imported.
+    """A registered plugin: known by name and origin before it is imported.
 
     Attributes
     ----------
@@ -191,39 +61,59 @@ class PluginRecord:
         Where it came from: ``"kmc-tui 0.1.0"`` (distribution of an entry point) or a file path.
     target : str
         The entry point's ``module:attr`` or the plugin file.
+    loader : callable
+        Returns the plugin class; called once, on first use.
     error : str or None
-        Why it could not be loaded, once a load was tried (or a name clash was found).
+        Why it cannot be used (it failed to load, or its name is claimed twice); it stays.
+    last_error : str or None
+        The latest failure of this plugin, as one line: loading, running or its output.
+    last_traceback : str or None
+        The plugin's traceback for `last_error`, when it raised.
     """
 
     name: str
     origin: str
     target: str
-    _loader: Any = field(repr=False, default=None)
+    loader: Callable[[], Any] = field(repr=False, default=None)
     error: str | None = None
+    last_error: str | None = None
+    last_traceback: str | None = None
     _cls: type | None = field(default=None, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     @property
     def loaded(self) -> bool:
-        return self._cls is not None
+        return self._cls is not None and self.error is None
 
     def load(self) -> type[Quantizer]:
         """Import the plugin (once) and check its declaration; raise PluginError on failure."""
         with self._lock:
+            if self.error is not None:  # an unusable plugin never runs: last_error says why
+                raise PluginError(
+                    self.last_error or f"plugin {self.name!r} is unavailable: {self.error}",
+                    traceback=self.last_traceback,
+                )
             if self._cls is not None:
                 return self._cls
-            if self.error is not None:
-                raise PluginError(f"plugin {self.name!r} is unavailable: {self.error}")
             try:
-                cls = self._loader()
-                _check_declaration(cls, self.name)
+                cls = self.loader()
             except BaseException as exc:  # noqa: BLE001 - a broken plugin must never take us down
                 if isinstance(exc, KeyboardInterrupt):
                     raise
-                self.error = _one_line(exc)
-                raise PluginError(f"plugin {self.name!r} failed to load: {self.error}") from None
+                # A ContractError (a ParamSpec refusing itself at import) says all in its message.
+                reason = str(exc) if isinstance(exc, ContractError) else describe(exc)
+                self._fail_to_load(reason, "".join(traceback.format_exception(exc)))
+            try:
+                validate_declaration(cls, self.name)
+            except ContractError as exc:
+                self._fail_to_load(str(exc), None)
             self._cls = cls
             return cls
+
+    def _fail_to_load(self, reason: str, traceback: str | None) -> NoReturn:
+        self.error = reason
+        self.note_failure(f"plugin {self.name!r} failed to load: {reason}", traceback)
+        raise PluginError(self.last_error, traceback=traceback) from None
 
     @property
     def cls(self) -> type[Quantizer] | None:
@@ -232,6 +122,10 @@ class PluginRecord:
             return self.load()
         except PluginError:
             return None
+
+    def note_failure(self, message: str, traceback: str | None = None) -> None:
+        """Keep `message` (one line) and `traceback` as this plugin's latest failure."""
+        self.last_error, self.last_traceback = message, traceback
 
     def coerce_params(self, values: dict[str, Any] | None) -> dict[str, Any]:
         """Defaults of every declared parameter, overridden by `values` (converted and checked)."""
@@ -254,7 +148,7 @@ def warm_up_in_background(record: PluginRecord) -> threading.Thread | None:
     Only an already loaded plugin is warmed, so load errors keep being raised where they were.
     The thread swallows every error and, being a daemon, never holds up the interpreter's exit.
     """
-    cls = record._cls
+    cls = record._cls if record.loaded else None
     warm_up = getattr(cls, "warm_up", None)
     if warm_up is None or getattr(warm_up, "__func__", None) is Quantizer.warm_up.__func__:
         return None
@@ -270,34 +164,10 @@ def warm_up_in_background(record: PluginRecord) -> threading.Thread | None:
     return thread
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+def _file_plugin_loader(path: Path, name: str) -> Callable[[], type]:
+    """Import `path` as a module of its own; its one Quantizer subclass is the plugin."""
 
-
-def _check_declaration(cls: Any, expected_name: str) -> None:
-    if not isinstance(cls, type):
-        raise TypeError(f"entry point gives {type(cls).__name__}, not a class")
-    name = getattr(cls, "name", None)
-    if not isinstance(name, str) or not name:
-        raise TypeError("class declares no name")
-    if name != expected_name:
-        raise TypeError(f"class declares name {name!r} but is registered as {expected_name!r}")
-    if not isinstance(getattr(cls, "description", None), str) or not cls.description.strip():
-        raise TypeError("class declares no description")
-    params = getattr(cls, "params", None)
-    if not isinstance(params, tuple) or not all(isinstance(p, ParamSpec) for p in params):
-        raise TypeError("params must be a tuple of ParamSpec")
-    for p in params:
-        if p.type not in (int, float, bool, str):
-            raise TypeError(f"parameter {p.name}: type must be int, float, bool or str")
-        p.coerce(p.default)
-    if not callable(getattr(cls, "quantize", None)):
-        raise TypeError("class has no quantize method")
-
-
-def _load_file_plugin(path: Path, name: str):
-    def loader():
+    def loader() -> type:
         mod_name = f"kmc_tui_plugin_{name}"
         spec = importlib.util.spec_from_file_location(mod_name, path)
         if spec is None or spec.loader is None:
@@ -318,7 +188,7 @@ def _load_file_plugin(path: Path, name: str):
             and obj.__module__ == mod_name
         ]
         if len(found) != 1:
-            raise TypeError(
+            raise ContractError(
                 f"{path.name} must define exactly one Quantizer subclass (found {len(found)})"
             )
         return found[0]
@@ -336,11 +206,17 @@ class Registry:
         ``KMC_TUI_PLUGIN_PATH`` are added unless `use_env` is False.
     use_entry_points : bool
     use_env : bool
+
+    Attributes
+    ----------
+    records : dict of str to PluginRecord
+        The first record registered under each name.
+    rejected : list of PluginRecord
+        Records no name leads to: the later claimants of a name, folders that do not exist.
     """
 
     def __init__(self, plugin_dirs=(), *, use_entry_points: bool = True, use_env: bool = True):
         self.records: dict[str, PluginRecord] = {}
-        #: Records that could not be registered (a name clash), kept to be reported.
         self.rejected: list[PluginRecord] = []
         dirs = [Path(d) for d in plugin_dirs]
         if use_env:
@@ -349,30 +225,62 @@ class Registry:
             for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
                 dist = getattr(ep, "dist", None)
                 origin = f"{dist.name} {dist.version}" if dist is not None else "entry point"
-                self._add(PluginRecord(ep.name, origin, ep.value, ep.load))
+                self.register(ep.name, ep.load, origin=origin, target=ep.value)
         for folder in dirs:
             if not folder.is_dir():
-                self.rejected.append(
-                    PluginRecord(
-                        folder.name, str(folder), str(folder), error="plugin folder does not exist"
-                    )
-                )
+                missing = PluginRecord(folder.name, str(folder), str(folder))
+                missing.error = missing.last_error = "plugin folder does not exist"
+                self.rejected.append(missing)
                 continue
             for file in sorted(folder.glob("*.py")):
-                if file.name.startswith("_"):
-                    continue
-                self._add(
-                    PluginRecord(
-                        file.stem, str(file), str(file), _load_file_plugin(file, file.stem)
-                    )
-                )
+                if not file.name.startswith("_"):
+                    loader = _file_plugin_loader(file, file.stem)
+                    self.register(file.stem, loader, origin=str(file), target=str(file))
 
-    def _add(self, record: PluginRecord) -> None:
-        if record.name in self.records:
-            record.error = f"name already taken by {self.records[record.name].origin}"
-            self.rejected.append(record)
-        else:
-            self.records[record.name] = record
+    def register(
+        self, name: str, plugin: type | Callable[[], type], *, origin: str, target: str = ""
+    ) -> PluginRecord:
+        """Add a plugin under `name`: the one way in, for entry points, files and the kit.
+
+        Parameters
+        ----------
+        name : str
+        plugin : Quantizer subclass, or a callable returning one
+            A callable is called (the plugin imported) only when the plugin is first used.
+        origin : str, keyword-only
+            Where it comes from, as shown to users (a distribution, a file).
+        target : str, keyword-only
+            What was loaded (``module:attr``, a file); defaults to `origin`.
+
+        Returns
+        -------
+        PluginRecord
+            Registering never raises for the plugin's faults: a bad name, and a name already
+            claimed by another plugin, are kept as the record's error. A clash makes the name
+            unusable, naming every claimant, rather than silently picking one.
+        """
+        loader = (lambda: plugin) if isinstance(plugin, type) else plugin
+        record = PluginRecord(name, origin, target or origin, loader)
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            record.error = f"name {name!r} must be letters, digits, '_', '.' or '-'"
+            record.last_error = f"plugin {name!r} is unavailable: {record.error}"
+        first = self.records.get(name)
+        if first is None:
+            self.records[name] = record
+            return record
+        if (first.origin, first.target) == (record.origin, record.target):
+            return first  # the same plugin seen twice (one distribution on two paths)
+        self.rejected.append(record)
+        claimants = [first, *(r for r in self.rejected if r.name == name)]
+        clash = (
+            f"the name {name!r} is claimed by "
+            + " and by ".join(r.origin for r in claimants)
+            + "; remove or rename all but one"
+        )
+        for claimant in claimants:
+            claimant.error = clash
+            claimant.note_failure(f"plugin {name!r} is unavailable: {clash}")
+        return record
 
     def __iter__(self):
         return iter(self.records.values())

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io as _io
-from dataclasses import asdict, dataclass, field
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -12,8 +16,13 @@ import numpy as np
 class Stats:
     """Figures for one image, shared by the API, the CLI's --json and the TUI's panel.
 
+    Immutable: every field, `seconds` and `params` included, is set when it is built (see
+    :meth:`of_run`); a later stage (writing the file) makes a new one with
+    :func:`dataclasses.replace`.
+
     Attributes
     ----------
+    width, height : int
     input_bytes : int or None
         Size of the input file (None for an in-memory image).
     output_bytes : int
@@ -31,8 +40,18 @@ class Stats:
         Over RGB of the pixels that are not fully transparent, in dB (inf when identical).
     delta_e : float
         Mean CIEDE2000 over the same pixels.
-    seconds : dict of str to float
-        Time per stage.
+    format : str
+    seconds : mapping of str to float
+        Time per stage (read-only).
+    input, output : str or None
+        The files read and written, when there are files.
+    k : int or None
+        The k asked for.
+    plugin : str or None
+    params : mapping
+        The plugin's parameters as used, defaults included (read-only).
+    notes : tuple of str
+        Things the user should know about this image and its result.
     """
 
     width: int
@@ -47,16 +66,84 @@ class Stats:
     psnr: float
     delta_e: float
     format: str
-    seconds: dict = field(default_factory=dict)
+    seconds: Mapping[str, float] = field(default_factory=dict)
+    input: str | None = None
+    output: str | None = None
+    k: int | None = None
+    plugin: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "seconds", MappingProxyType(dict(self.seconds)))
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        object.__setattr__(self, "notes", tuple(self.notes))
+
+    @classmethod
+    def of_run(
+        cls,
+        image,
+        quantized,
+        figures: Mapping[str, Any],
+        seconds: Mapping[str, float],
+        *,
+        output: str | None = None,
+    ) -> Stats:
+        """The Stats of `quantized` (from `image`), from :func:`measure`'s `figures`."""
+        return cls(
+            **figures,
+            seconds=seconds,
+            input=None if image.path is None else str(image.path),
+            output=None if output is None else str(output),
+            k=quantized.k,
+            plugin=quantized.plugin,
+            params=quantized.params,
+            notes=tuple(image.notes) + tuple(quantized.notes),
+        )
+
+    def __reduce__(self):
+        # Read-only mappings do not pickle; a Stats crosses process boundaries in batches.
+        values = {f.name: getattr(self, f.name) for f in fields(self)}
+        values["seconds"], values["params"] = dict(self.seconds), dict(self.params)
+        return (_rebuild_stats, (values,))
 
     @property
     def total_seconds(self) -> float:
         return float(sum(self.seconds.values()))
 
     def as_dict(self) -> dict:
-        out = asdict(self)
-        out["seconds_total"] = self.total_seconds
-        return out
+        """The JSON record of ``kmc-tui compress --json``: plain types, PSNR None when infinite.
+
+        Keys: input, output, input_bytes, output_bytes, ratio, saved_percent, bits_per_pixel,
+        colors, k, exact_colors, psnr, delta_e, seconds (the total), stage_seconds, width,
+        height, format, plugin, params, notes.
+        """
+        return {
+            "input": self.input,
+            "output": self.output,
+            "input_bytes": self.input_bytes,
+            "output_bytes": self.output_bytes,
+            "ratio": self.ratio,
+            "saved_percent": self.saved_percent,
+            "bits_per_pixel": self.bits_per_pixel,
+            "colors": self.colors,
+            "k": self.k,
+            "exact_colors": self.exact,
+            "psnr": None if math.isinf(self.psnr) else self.psnr,
+            "delta_e": self.delta_e,
+            "seconds": self.total_seconds,
+            "stage_seconds": dict(self.seconds),
+            "width": self.width,
+            "height": self.height,
+            "format": self.format,
+            "plugin": self.plugin,
+            "params": dict(self.params),
+            "notes": list(self.notes),
+        }
+
+
+def _rebuild_stats(values: dict) -> Stats:
+    return Stats(**values)
 
 
 def _pairs_from_pixels(src_rgb: np.ndarray, out_rgb: np.ndarray, mask: np.ndarray | None):
@@ -151,16 +238,10 @@ def lossless_color_error(quantized, format: str) -> tuple[float, float] | None:
     return None
 
 
-def compute_stats(
-    image,
-    quantized,
-    data: bytes,
-    format: str,
-    seconds: dict | None = None,
-    *,
-    errors: tuple[float, float] | None = None,
-) -> Stats:
-    """Statistics of `quantized` (from `image`) encoded as `data` in `format`.
+def measure(
+    image, quantized, data: bytes, format: str, *, errors: tuple[float, float] | None = None
+) -> dict[str, Any]:
+    """The figures of :class:`Stats` for `quantized` (from `image`) encoded as `data`.
 
     `errors` is :func:`lossless_color_error`'s result if already computed.
     """
@@ -180,18 +261,35 @@ def compute_stats(
         psnr, delta_e = color_error(src, out, counts)
     input_bytes = image.file_bytes
     ratio = len(data) / input_bytes if input_bytes else None
-    return Stats(
-        width=image.width,
-        height=image.height,
-        input_bytes=input_bytes,
-        output_bytes=len(data),
-        ratio=ratio,
-        saved_percent=None if ratio is None else 100.0 * (1.0 - ratio),
-        bits_per_pixel=8.0 * len(data) / image.pixels,
-        colors=int(colors),
-        exact=exact,
-        psnr=psnr,
-        delta_e=delta_e,
-        format=format,
-        seconds=dict(seconds or {}),
-    )
+    return {
+        "width": image.width,
+        "height": image.height,
+        "input_bytes": input_bytes,
+        "output_bytes": len(data),
+        "ratio": ratio,
+        "saved_percent": None if ratio is None else 100.0 * (1.0 - ratio),
+        "bits_per_pixel": 8.0 * len(data) / image.pixels,
+        "colors": int(colors),
+        "exact": exact,
+        "psnr": psnr,
+        "delta_e": delta_e,
+        "format": format,
+    }
+
+
+def compute_stats(
+    image,
+    quantized,
+    data: bytes,
+    format: str,
+    seconds: Mapping[str, float] | None = None,
+    *,
+    errors: tuple[float, float] | None = None,
+    output: str | None = None,
+) -> Stats:
+    """Statistics of `quantized` (from `image`) encoded as `data` in `format`.
+
+    `errors` is :func:`lossless_color_error`'s result if already computed.
+    """
+    figures = measure(image, quantized, data, format, errors=errors)
+    return Stats.of_run(image, quantized, figures, seconds or {}, output=output)

@@ -8,17 +8,21 @@ A plugin author runs it in their own tests::
     def test_conformance():
         check_quantizer(WebSafeQuantizer)
 
+The rules themselves are :mod:`kmc_tui.plugin_api`'s (:data:`~kmc_tui.plugin_api.DECLARATION_RULES`
+and :func:`~kmc_tui.plugin_api.validate_output`, the very ones the registry and the runtime
+apply); the kit adds behaviour: it calls the plugin on small synthetic images, as the core would.
 Every check runs (one failure does not hide the next); if any fails, :class:`ConformanceError`
-(an ``AssertionError``) names each failed check and why. The images are small and synthetic, so
-the whole kit takes about a second for a typical plugin.
+(an ``AssertionError``) names each failed check and why. The whole kit takes about a second for
+a typical plugin.
 
 The checks:
 
-Declaration
-    ``declares_name``, ``declares_description``, ``declares_params`` (a tuple of valid, uniquely
-    named ParamSpecs), ``defaults_valid`` (each default passes its own coercion unchanged),
-    ``declares_supports_alpha``, ``signature_accepts_params`` (``quantize`` takes ``seed`` and
-    every declared parameter as keywords), ``registry_accepts`` (the registry's own check).
+Declaration (one per rule of ``DECLARATION_RULES``)
+    ``is_quantizer``, ``declares_name``, ``declares_description``, ``declares_params`` (a tuple
+    of uniquely named ParamSpecs; each ParamSpec checks itself when built),
+    ``declares_supports_alpha``, ``signature_accepts_params`` (``quantize`` takes ``seed``,
+    every declared parameter and, if it names it, ``should_stop`` as keywords),
+    ``registry_accepts`` (:meth:`kmc_tui.registry.Registry.register` and loading it).
 Output contract (the plugin called directly, as the core calls it)
     ``output_contract`` (palette an (m, C) uint8 array with 1 <= m <= k, labels None or integers
     of shape (n,) in 0..m-1), ``k_is_1``, ``k_above_colors`` (k larger than the colors present),
@@ -26,22 +30,21 @@ Output contract (the plugin called directly, as the core calls it)
     ``one_pixel`` (a 1x1 image), ``without_pixels`` (``hist.image`` is None),
     ``deterministic`` (same seed, same result), ``input_untouched``, ``declared_values_work``
     (every choice, both booleans, each min and max), ``end_to_end`` (RGB, gray and RGBA images
-    through :func:`kmc_tui.quantize.quantize`).
+    through :func:`kmc_tui.quantize.quantize`), ``honours_should_stop`` (for plugins that take
+    the hook: with ``should_stop()`` always True, Cancelled or a valid result, nothing else).
 Error behaviour
     ``invalid_params_rejected`` (values outside the declaration are refused with a one-line
     ParameterError naming the parameter, before the plugin runs), ``edge_values_handled``
     (values the declaration allows at its open ends, such as 0 or -1 for a number without a
     minimum, give a valid result or a ValueError, never another crash), ``quiet`` (nothing
-    printed to stdout, which would corrupt ``kmc-tui compress --json``), ``finishes`` (every
-    call returns within `timeout`; after a hang the remaining calls are skipped).
+    printed to stdout), ``finishes`` (every call returns within `timeout`; after a hang the
+    remaining calls are skipped).
 """
 
 from __future__ import annotations
 
 import contextlib
-import inspect
 import io
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,25 +52,21 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ParameterError, PluginError, PluginTimeout
-from .quantize import call_with_timeout, distinct_colors, quantize
-from .read import as_image
-from .registry import (
+from .errors import Cancelled, ContractError, ParameterError, PluginError, PluginTimeout, describe
+from .plugin_api import (
+    DECLARATION_RULES,
     ColorHistogram,
     ParamSpec,
-    PluginRecord,
     Quantizer,
     QuantizerOutput,
-    Registry,
-    _check_declaration,
-    default_registry,
+    takes_should_stop,
+    validate_output,
 )
+from .quantize import call_with_timeout, distinct_colors, quantize
+from .read import as_image
+from .registry import PluginRecord, Registry, default_registry
 
 __all__ = ["CheckResult", "ConformanceError", "check_quantizer"]
-
-#: Names a parameter may not take: they are quantize's own arguments.
-_RESERVED = {"self", "hist", "k", "seed"}
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 
 
 @dataclass(frozen=True)
@@ -206,11 +205,6 @@ def _resolve(plugin: Any) -> tuple[str, PluginRecord | None, type | None, str | 
     )
 
 
-def _describe(exc: BaseException) -> str:
-    text = (str(exc).strip().splitlines() or [""])[0]
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
 class _Runner:
     """Calls the plugin under a timeout with stdout captured, and validates what it returns."""
 
@@ -237,14 +231,24 @@ class _Runner:
                 self.printed.append(out.getvalue())
 
     def call(
-        self, hist: ColorHistogram, k: int, *, seed: int = 0, copy: bool = True, **params: Any
+        self,
+        hist: ColorHistogram,
+        k: int,
+        *,
+        seed: int = 0,
+        copy: bool = True,
+        should_stop: Callable[[], bool] | None = None,
+        **params: Any,
     ) -> Any:
+        """Call quantize as the core does: `should_stop` only if the plugin takes it."""
         if copy:  # a plugin that writes into its input must not spoil the later checks
             hist = ColorHistogram(
                 hist.colors.copy(),
                 hist.counts.copy(),
                 None if hist.image is None else hist.image.copy(),
             )
+        if takes_should_stop(self.cls):
+            params["should_stop"] = should_stop or (lambda: False)
         with self.guard():
             return call_with_timeout(
                 lambda: self.cls().quantize(hist, k, seed=seed, **params),
@@ -261,8 +265,8 @@ class _Runner:
         except (_Hung, KeyboardInterrupt):
             raise
         except BaseException as exc:  # noqa: BLE001 - even sys.exit() is the check's failure
-            raise _Failed(f"quantize(k={k}{_kw(params)}) raised {_describe(exc)}") from None
-        validate_output(result, hist, k, context=f"quantize(k={k}{_kw(params)})")
+            raise _Failed(f"quantize(k={k}{_kw(params)}) raised {describe(exc)}") from None
+        _check_output(result, hist, k, context=f"quantize(k={k}{_kw(params)})")
         return result
 
 
@@ -270,151 +274,35 @@ def _kw(params: dict) -> str:
     return "".join(f", {name}={value!r}" for name, value in params.items())
 
 
-def validate_output(result: Any, hist: ColorHistogram, k: int, *, context: str = "output") -> None:
-    """Raise _Failed unless `result` meets the output contract for `hist` and `k`."""
-    if not isinstance(result, QuantizerOutput):
-        raise _Failed(f"{context} returned {type(result).__name__}, not a QuantizerOutput")
-    palette, labels = result.palette, result.labels
-    n, channels = len(hist.colors), hist.channels
-    if not isinstance(palette, np.ndarray):
-        raise _Failed(f"{context}: palette is a {type(palette).__name__}, not a numpy array")
-    if palette.dtype != np.uint8:
-        raise _Failed(f"{context}: palette dtype is {palette.dtype}, expected uint8")
-    if palette.ndim != 2 or palette.shape[1] != channels:
-        raise _Failed(f"{context}: palette shape is {palette.shape}, expected (m, {channels})")
-    if not 1 <= len(palette) <= k:
-        raise _Failed(f"{context}: palette has {len(palette)} colors, expected 1 to k={k}")
-    if labels is None:
-        return
-    if not isinstance(labels, np.ndarray):
-        raise _Failed(f"{context}: labels are a {type(labels).__name__}, not a numpy array")
-    if labels.dtype.kind not in "iu":
-        raise _Failed(f"{context}: labels dtype is {labels.dtype}, expected integers")
-    if labels.shape != (n,):
-        raise _Failed(
-            f"{context}: labels shape is {labels.shape}, expected ({n},), one per distinct color"
-        )
-    if n and (labels.min() < 0 or labels.max() >= len(palette)):
-        raise _Failed(
-            f"{context}: labels span {labels.min()}..{labels.max()}, outside the "
-            f"palette's 0..{len(palette) - 1}"
-        )
+def _check_output(result: Any, hist: ColorHistogram, k: int, *, context: str) -> None:
+    """The contract's own :func:`validate_output`, its refusal as this check's failure."""
+    try:
+        validate_output(result, hist, k, context=context)
+    except ContractError as exc:
+        raise _Failed(str(exc)) from None
 
 
 def _declaration_checks(cls: type, name: str) -> list[tuple[str, Callable[[], None]]]:
-    def declares_name():
-        value = getattr(cls, "name", None)
-        if not isinstance(value, str) or not value:
-            raise _Failed(f"name is {value!r}; declare a short str such as name = 'myquant'")
-        if not _NAME.fullmatch(value):
-            raise _Failed(
-                f"name {value!r} must be letters, digits, '_', '.' or '-' (it is "
-                "typed as --plugin NAME)"
-            )
-
-    def declares_description():
-        value = getattr(cls, "description", None)
-        if not isinstance(value, str) or not value.strip():
-            raise _Failed(f"description is {value!r}; declare one line saying what it does")
-        if "\n" in value.strip():
-            raise _Failed("description must be one line")
-
-    def declares_params():
-        params = getattr(cls, "params", None)
-        if not isinstance(params, tuple):
-            raise _Failed(f"params is a {type(params).__name__}, expected a tuple of ParamSpec")
-        seen = set()
-        for spec in params:
-            if not isinstance(spec, ParamSpec):
-                raise _Failed(f"params holds a {type(spec).__name__}, expected ParamSpec")
-            if not isinstance(spec.name, str) or not spec.name.isidentifier():
-                raise _Failed(f"parameter name {spec.name!r} is not a Python identifier")
-            if spec.name in _RESERVED:
-                raise _Failed(f"parameter name {spec.name!r} is reserved (quantize's own argument)")
-            if spec.name in seen:
-                raise _Failed(f"parameter {spec.name!r} is declared twice")
-            seen.add(spec.name)
-            if spec.type not in (int, float, bool, str):
-                raise _Failed(
-                    f"parameter {spec.name}: type {spec.type!r} is not int, float, bool or str"
-                )
-            if not isinstance(spec.help, str):
-                raise _Failed(f"parameter {spec.name}: help must be a str")
-            if spec.choices is not None:
-                if not isinstance(spec.choices, tuple) or not spec.choices:
-                    raise _Failed(f"parameter {spec.name}: choices must be a non-empty tuple")
-                for choice in spec.choices:
-                    try:
-                        ok = spec.coerce(choice) == choice
-                    except ParameterError:
-                        ok = False
-                    if not ok:
-                        raise _Failed(
-                            f"parameter {spec.name}: choice {choice!r} is not a "
-                            f"valid {spec.type.__name__} in its own range"
-                        )
-            if spec.min is not None and spec.max is not None and spec.min > spec.max:
-                raise _Failed(f"parameter {spec.name}: min {spec.min} is above max {spec.max}")
-            if (spec.min is not None or spec.max is not None) and spec.type not in (int, float):
-                raise _Failed(f"parameter {spec.name}: min/max only apply to int and float")
-
-    def defaults_valid():
-        for spec in getattr(cls, "params", ()) or ():
-            if not isinstance(spec, ParamSpec):
-                continue
+    def rule_check(rule: Callable[[Any, str | None], None]) -> Callable[[], None]:
+        def check() -> None:
             try:
-                value = spec.coerce(spec.default)
-            except ParameterError as exc:
-                raise _Failed(f"default fails its own declaration: {exc}") from None
-            if (
-                value != spec.default
-                or type(value) is not type(spec.default)
-                and not (spec.type is float and type(spec.default) is int)
-            ):
-                raise _Failed(
-                    f"parameter {spec.name}: default {spec.default!r} is not a "
-                    f"{spec.type.__name__} (coerces to {value!r})"
-                )
+                rule(cls, None)
+            except ContractError as exc:
+                raise _Failed(str(exc)) from None
 
-    def declares_supports_alpha():
-        if not isinstance(getattr(cls, "supports_alpha", None), bool):
-            raise _Failed(
-                f"supports_alpha is {getattr(cls, 'supports_alpha', None)!r}, "
-                "expected True or False"
-            )
-
-    def signature_accepts_params():
-        method = getattr(cls, "quantize", None)
-        if not callable(method) or method is Quantizer.quantize:
-            raise _Failed("quantize(hist, k, *, seed, **params) is not implemented")
-        try:
-            sig = inspect.signature(method)
-        except (TypeError, ValueError):
-            return  # a builtin or C method: nothing to inspect
-        specs = [p for p in getattr(cls, "params", ()) or () if isinstance(p, ParamSpec)]
-        try:
-            sig.bind(None, None, 1, seed=0, **{p.name: p.default for p in specs})
-        except TypeError as exc:
-            raise _Failed(
-                f"quantize{sig} does not accept seed and every declared parameter "
-                f"as keywords: {exc}"
-            ) from None
+        return check
 
     def registry_accepts():
+        record = Registry(use_entry_points=False, use_env=False).register(
+            name, cls, origin="conformance kit"
+        )
         try:
-            _check_declaration(cls, name)
-        except Exception as exc:  # noqa: BLE001 - reported
-            raise _Failed(f"the registry would refuse it: {_describe(exc)}") from None
+            record.load()
+        except PluginError as exc:
+            raise _Failed(f"the registry refuses it: {exc}") from None
 
-    return [
-        ("declares_name", declares_name),
-        ("declares_description", declares_description),
-        ("declares_params", declares_params),
-        ("defaults_valid", defaults_valid),
-        ("declares_supports_alpha", declares_supports_alpha),
-        ("signature_accepts_params", signature_accepts_params),
-        ("registry_accepts", registry_accepts),
-    ]
+    checks = [(rule_name, rule_check(rule)) for rule_name, rule in DECLARATION_RULES]
+    return checks + [("registry_accepts", registry_accepts)]
 
 
 def _defaults(cls: type) -> dict[str, Any]:
@@ -530,7 +418,7 @@ def _output_checks(
 
     def end_to_end():
         registry = Registry(use_entry_points=False, use_env=False)
-        registry.records[name] = PluginRecord(name, "conformance kit", name, lambda: cls)
+        registry.register(name, cls, origin="conformance kit")
         photo_pixels = _photo()
         gray = np.round(photo_pixels.mean(-1)).astype(np.uint8)
         rgba = np.dstack([photo_pixels, _alpha(*photo_pixels.shape[:2])])
@@ -550,7 +438,23 @@ def _output_checks(
             except (_Hung, KeyboardInterrupt):
                 raise
             except BaseException as exc:  # noqa: BLE001 - reported
-                raise _Failed(f"quantize() on a {label} image raised {_describe(exc)}") from None
+                raise _Failed(f"quantize() on a {label} image raised {describe(exc)}") from None
+
+    def honours_should_stop():
+        if not takes_should_stop(cls):
+            return  # the hook is optional; the core never passes it to this plugin
+        try:
+            result = runner.call(photo, 8, seed=seed, should_stop=lambda: True, **defaults)
+        except (_Hung, KeyboardInterrupt):
+            raise
+        except Cancelled:
+            return
+        except BaseException as exc:  # noqa: BLE001 - reported
+            raise _Failed(
+                f"with should_stop() always True, quantize raised {describe(exc)}; raise "
+                "kmc_tui.plugin_api.Cancelled (or finish, if it is quick)"
+            ) from None
+        _check_output(result, photo, 8, context="quantize(k=8, should_stop=lambda: True)")
 
     return [
         ("output_contract", output_contract),
@@ -565,6 +469,7 @@ def _output_checks(
         ("input_untouched", input_untouched),
         ("declared_values_work", declared_values_work),
         ("end_to_end", end_to_end),
+        ("honours_should_stop", honours_should_stop),
     ]
 
 
@@ -587,9 +492,8 @@ def _error_checks(
                 calls.append(kwargs)
                 return super().quantize(*args, **kwargs)
 
-        record = PluginRecord(name, "conformance kit", name, lambda: Spy)
         registry = Registry(use_entry_points=False, use_env=False)
-        registry.records[name] = record
+        registry.register(name, Spy, origin="conformance kit")
         image = as_image(_photo())
         probes = [(spec.name, value) for spec in specs for value in _invalid_values(spec)]
         probes.append(("no_such_parameter_xyz", 1))
@@ -617,7 +521,7 @@ def _error_checks(
                 continue
             except BaseException as exc:  # noqa: BLE001 - reported
                 raise _Failed(
-                    f"{key}={value!r} gave {_describe(exc)} instead of a ParameterError"
+                    f"{key}={value!r} gave {describe(exc)} instead of a ParameterError"
                 ) from None
             raise _Failed(f"{key}={value!r} is outside the declaration but was accepted")
         if calls:
@@ -640,10 +544,10 @@ def _error_checks(
                 except BaseException as exc:  # noqa: BLE001 - reported
                     raise _Failed(
                         f"{spec.name}={value!r} is allowed by the declaration but "
-                        f"quantize raised {_describe(exc)}; declare min/max/choices "
+                        f"quantize raised {describe(exc)}; declare min/max/choices "
                         "or raise ValueError"
                     ) from None
-                validate_output(
+                _check_output(
                     result, hists["photo"], 4, context=f"quantize(k=4, {spec.name}={value!r})"
                 )
 
@@ -702,7 +606,7 @@ def check_quantizer(
         except KeyboardInterrupt:
             raise
         except BaseException as exc:  # noqa: BLE001 - a check must not stop the others
-            passed, message = False, f"raised {_describe(exc)}"
+            passed, message = False, f"raised {describe(exc)}"
         else:
             passed, message = True, ""
         results.append(CheckResult(check_name, passed, message, time.perf_counter() - started))
@@ -713,7 +617,7 @@ def check_quantizer(
             ""
             if not runner.printed
             else f"quantize printed to stdout ({runner.printed[0][:60]!r}…); use "
-            "warnings or logging, stdout carries --json output",
+            "warnings or logging (the CLI sends a plugin's stdout to stderr, away from --json)",
         )
     )
     results.append(

@@ -13,6 +13,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLES = ROOT / "samples"
+# Plugin packages used as data (their own tests run inside the venvs they are installed in).
+collect_ignore_glob = ["data/*"]
 
 
 @pytest.fixture

@@ -6,6 +6,8 @@ failure the kit reports is that defect's; ``test_reference_plugin_passes`` is th
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import threading
 import time
@@ -16,7 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kmc_tui.registry import ENTRY_POINT_GROUP, ParamSpec, Quantizer, QuantizerOutput, Registry
+from kmc_tui.errors import ContractError
+from kmc_tui.plugin_api import Cancelled, ParamSpec, Quantizer, QuantizerOutput
+from kmc_tui.registry import ENTRY_POINT_GROUP, Registry
 from kmc_tui.testing import CheckResult, ConformanceError, check_quantizer
 
 BUILT_IN = sorted(
@@ -110,21 +114,19 @@ class ParamsNotATuple(Popular):
     params = [ParamSpec("by", str, "count", choices=("count", "luma"))]
 
 
-class ReservedParamName(Popular):
-    params = Popular.params + (ParamSpec("seed", int, 0),)
-
-    def quantize(self, hist, k, **kwargs):
-        return super().quantize(hist, k, by=kwargs.get("by", "count"))
+class ParamDeclaredTwice(Popular):
+    params = Popular.params + (ParamSpec("by", str, "luma"),)
 
 
-class DefaultOutsideItsRange(Popular):
-    params = (
-        ParamSpec("by", str, "count", choices=("count", "luma")),
-        ParamSpec("boost", int, 0, "never used", min=1, max=8),
-    )
+class NotAQuantizer:
+    """Everything a plugin declares, but not a Quantizer subclass."""
 
-    def quantize(self, hist, k, *, seed=0, by="count", boost=1):
-        return super().quantize(hist, k, by=by)
+    name = Popular.name
+    description = Popular.description
+    params = Popular.params
+    supports_alpha = True
+    quantize = Popular.quantize
+    pick = Popular.pick
 
 
 class SignatureMissesParam(Popular):
@@ -234,8 +236,8 @@ BROKEN = [
     (NoName, "declares_name"),
     (TwoLineDescription, "declares_description"),
     (ParamsNotATuple, "declares_params"),
-    (ReservedParamName, "declares_params"),
-    (DefaultOutsideItsRange, "defaults_valid"),
+    (ParamDeclaredTwice, "declares_params"),
+    (NotAQuantizer, "is_quantizer"),
     (SignatureMissesParam, "signature_accepts_params"),
     (FloatPalette, "output_contract"),
     (ReturnsList, "output_contract"),
@@ -272,7 +274,14 @@ def test_targeted_defects_fail_only_their_checks():
     assert failed_checks(ModifiesInput) == ["input_untouched"]
     assert failed_checks(CrashesOnOnePixel) == ["one_pixel"]
     assert failed_checks(NeedsPixels) == ["without_pixels"]
-    assert failed_checks(TwoLineDescription) == ["declares_description"]
+    # The registry applies the same rules, so it refuses the plugin too, and the checks that
+    # go through the registry say why.
+    assert failed_checks(TwoLineDescription) == [
+        "declares_description",
+        "registry_accepts",
+        "end_to_end",
+        "invalid_params_rejected",
+    ]
 
 
 class Hangs(Popular):
@@ -304,3 +313,129 @@ def test_kit_takes_file_plugins_through_their_record(data):
 def test_kit_takes_a_registered_name():
     assert all(r.passed for r in check_quantizer("octree"))
     assert failed_checks("no_such_plugin_xyz") == ["loads"]
+
+
+# --- ParamSpec checks itself when it is built ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: ParamSpec("seed", int, 0), "'seed' is reserved"),
+        (lambda: ParamSpec("should_stop", bool, False), "'should_stop' is reserved"),
+        (lambda: ParamSpec("two words", int, 0), "not a Python identifier"),
+        (lambda: ParamSpec("n", list, []), "is not int, float, bool or str"),
+        (lambda: ParamSpec("boost", int, 0, min=1, max=8), "default 0 is below the minimum 1"),
+        (lambda: ParamSpec("boost", int, True), "default True is not of type int"),
+        (lambda: ParamSpec("rate", float, "fast"), "default 'fast' is not of type float"),
+        (lambda: ParamSpec("by", str, "x", choices=("x", 3)), "choice 3 is not of type str"),
+        (lambda: ParamSpec("by", str, "x", choices=["x"]), "choices must be a non-empty tuple"),
+        (lambda: ParamSpec("by", str, "x", choices=()), "choices must be a non-empty tuple"),
+        (lambda: ParamSpec("n", int, 3, min=5, max=1), "min 5 is above max 1"),
+        (lambda: ParamSpec("s", str, "a", min=0), "min only applies to int and float"),
+        (lambda: ParamSpec("n", int, 3, max="9"), "max '9' is not a number"),
+        (lambda: ParamSpec("s", str, "a", preview="b"), "preview only applies to int and float"),
+        (lambda: ParamSpec("n", int, 30, max=50, preview=99), "preview 99 is above the maximum"),
+        (lambda: ParamSpec("n", int, 30, help=None), "help must be a str"),
+    ],
+)
+def test_param_spec_refuses_a_declaration_that_contradicts_itself(build, message):
+    with pytest.raises(ContractError, match=message) as info:
+        build()
+    assert "\n" not in str(info.value)
+
+
+def test_param_spec_accepts_what_the_built_ins_declare():
+    spec = ParamSpec("max_iter", int, 20, "passes", min=1, max=300, preview=8)
+    assert spec.preview == 8 and spec.coerce("12") == 12
+    assert ParamSpec("tol", float, 0, min=0.0).default == 0  # an int default for a float
+    assert ParamSpec("mode", str, "a", choices=("a", "b")).describe() == (
+        "mode (str, default a, one of a|b)"
+    )
+
+
+def test_a_plugin_file_with_a_bad_param_spec_is_listed_broken_with_the_reason(tmp_path):
+    (tmp_path / "bad_spec.py").write_text(
+        "from kmc_tui.plugin_api import ParamSpec, Quantizer\n"
+        "class BadSpec(Quantizer):\n"
+        "    name = 'bad_spec'\n"
+        "    description = 'declares a default outside its range'\n"
+        "    params = (ParamSpec('levels', int, 0, min=1, max=8),)\n"
+    )
+    record = Registry([tmp_path], use_entry_points=False, use_env=False).get("bad_spec")
+    assert record.cls is None
+    assert record.error == "parameter levels: default 0 is below the minimum 1"
+    assert "ParamSpec('levels'" in record.last_traceback  # the plugin's own line
+    assert failed_checks(record) == ["loads"]
+
+
+# --- the cancellation hook -------------------------------------------------------------------
+
+
+class Stoppable(Popular):
+    """Popular, polling should_stop once per color group (a plugin with the hook, done right)."""
+
+    calls: list = []
+
+    def quantize(self, hist, k, *, seed=0, by="count", should_stop=None):
+        Stoppable.calls.append(should_stop)
+        if should_stop is not None and should_stop():
+            raise Cancelled("stopped")
+        return super().quantize(hist, k, by=by)
+
+
+class StopsWithItsOwnError(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count", should_stop=None):
+        if should_stop():
+            raise RuntimeError("asked to stop")
+        return super().quantize(hist, k, by=by)
+
+
+class CallsShouldStopWrongly(Popular):
+    def quantize(self, hist, k, *, seed=0, by="count", should_stop=None):
+        if should_stop(0.5):  # the hook takes no arguments
+            raise Cancelled("stopped")
+        return super().quantize(hist, k, by=by)
+
+
+def test_plugin_with_the_hook_passes_and_always_gets_a_callable():
+    Stoppable.calls.clear()
+    results = check_quantizer(Stoppable)
+    assert "honours_should_stop" in {r.name for r in results if r.passed}
+    # The kit hands it a callable on every call, as the core does; never None.
+    assert Stoppable.calls and all(callable(stop) for stop in Stoppable.calls)
+
+
+def test_kit_catches_a_plugin_that_stops_with_the_wrong_error():
+    assert failed_checks(StopsWithItsOwnError) == ["honours_should_stop"]
+    error = pytest.raises(ConformanceError, check_quantizer, StopsWithItsOwnError).value
+    assert "raised RuntimeError: asked to stop" in str(error) and "Cancelled" in str(error)
+
+
+def test_kit_catches_a_plugin_that_calls_the_hook_wrongly():
+    # Every call passes the hook, so each call's TypeError is reported where it happens.
+    assert {"output_contract", "honours_should_stop"} <= set(failed_checks(CallsShouldStopWrongly))
+
+
+def test_kit_on_a_registered_name_that_two_plugins_claim(tmp_path):
+    # The kit's own registry is built once per process: a fresh process with the clash in it.
+    (tmp_path / "kmeans.py").write_text(
+        "from kmc_tui.plugin_api import Quantizer, QuantizerOutput\n"
+        "class Impostor(Quantizer):\n"
+        "    name = 'kmeans'\n"
+        "    description = 'a second plugin named kmeans'\n"
+        "    def quantize(self, hist, k, *, seed=0):\n"
+        "        return QuantizerOutput(hist.colors[:k].copy())\n"
+    )
+    code = (
+        "from kmc_tui.testing import ConformanceError, check_quantizer\n"
+        "try:\n    check_quantizer('kmeans')\n"
+        "except ConformanceError as exc:\n    print(exc.failed, exc.failures[0].message)\n"
+    )
+    env = {**os.environ, "KMC_TUI_PLUGIN_PATH": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("['loads'] plugin 'kmeans' is unavailable: ")
+    assert "kmc-tui 0.1.0" in done.stdout and str(tmp_path / "kmeans.py") in done.stdout

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "plugins" / "kmc_websafe"
+OLD_PATHS = ROOT / "tests" / "data" / "plugins" / "old_paths"
 
 
 def _env() -> dict:
@@ -171,6 +173,38 @@ def test_example_plugin_installs_into_a_fresh_venv_and_runs(fresh_venv, tmp_path
     )
     assert own_tests.returncode == 0, own_tests.stdout[-3000:]
     assert "3 passed" in own_tests.stdout
+
+
+def test_plugin_written_against_the_old_import_paths_installs_and_runs(fresh_venv, tmp_path, data):
+    """kmc_tui.registry and kmc_tui.testing keep re-exporting what plugins first imported."""
+    python = fresh_venv
+    source = shutil.copytree(OLD_PATHS, tmp_path / "old_paths")  # the build leaves no trace
+    for old in ("from kmc_tui.registry import", "from kmc_tui.testing import"):
+        assert old in "".join(p.read_text() for p in source.rglob("*.py"))
+    installed = _run(
+        python, "-m", "pip", "install", "--no-index", "--no-build-isolation", "--no-input", source
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    listed = _plugins(python)["oldpaths"]
+    assert listed["error"] is None and listed["origin"] == "kmc-oldpaths 0.9.0"
+
+    out = tmp_path / "gray.png"
+    done = _run(
+        python, "-m", "kmc_tui", "compress", "-i", data / "pillow" / "hopper.png", "-o", out,
+        "-k", "6", "--plugin", "oldpaths", "--param", "spread=0.5", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    record = json.loads(done.stdout)
+    assert record["plugin"] == "oldpaths" and record["params"] == {"spread": 0.5}
+    with Image.open(out) as written:
+        colors = np.asarray(written.convert("RGB")).reshape(-1, 3)
+    assert np.all(colors[:, 0] == colors[:, 1]) and len(np.unique(colors, axis=0)) <= 6
+
+    own_tests = _run(
+        python, "-m", "pytest", "-q", "-p", "no:cacheprovider", source / "tests", cwd=tmp_path
+    )
+    assert own_tests.returncode == 0, own_tests.stdout[-3000:]
+    assert "2 passed" in own_tests.stdout
 
 
 def test_main_wheel_ships_the_built_ins_but_not_the_example(tmp_path):

@@ -182,7 +182,8 @@ def test_disk_full_through_the_cli_is_one_line(work):
 
 def start_stalled_write(src: Path, out: Path, force: bool) -> subprocess.Popen:
     """The real CLI, stopped in the middle of writing: half the bytes are in its temporary file
-    when it says WRITING and waits."""
+    when it says WRITING (on a pipe of its own: the CLI keeps stdout for its results) and waits."""
+    said, say = os.pipe()
     code = textwrap.dedent(f"""
         import os, sys, time
         real_fdopen = os.fdopen
@@ -190,7 +191,7 @@ def start_stalled_write(src: Path, out: Path, force: bool) -> subprocess.Popen:
             def __init__(self, real): self.real = real
             def write(self, data):
                 self.real.write(data[: len(data) // 2]); self.real.flush()
-                print("WRITING", flush=True)
+                os.write({say}, b"WRITING\\n")
                 time.sleep(60)
                 self.real.write(data[len(data) // 2:])
             def __getattr__(self, name): return getattr(self.real, name)
@@ -202,10 +203,16 @@ def start_stalled_write(src: Path, out: Path, force: bool) -> subprocess.Popen:
                       + (["--force"] if {force!r} else [])))
     """)
     proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, "-c", code],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        pass_fds=(say,),
     )
+    os.close(say)
     deadline = time.monotonic() + 60
-    line = proc.stdout.readline()
+    with os.fdopen(said) as signals:
+        line = signals.readline()
     assert line.strip() == "WRITING" and time.monotonic() < deadline, proc.stderr.read()
     return proc
 

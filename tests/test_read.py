@@ -345,10 +345,12 @@ def test_animation_first_frame_and_user_told(path, frames):
 
 
 def test_animated_gif_note_reaches_the_cli(tmp_path, cli):
-    out = tmp_path / "out.png"
-    done = cli("compress", "-i", PIL_DIR / "dispose_bgnd.gif", "-o", out, "-k", "4")
-    assert done.returncode == 0, done.stderr
-    assert "note: animated: first of 5 frames used" in done.stdout
+    # JPEG holds one frame: the note says which; PNG (APNG) keeps them all and says so.
+    for ext, note in ((".jpg", "animated: first of 5 frames used"), (".png", "animated: 5 frames")):
+        out = tmp_path / f"out{ext}"
+        done = cli("compress", "-i", PIL_DIR / "dispose_bgnd.gif", "-o", out, "-k", "4")
+        assert done.returncode == 0, done.stderr
+        assert f"note: {note}" in done.stdout
 
 
 # --- refused -------------------------------------------------------------------------------

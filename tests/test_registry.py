@@ -80,11 +80,50 @@ def test_file_plugin_with_a_name_other_than_its_file_is_reported(tmp_path):
     assert "declares name" in record.error and record.cls is None
 
 
-def test_name_clash_is_reported_and_first_wins(tmp_path):
+def test_name_clash_makes_the_name_an_error_naming_both_origins(tmp_path):
     _write(tmp_path / "p", "kmeans", PLUGIN.format(name="kmeans"))
     reg = Registry([tmp_path / "p"], use_env=False)
-    assert reg.get("kmeans").origin.startswith("kmc-tui")
-    assert [r.error for r in reg.rejected] == ["name already taken by " + reg.get("kmeans").origin]
+    built_in, impostor = reg.get("kmeans"), reg.rejected[0]
+    assert built_in.origin.startswith("kmc-tui ") and impostor.origin.endswith("kmeans.py")
+    expected = (
+        f"the name 'kmeans' is claimed by {built_in.origin} and by {impostor.origin}; "
+        "remove or rename all but one"
+    )
+    assert built_in.error == impostor.error == expected
+    # Never silently the built-in: using the name fails, for loading and for running.
+    with pytest.raises(PluginError, match="plugin 'kmeans' is unavailable: the name 'kmeans'"):
+        built_in.load()
+    image = as_image(np.random.default_rng(0).integers(0, 256, (8, 8, 3), dtype=np.uint8))
+    with pytest.raises(PluginError, match=f"and by {impostor.origin}"):
+        process(image, 2, plugin="kmeans", registry=reg)
+    assert not built_in.loaded and built_in.cls is None
+
+
+def test_name_clash_through_the_cli(cli, tmp_path, samples):
+    _write(tmp_path / "p", "kmeans", PLUGIN.format(name="kmeans"))
+    out = tmp_path / "o.png"
+    done = cli("compress", "-i", samples / "camera.png", "-o", out, "--plugin-dir", tmp_path / "p")
+    assert done.returncode == 2 and not out.exists()
+    line = done.stderr.strip()
+    assert "\n" not in line and line.startswith("kmc-tui: error: plugin 'kmeans' is unavailable")
+    assert "kmc-tui 0.1.0" in line and str(tmp_path / "p" / "kmeans.py") in line
+    listing = cli("plugins", "--plugin-dir", tmp_path / "p")
+    assert listing.stdout.count("kmeans  [BROKEN]") == 2
+
+
+def test_the_same_plugin_seen_twice_is_no_clash():
+    reg = Registry(use_entry_points=False, use_env=False)
+    first = reg.register("twice", lambda: None, origin="dist 1.0", target="mod:Cls")
+    again = reg.register("twice", lambda: None, origin="dist 1.0", target="mod:Cls")
+    assert again is first and first.error is None and reg.rejected == []
+
+
+def test_register_keeps_a_bad_name_as_the_records_error():
+    reg = Registry(use_entry_points=False, use_env=False)
+    record = reg.register("two words", lambda: None, origin="here")
+    assert "must be letters, digits" in record.error
+    with pytest.raises(PluginError, match="'two words' is unavailable"):
+        record.load()
 
 
 def test_env_plugin_path(tmp_path, monkeypatch):
@@ -147,3 +186,28 @@ def test_input_untouched_by_api(tmp_path):
     before = sha256(src)
     compress(src, tmp_path / "o.gif", 8)
     assert sha256(src) == before
+
+
+class _DuckTyped:
+    """Declares everything a plugin does, without subclassing Quantizer."""
+
+    name = "duck"
+    description = "looks like a plugin"
+    params = ()
+    supports_alpha = False
+
+    def quantize(self, hist, k, *, seed=0):  # pragma: no cover - never runs
+        raise AssertionError
+
+
+def test_entry_points_and_files_follow_one_rule_for_what_a_plugin_is(tmp_path):
+    # Through an entry point (register() is how entry points come in): refused when loaded.
+    reg = Registry(use_entry_points=False, use_env=False)
+    record = reg.register("duck", lambda: _DuckTyped, origin="duck-dist 1.0", target="m:Duck")
+    with pytest.raises(PluginError, match="_DuckTyped is not a subclass of kmc_tui.plugin_api"):
+        record.load()
+    # As a file: the same class is not a plugin there either.
+    source = "class Duck:\n    name = 'duck'\n    description = 'looks like a plugin'\n"
+    _write(tmp_path / "p", "duck", source)
+    with pytest.raises(PluginError, match="must define exactly one Quantizer subclass"):
+        Registry([tmp_path / "p"], use_entry_points=False, use_env=False).get("duck").load()

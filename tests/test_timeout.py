@@ -54,8 +54,8 @@ def test_hanging_plugin_times_out_and_batch_goes_on(cli, data, tmp_path):
     elapsed = time.monotonic() - started
     assert done.returncode == 1
     assert done.stderr.strip().splitlines() == [
-        f"kmc-tui: error: plugin 'hang' timed out after {TIMEOUT} s"
-    ]
+        f"kmc-tui: error: {src / 'a.png'}: plugin 'hang' timed out after {TIMEOUT} s"
+    ]  # in a batch, the line names the file
     # The file after the hung one was still done; the hung one left nothing behind.
     records = [json.loads(line) for line in done.stdout.splitlines()]
     assert [r["input"] for r in records] == [str(src / "b.png")]

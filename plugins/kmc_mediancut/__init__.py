@@ -9,14 +9,17 @@ Two plugins live here:
     Pillow's fast octree, which quantizes RGBA colors itself (``supports_alpha = True``).
 
 Both are deterministic (no random state; ``seed`` is accepted and ignored) and return only a
-palette: the core maps every color to its nearest entry.
+palette: the core maps every color to its nearest entry. Pillow's quantizer is one C call that
+cannot be interrupted: ``should_stop`` is polled before it and before the palette is read.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-from kmc_tui.registry import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
+from kmc_tui.plugin_api import Cancelled, ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
 
 #: Pillow's quantizer builds at most this many colors.
 PILLOW_MAX_COLORS = 256
@@ -42,6 +45,11 @@ def pixels_for_pillow(hist: ColorHistogram) -> np.ndarray:
     if total > MAX_EXPANDED_PIXELS:
         counts = np.maximum(1, (counts * (MAX_EXPANDED_PIXELS / total)).astype(np.int64))
     return np.repeat(hist.colors, counts, axis=0)[:, None, :]
+
+
+def _poll(should_stop: Callable[[], bool] | None) -> None:
+    if should_stop is not None and should_stop():
+        raise Cancelled("cancelled")
 
 
 def _palette(quantized, channels: int) -> np.ndarray:
@@ -75,6 +83,7 @@ class MedianCutQuantizer(Quantizer):
         seed: int = 0,
         method: str = "mediancut",
         kmeans: int = 0,
+        should_stop: Callable[[], bool] | None = None,
     ) -> QuantizerOutput:
         from PIL import Image
 
@@ -82,9 +91,11 @@ class MedianCutQuantizer(Quantizer):
         if method not in methods:
             raise ValueError(f"method must be one of {', '.join(methods)}; got {method!r}")
         pixels = pixels_for_pillow(hist)
+        _poll(should_stop)
         quantized = Image.fromarray(np.ascontiguousarray(pixels[..., :3])).quantize(
             min(k, PILLOW_MAX_COLORS), method=methods[method], kmeans=kmeans
         )
+        _poll(should_stop)
         return QuantizerOutput(_palette(quantized, 3))
 
 
@@ -97,13 +108,21 @@ class OctreeQuantizer(Quantizer):
     supports_alpha = True
 
     def quantize(
-        self, hist: ColorHistogram, k: int, *, seed: int = 0, kmeans: int = 0
+        self,
+        hist: ColorHistogram,
+        k: int,
+        *,
+        seed: int = 0,
+        kmeans: int = 0,
+        should_stop: Callable[[], bool] | None = None,
     ) -> QuantizerOutput:
         from PIL import Image
 
         pixels = pixels_for_pillow(hist)
+        _poll(should_stop)
         # (H, W, 4) arrays become RGBA images, (H, W, 3) RGB.
         quantized = Image.fromarray(pixels).quantize(
             min(k, PILLOW_MAX_COLORS), method=Image.Quantize.FASTOCTREE, kmeans=kmeans
         )
+        _poll(should_stop)
         return QuantizerOutput(_palette(quantized, hist.channels))

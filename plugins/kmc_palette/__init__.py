@@ -13,7 +13,7 @@ import threading
 
 import numpy as np
 
-from kmc_tui.registry import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
+from kmc_tui.plugin_api import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
 
 _CACHE: dict[tuple, object] = {}
 _CACHE_LOCK = threading.Lock()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from kmc_tui.registry import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
+from kmc_tui.plugin_api import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
 
 __version__ = "1.0.0"
 

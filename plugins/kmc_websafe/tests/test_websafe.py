@@ -3,7 +3,7 @@
 import numpy as np
 from kmc_websafe import WebSafeQuantizer
 
-from kmc_tui.registry import ColorHistogram
+from kmc_tui.plugin_api import ColorHistogram
 from kmc_tui.testing import check_quantizer
 
 
