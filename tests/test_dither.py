@@ -11,7 +11,9 @@ from kmc_tui.errors import ParameterError
 
 
 def floyd_steinberg(src: np.ndarray, palette: np.ndarray, strength: float) -> np.ndarray:
-    """The textbook loop: every pixel in raster order, its error pushed to four neighbours."""
+    """The textbook loop: every pixel in raster order, its error pushed to four neighbours;
+    the entry is the one nearest to the value rounded to whole levels, halves up (ties: lowest
+    index)."""
     buf = src.astype(np.float64)
     h, w = buf.shape[:2]
     out = np.zeros((h, w), int)
@@ -19,7 +21,7 @@ def floyd_steinberg(src: np.ndarray, palette: np.ndarray, strength: float) -> np
     for y in range(h):
         for x in range(w):
             value = np.clip(buf[y, x], 0, 255)
-            i = int(((pal - value) ** 2).sum(1).argmin())
+            i = int(((pal - np.floor(value + 0.5)) ** 2).sum(1).argmin())
             out[y, x] = i
             err = (value - pal[i]) * strength
             if x + 1 < w:
