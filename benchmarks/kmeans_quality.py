@@ -127,7 +127,7 @@ def objective_table(ks, sizes, names, seeds, max_iter) -> None:
 def latency_table(ks) -> None:
     from kmc_kmeans import KMeansQuantizer
 
-    from kmc_tui.tui.app import PREVIEW_PIXELS
+    from kmc_tui.tui.session import PREVIEW_PIXELS
 
     PREVIEW_MAX_ITER = next(p.preview for p in KMeansQuantizer.params if p.name == "max_iter")
 

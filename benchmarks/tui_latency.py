@@ -84,15 +84,16 @@ async def key_latency(image: Path, k: int, repeat: int) -> dict[str, list[float]
     from kmc_tui.tui.app import KmcApp
 
     app = KmcApp(image, k=k)
+    session = app.session
     out: dict[str, list[float]] = {"open_to_result": [], "key_to_preview": [], "key_to_result": []}
     async with app.run_test(size=(120, 40)) as pilot:
         start = time.perf_counter()
-        while not (app.shown.result is not None and app.shown.settings == app.settings):
+        while not (session.result is not None and session.result_settings == session.settings):
             await asyncio.sleep(0.005)
         out["open_to_result"].append(time.perf_counter() - start)
         for _ in range(repeat):
             await asyncio.sleep(0.5)  # let the last frame settle, as between a person's keys
-            target_k = app.settings.k + 1
+            target_k = session.settings.k + 1
             key = events.Key("plus", "+")
             key.set_sender(app)
             start = time.perf_counter()
@@ -100,7 +101,7 @@ async def key_latency(image: Path, k: int, repeat: int) -> dict[str, list[float]
             preview_seen = None
             while True:
                 await asyncio.sleep(0.002)
-                caption = app.query_one("#result").caption
+                caption = app.screen.query_one("#result").caption
                 if (
                     preview_seen is None
                     and f"k={target_k} " in caption
@@ -108,9 +109,9 @@ async def key_latency(image: Path, k: int, repeat: int) -> dict[str, list[float]
                 ):
                     preview_seen = time.perf_counter() - start
                 if (
-                    app.shown.result is not None
-                    and app.shown.settings == app.settings
-                    and app.settings.k == target_k
+                    session.result is not None
+                    and session.result_settings == session.settings
+                    and session.settings.k == target_k
                 ):
                     break
             out["key_to_preview"].append(preview_seen)
@@ -142,9 +143,9 @@ def main() -> None:
     if args.k + args.repeat > 256:
         parser.error("--k plus --repeat must stay at most 256: + stops there (e.g. --k 250)")
     if args.preview_pixels:
-        import kmc_tui.tui.app
+        import kmc_tui.tui.screens.main
 
-        kmc_tui.tui.app.PREVIEW_PIXELS = args.preview_pixels
+        kmc_tui.tui.screens.main.PREVIEW_PIXELS = args.preview_pixels
 
     if not args.big_only and not args.preview_pixels:
         if shutil.which("tmux"):

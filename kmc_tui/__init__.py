@@ -26,6 +26,7 @@ from .errors import (
     ParameterError,
     PluginError,
     PluginTimeout,
+    TargetUnreachable,
 )
 from .fsio import write_atomic
 from .plugin_api import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
@@ -33,6 +34,7 @@ from .quantize import Quantized, quantize
 from .read import Image, as_image, read_image
 from .registry import Registry, default_registry
 from .stats import Stats, compute_stats
+from .targets import Target, TargetSearch, Trial, search_k
 
 __all__ = [
     "Cancelled",
@@ -53,6 +55,10 @@ __all__ = [
     "Registry",
     "Result",
     "Stats",
+    "Target",
+    "TargetSearch",
+    "TargetUnreachable",
+    "Trial",
     "as_image",
     "compress",
     "compute_stats",
@@ -62,5 +68,6 @@ __all__ = [
     "quantize",
     "read_image",
     "save",
+    "search_k",
     "write_atomic",
 ]

@@ -9,16 +9,20 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .animation import ANIMATED_FORMATS, process_animation, read_animation
 from .encode import DEFAULT_OPTIMIZE, check_optimize, encode
-from .errors import OutputError, OutputExists
+from .errors import OutputError, OutputExists, ParameterError
 from .formats import PALETTE_FORMATS, format_for
 from .fsio import write_atomic
-from .quantize import Quantized, quantize
+from .quantize import ImageHistogram, Quantized, quantize
 from .read import Image, read_image
 from .registry import Registry
 from .stats import Stats, lossless_color_error, measure
+
+if TYPE_CHECKING:
+    from .targets import Target, TargetSearch
 
 
 @dataclass(frozen=True, eq=False)
@@ -36,6 +40,8 @@ class Result:
     stats : Stats
     output : Path or None
         Where `data` was written, if it was.
+    search : TargetSearch or None
+        How k was chosen, when a target chose it (:func:`kmc_tui.targets.search_k`).
     """
 
     image: Image
@@ -44,6 +50,7 @@ class Result:
     format: str
     stats: Stats
     output: Path | None = None
+    search: TargetSearch | None = None
 
     @property
     def notes(self) -> tuple[str, ...]:
@@ -65,6 +72,7 @@ def _quantize_and_encode(
     optimize: int,
     keep_metadata: bool,
     seconds: dict[str, float],
+    histogram: ImageHistogram | None = None,
 ) -> tuple[Quantized, bytes, dict]:
     """Quantize, encode and measure; each stage's time goes into `seconds`."""
     q = quantize(
@@ -78,20 +86,39 @@ def _quantize_and_encode(
         registry=registry,
         should_stop=should_stop,
         timeout=timeout,
+        histogram=histogram,
     )
     seconds.update(q.seconds)
-    metadata = image.metadata if keep_metadata else None
+    data, figures = _encode_and_measure(
+        image, q, fmt, seconds, optimize=optimize, keep_metadata=keep_metadata
+    )
+    return q, data, figures
+
+
+def _encode_and_measure(
+    image: Image,
+    q: Quantized,
+    fmt: str,
+    seconds: dict[str, float],
+    data: bytes | None = None,
+    *,
+    optimize: int = DEFAULT_OPTIMIZE,
+    keep_metadata: bool = False,
+) -> tuple[bytes, dict]:
+    """Encode `q` (unless `data` is its encoding already) and measure it."""
     # The color error of an exact format needs only the palette: it is computed while the file
     # is encoded (zlib runs outside the GIL).
     with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
         errors = pool.submit(lossless_color_error, q, fmt)
-        t = time.perf_counter()
-        data = encode(q, fmt, optimize=optimize, metadata=metadata)
-        seconds["encode"] = time.perf_counter() - t
+        if data is None:
+            metadata = image.metadata if keep_metadata else None
+            t = time.perf_counter()
+            data = encode(q, fmt, optimize=optimize, metadata=metadata)
+            seconds["encode"] = time.perf_counter() - t
         t = time.perf_counter()
         figures = measure(image, q, data, fmt, errors=errors.result())
     seconds["stats"] = time.perf_counter() - t
-    return q, data, figures
+    return data, figures
 
 
 def process(
@@ -108,6 +135,7 @@ def process(
     timeout: float | None = None,
     optimize: int = DEFAULT_OPTIMIZE,
     keep_metadata: bool = False,
+    histogram: ImageHistogram | None = None,
 ) -> Result:
     """Quantize `image`, encode it in `format` and compute its statistics; write nothing.
 
@@ -115,7 +143,8 @@ def process(
     returns True); `timeout` bounds the plugin's seconds (PluginTimeout past it).
     `optimize` is the PNG deflate effort (see :data:`~kmc_tui.encode.OPTIMIZE_LEVELS`);
     `keep_metadata` writes the image's :attr:`~kmc_tui.read.Image.metadata` where the format
-    holds it.
+    holds it; `histogram` is `image`'s :func:`~kmc_tui.quantize.image_histogram`, if already
+    counted.
     """
     fmt = format_for("", format)
     seconds: dict[str, float] = {}
@@ -133,8 +162,34 @@ def process(
         optimize=check_optimize(optimize),
         keep_metadata=keep_metadata,
         seconds=seconds,
+        histogram=histogram,
     )
     return Result(image, q, data, fmt, Stats.of_run(image, q, figures, seconds))
+
+
+def finish(
+    image: Image,
+    quantized: Quantized,
+    *,
+    format: str = "png",
+    data: bytes | None = None,
+    optimize: int = DEFAULT_OPTIMIZE,
+    keep_metadata: bool = False,
+) -> Result:
+    """Encode `quantized` (made from `image`) in `format` and compute its statistics: the
+    steps of :func:`process` after the quantization. `data`: its encoding, if already made."""
+    fmt = format_for("", format)
+    seconds = dict(quantized.seconds)
+    data, figures = _encode_and_measure(
+        image,
+        quantized,
+        fmt,
+        seconds,
+        data,
+        optimize=check_optimize(optimize),
+        keep_metadata=keep_metadata,
+    )
+    return Result(image, quantized, data, fmt, Stats.of_run(image, quantized, figures, seconds))
 
 
 def _write(image: Image, data: bytes, path, *, force: bool) -> tuple[Path, float]:
@@ -174,6 +229,8 @@ def compress(
     optimize: int = DEFAULT_OPTIMIZE,
     keep_metadata: bool = False,
     per_frame_palette: bool = False,
+    target: Target | None = None,
+    skip_if_larger: bool = False,
 ) -> Result:
     """Read `input`, reduce it to at most `k` colors and write `output`.
 
@@ -183,12 +240,17 @@ def compress(
 
     The format comes from `format` or the extension of `output`. Nothing is written when
     anything fails; an existing file (or the input) is only replaced with ``force=True``.
+    With a `target` (:class:`kmc_tui.targets.Target`) k is chosen by
+    :func:`kmc_tui.targets.search_k`, `k` being the most colors allowed. With
+    `skip_if_larger`, a result that is not smaller than the input file is not written: the
+    Result comes back with ``output`` None.
 
     Raises
     ------
     KmcError
         InputError, OutputError, ParameterError or PluginError, with a one-line message;
-        Cancelled when `should_stop` returns True before the file is written.
+        Cancelled when `should_stop` returns True before the file is written;
+        TargetUnreachable when no k meets `target`.
     """
     fmt = format_for(output, format)
     out_path = Path(output)
@@ -200,7 +262,7 @@ def compress(
     t = time.perf_counter()
     image = read_image(input, max_pixels=max_pixels, metadata=keep_metadata)
     seconds = {"read": time.perf_counter() - t}
-    options = dict(
+    settings = dict(
         plugin=plugin,
         params=params,
         seed=seed,
@@ -211,6 +273,10 @@ def compress(
         optimize=optimize,
     )
     if image.frames > 1 and fmt in ANIMATED_FORMATS:
+        if target is not None:
+            raise ParameterError(
+                f"{input}: a target chooses k for one still image, not for an animation"
+            )
         t = time.perf_counter()
         animation = read_animation(input, max_pixels=max_pixels)
         seconds["read"] += time.perf_counter() - t
@@ -220,20 +286,23 @@ def compress(
             format=fmt,
             per_frame_palette=per_frame_palette,
             palette_format=fmt in PALETTE_FORMATS,
-            **options,
+            **settings,
         )
         seconds.update(result.stats.seconds)
-        written, seconds["write"] = _write(result.image, result.data, out_path, force=force)
-        stats = dataclasses.replace(result.stats, seconds=seconds, output=str(written))
-        return dataclasses.replace(result, stats=stats, output=written)
-    q, data, figures = _quantize_and_encode(
-        image,
-        k,
-        fmt=fmt,
-        keep_metadata=keep_metadata,
-        seconds=seconds,
-        **options,
-    )
-    written, seconds["write"] = _write(image, data, out_path, force=force)
-    stats = Stats.of_run(image, q, figures, seconds, output=str(written))
-    return Result(image, q, data, fmt, stats, written)
+    elif target is None:
+        q, data, figures = _quantize_and_encode(
+            image, k, fmt=fmt, keep_metadata=keep_metadata, seconds=seconds, **settings
+        )
+        result = Result(image, q, data, fmt, Stats.of_run(image, q, figures, seconds))
+    else:
+        from .targets import search_k
+
+        result = search_k(
+            image, target, k_max=k, format=fmt, keep_metadata=keep_metadata, **settings
+        )
+        seconds.update(result.stats.seconds)
+    result = dataclasses.replace(result, stats=dataclasses.replace(result.stats, seconds=seconds))
+    if skip_if_larger and image.file_bytes is not None:
+        if result.stats.output_bytes >= image.file_bytes:
+            return result
+    return save(result, out_path, force=force)

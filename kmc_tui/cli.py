@@ -19,7 +19,7 @@ import time
 import warnings
 from pathlib import Path
 
-from .errors import KmcError
+from .errors import KmcError, TargetUnreachable
 from .formats import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, human_bytes
 
 
@@ -65,6 +65,20 @@ def _seconds(text: str) -> float:
     if not 0 < value < math.inf:
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
     return value
+
+
+def _target(kind: str):
+    """An argparse type that builds a Target (its own checks are the only ones)."""
+
+    def parse(text: str):
+        from .targets import Target
+
+        try:
+            return Target(**{kind: text})
+        except KmcError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    return parse
 
 
 def _exit_now(code: int, *streams) -> int:
@@ -132,8 +146,29 @@ def build_parser() -> argparse.ArgumentParser:
         "--colors",
         dest="k",
         type=_k,
-        default=64,
-        help="number of colors (default 64, as the original script)",
+        default=None,
+        help="number of colors (default 64, as the original script); with --max-delta-e or "
+        "--max-bytes, the most colors (default 256)",
+    )
+    goal = c.add_mutually_exclusive_group()
+    goal.add_argument(
+        "--max-delta-e",
+        dest="target",
+        type=_target("max_delta_e"),
+        metavar="D",
+        help="choose k: the fewest colors whose mean ΔE2000 is at most D (exit 3 if none)",
+    )
+    goal.add_argument(
+        "--max-bytes",
+        dest="target",
+        type=_target("max_bytes"),
+        metavar="N",
+        help="choose k: the most colors whose file is at most N bytes (150K, 1.5M; exit 3 if none)",
+    )
+    c.add_argument(
+        "--skip-if-larger",
+        action="store_true",
+        help="write nothing for a file whose result is not smaller than it (not an error)",
     )
     c.add_argument("--plugin", default="kmeans", help="quantizer plugin (default kmeans)")
     c.add_argument(
@@ -266,6 +301,32 @@ def _fmt_float(x: float, digits: int = 2) -> str:
     return "inf" if math.isinf(x) else f"{x:.{digits}f}"
 
 
+def _record(result) -> dict:
+    """The JSON record of one file: the stats' own, with what a target or a skip adds."""
+    record = result.stats.as_dict()
+    if result.output is None:
+        record.update(output=None, status="skipped")
+    if result.search is not None:
+        record.update(result.search.as_dict())
+    return record
+
+
+def _search_line(search) -> str:
+    """How a target chose k, for the line under a result."""
+    real = {t.k: t for t in search.trials if not t.estimate}
+    estimates = len(search.trials) - len(real)
+    runs = f"{len(real)} run{'s' if len(real) != 1 else ''}"
+    if estimates:
+        runs += f" and {estimates} estimate{'s' if estimates != 1 else ''}"
+    runs += f" in {sum(t.seconds for t in search.trials):.1f} s"
+    if search.at_bound:
+        return f"target {search.target}: k={search.k}, the end of the range ({runs})"
+    kind = search.target.kind
+    other = real[search.k - 1 if kind == "delta_e" else search.k + 1]
+    figure = f"ΔE2000 {other.delta_e:.3f}" if kind == "delta_e" else f"{other.bytes} B"
+    return f"target {search.target}: k={search.k} (k={other.k} gives {figure}; {runs})"
+
+
 def _line(result) -> str:
     s = result.stats
     ratio = "-" if s.ratio is None else f"{s.ratio:.3f} ({s.saved_percent:.0f}% saved)"
@@ -278,6 +339,14 @@ def _line(result) -> str:
     )
 
 
+def _skipped_line(result) -> str:
+    s = result.stats
+    return (
+        f"{result.image.path}: skipped: {human_bytes(s.output_bytes)} would not be smaller "
+        f"than the input's {human_bytes(s.input_bytes)}"
+    )
+
+
 def _summary(rows: list[tuple[Path, object]]) -> str:
     head = (
         f"{'file':<32} {'in':>9} {'out':>9} {'ratio':>6} {'colors':>6} "
@@ -287,10 +356,19 @@ def _summary(rows: list[tuple[Path, object]]) -> str:
     total_in = total_out = 0
     for path, res in rows:
         name = path.name if len(path.name) <= 32 else "…" + path.name[-31:]
+        if isinstance(res, TargetUnreachable):
+            lines.append(f"{name:<32} not reachable: {res}")
+            continue
         if isinstance(res, Exception):
             lines.append(f"{name:<32} failed: {res}")
             continue
         s = res.stats
+        if res.output is None:
+            lines.append(
+                f"{name:<32} {human_bytes(s.input_bytes):>9} {human_bytes(s.output_bytes):>9} "
+                f"{(s.ratio or 0):>6.3f} skipped: not smaller"
+            )
+            continue
         total_in += s.input_bytes or 0
         total_out += s.output_bytes
         lines.append(
@@ -298,12 +376,15 @@ def _summary(rows: list[tuple[Path, object]]) -> str:
             f"{(s.ratio or 0):>6.3f} {s.colors:>6} {_fmt_float(s.psnr, 1):>6} "
             f"{s.delta_e:>5.2f} {s.total_seconds:>6.2f}"
         )
-    ok = sum(not isinstance(r, Exception) for _, r in rows)
+    done = sum(not isinstance(r, Exception) and r.output is not None for _, r in rows)
+    skipped = sum(not isinstance(r, Exception) and r.output is None for _, r in rows)
+    unreachable = sum(isinstance(r, TargetUnreachable) for _, r in rows)
+    failed = len(rows) - done - skipped - unreachable
     ratio = f"{total_out / total_in:.3f}" if total_in else "-"
     lines.append("-" * len(head))
     lines.append(
-        f"{ok} of {len(rows)} done, {human_bytes(total_in)} -> {human_bytes(total_out)}"
-        f" (ratio {ratio}), {len(rows) - ok} failed"
+        f"{done} of {len(rows)} done, {human_bytes(total_in)} -> {human_bytes(total_out)}"
+        f" (ratio {ratio}), {skipped} skipped, {unreachable} not reachable, {failed} failed"
     )
     return "\n".join(lines)
 
@@ -373,6 +454,8 @@ def cmd_compress(args, out) -> int:
         fmt = (
             format_for("", args.format or "png") if batch else format_for(args.output, args.format)
         )
+        if args.k is None:
+            args.k = 64 if args.target is None else 256
         check_k(args.k, palette_format=fmt in PALETTE_FORMATS)
         record = registry.get(args.plugin)
         if args.timeout is None:
@@ -427,7 +510,7 @@ def cmd_compress(args, out) -> int:
 
     progress = _Progress(len(jobs))
     rows: list[tuple[Path, object]] = []
-    failed = 0
+    failed = unreachable = 0
     abandoned = False  # a plugin timed out: its thread still runs
     for n, (src, dst) in enumerate(jobs):
         progress.update(n, src.name)
@@ -450,13 +533,26 @@ def cmd_compress(args, out) -> int:
                     optimize=args.optimize,
                     keep_metadata=args.keep_metadata,
                     per_frame_palette=args.per_frame_palette,
+                    target=args.target,
+                    skip_if_larger=args.skip_if_larger,
                 )
-            if args.palette_out is not None:
+            if args.palette_out is not None and result.output is not None:
                 from .palettes import Palette, write_palette
 
                 write_palette(
                     args.palette_out, Palette.of(result.quantized, src.stem), force=args.force
                 )
+        except TargetUnreachable as exc:
+            unreachable += 1
+            rows.append((src, exc))
+            progress.close()
+            print(f"{src}: {exc}", file=err)
+            if args.json:
+                record = {"input": str(src), "output": None, "status": "not reachable"}
+                record.update(message=str(exc), best=exc.best, target=args.target.as_dict())
+                record["tried"] = [t.as_dict() for t in exc.trials]
+                print(json.dumps(record), file=out, flush=True)
+            continue
         except KmcError as exc:
             abandoned = abandoned or isinstance(exc, PluginTimeout)
             failed += 1
@@ -468,11 +564,15 @@ def cmd_compress(args, out) -> int:
         progress.close()
         said = list(dict.fromkeys(chatter))[:3]  # what the decoders said, gathered here
         if args.json:
-            record = result.stats.as_dict()
+            record = _record(result)
             record["notes"] += said
             print(json.dumps(record), file=out, flush=True)
+        elif result.output is None:
+            print(_skipped_line(result), file=out, flush=True)
         else:
             print(_line(result), file=out, flush=True)
+            if result.search is not None:
+                print(f"  {_search_line(result.search)}", file=out)
             for note in [*result.notes, *said]:
                 print(f"  note: {note}", file=out)
     progress.close()
@@ -480,7 +580,7 @@ def cmd_compress(args, out) -> int:
         print(_summary(rows), file=out)
     if abandoned:
         return _exit_now(1, out)
-    return 1 if failed else 0
+    return 1 if failed else 3 if unreachable else 0
 
 
 def _plugin_info(record, *, rejected: bool, timeout: float) -> tuple[dict, tuple, bool]:

@@ -50,6 +50,23 @@ class Cancelled(KmcError):
     """The caller asked the work to stop (a newer request superseded it)."""
 
 
+class TargetUnreachable(KmcError):
+    """No k in the allowed range meets a ΔE2000 or size target.
+
+    Attributes
+    ----------
+    best : float
+        The closest any run came (lowest ΔE2000, or fewest bytes).
+    trials : tuple
+        What the search tried (:class:`kmc_tui.targets.Trial`).
+    """
+
+    def __init__(self, message: str, *, best: float, trials: tuple = ()):
+        super().__init__(message)
+        self.best = best
+        self.trials = trials
+
+
 def describe(exc: BaseException) -> str:
     """``"TypeName: first line of the message"`` (or just the type): an error in one line."""
     text = (str(exc).strip().splitlines() or [""])[0]

@@ -289,6 +289,88 @@ def run_plugin(
     return result.palette, result.labels.astype(np.intp, copy=False)
 
 
+@dataclass(frozen=True, eq=False)
+class ImageHistogram:
+    """The distinct colors of an image's visible pixels and their counts: the part of a
+    quantization that does not depend on k or on the plugin (only on its alpha support).
+
+    Attributes
+    ----------
+    image : Image
+        The image it was made from.
+    rgba : bool
+        Whether alpha is a fourth channel of the colors (for plugins with alpha support).
+    visible : ndarray of bool, shape (H*W,), or None
+        The pixels counted (None: all of them).
+    pixels : ndarray of uint8, shape (H, W, C) or (N, 1, C)
+        The counted pixels themselves, as plugins get them.
+    colors : ndarray of uint8, shape (n, C)
+    counts : ndarray of int64, shape (n,)
+    to_pixels : callable or None
+        Maps per-color values (n,) to the counted pixels (N,).
+    partial_alpha : bool
+        Some pixels are neither opaque nor fully transparent.
+    seconds : float
+        Time it took.
+    """
+
+    image: Image
+    rgba: bool
+    visible: np.ndarray | None
+    pixels: np.ndarray
+    colors: np.ndarray
+    counts: np.ndarray
+    to_pixels: Callable[[np.ndarray], np.ndarray] | None
+    partial_alpha: bool
+    seconds: float
+
+
+def image_histogram(image: Image, *, rgba: bool) -> ImageHistogram:
+    """Count the distinct colors of `image`'s visible pixels (see :class:`ImageHistogram`).
+
+    With `rgba` (a plugin that supports alpha) alpha is a fourth channel and only fully
+    transparent pixels are left out; without it, pixels below ALPHA_THRESHOLD are.
+    """
+    t = time.perf_counter()
+    h, w = image.height, image.width
+    alpha = image.alpha
+    rgba = bool(rgba and alpha is not None)
+    partial_alpha = alpha is not None and bool(np.any((alpha > 0) & (alpha < 255)))
+    if rgba:
+        # Fully transparent pixels get an entry of their own (in quantize), so they stay fully
+        # transparent; the plugin quantizes the visible ones, alpha included.
+        visible = alpha.reshape(-1) > 0
+        flat = image.rgba().reshape(-1, 4)[visible]
+        pixels = flat.reshape(h, w, 4) if visible.all() else flat.reshape(-1, 1, 4)
+    elif alpha is not None:
+        visible = alpha.reshape(-1) >= ALPHA_THRESHOLD
+        flat = image.rgb.reshape(-1, 3)[visible]
+        pixels = flat.reshape(-1, 1, 3)
+    else:
+        visible = None
+        flat = image.rgb.reshape(-1, 3)
+        pixels = image.rgb
+    if len(flat):
+        colors, counts, to_pixels = distinct_colors(flat)
+    else:
+        colors, counts, to_pixels = (
+            np.zeros((0, flat.shape[1]), np.uint8),
+            np.zeros(0, np.int64),
+            None,
+        )
+    return ImageHistogram(
+        image,
+        rgba,
+        visible,
+        pixels,
+        colors,
+        counts,
+        to_pixels,
+        partial_alpha,
+        time.perf_counter() - t,
+    )
+
+
 def quantize(
     image: Image,
     k: int,
@@ -301,6 +383,7 @@ def quantize(
     registry: Registry | None = None,
     should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
+    histogram: ImageHistogram | None = None,
 ) -> Quantized:
     """Reduce `image` to at most `k` colors with a quantizer plugin.
 
@@ -326,6 +409,9 @@ def quantize(
     timeout : float, optional
         Seconds the plugin may take; past that, :class:`PluginTimeout` is raised and its
         thread abandoned (see :func:`call_with_timeout`).
+    histogram : ImageHistogram, optional
+        `image`'s distinct colors from :func:`image_histogram`, so that several runs on one
+        image (a search over k) count them once; the result is the same as without it.
 
     Returns
     -------
@@ -347,39 +433,26 @@ def quantize(
             raise Cancelled("cancelled")
         return now
 
-    t = time.perf_counter()
     h, w = image.height, image.width
-    alpha = image.alpha
-    rgba_mode = alpha is not None and cls.supports_alpha
-    if rgba_mode:
-        # Fully transparent pixels get an entry of their own (below), so they stay fully
-        # transparent; the plugin quantizes the visible ones, alpha included.
-        visible = alpha.reshape(-1) > 0
-        pixels = image.rgba().reshape(-1, 4)[visible]
-        image_for_plugin = pixels.reshape(h, w, 4) if visible.all() else pixels.reshape(-1, 1, 4)
-    elif alpha is not None:
-        visible = alpha.reshape(-1) >= ALPHA_THRESHOLD
-        if np.any((alpha > 0) & (alpha < 255)):
-            notes.append(f"plugin {plugin!r} has no alpha support: transparency reduced to on/off")
-        pixels = image.rgb.reshape(-1, 3)[visible]
-        image_for_plugin = pixels.reshape(-1, 1, 3)
-    else:
-        visible = None
-        pixels = image.rgb.reshape(-1, 3)
-        image_for_plugin = image.rgb
-    channels = pixels.shape[1]
+    rgba_mode = image.alpha is not None and cls.supports_alpha
+    if histogram is None:
+        histogram = image_histogram(image, rgba=rgba_mode)
+    elif histogram.image is not image or histogram.rgba != rgba_mode:
+        raise ParameterError(
+            "the histogram given to quantize() was made for another image or alpha mode"
+        )
+    seconds["histogram"] = histogram.seconds
+    visible, pixels = histogram.visible, histogram.pixels
+    colors, counts, to_pixels = histogram.colors, histogram.counts, histogram.to_pixels
+    if histogram.partial_alpha and not rgba_mode:
+        notes.append(f"plugin {plugin!r} has no alpha support: transparency reduced to on/off")
+    channels = colors.shape[1]
     has_hidden = visible is not None and not visible.all()
-    if has_hidden and k == 1 and len(pixels):
+    if has_hidden and k == 1 and len(colors):
         has_hidden = False  # one color: no room for a transparent entry as well
         notes.append("k=1 leaves no room for transparency: the result is opaque")
-    k_colors = k - 1 if (has_hidden and len(pixels)) else k
-
-    colors, counts, to_pixels = (
-        distinct_colors(pixels)
-        if len(pixels)
-        else (np.zeros((0, channels), np.uint8), np.zeros(0, np.int64), None)
-    )
-    t = stage("histogram", t)
+    k_colors = k - 1 if (has_hidden and len(colors)) else k
+    t = stage("histogram", time.perf_counter())
 
     if len(colors) == 0:
         palette, labels = np.zeros((0, channels), np.uint8), np.zeros(0, np.intp)
@@ -392,7 +465,7 @@ def quantize(
                 f"k={k} keeps them all"
             )
     else:
-        hist = ColorHistogram(colors, counts, image_for_plugin)
+        hist = ColorHistogram(colors, counts, pixels)
         palette, labels = run_plugin(
             record,
             hist,

@@ -9,10 +9,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image as PILImage
+from textual import events
 from tui_support import (
     DATA,
     HOPPER,
+    press,
     record_notifications,
+    settle,
     sync,
     wait_result,
     wait_until,
@@ -20,7 +23,7 @@ from tui_support import (
 )
 
 from kmc_tui.tui.app import KmcApp
-from kmc_tui.tui.screens.help import HelpScreen
+from kmc_tui.tui.screens.help import HelpScreen, command_title, key_label
 from kmc_tui.tui.screens.plugins import PluginsScreen
 from kmc_tui.tui.widgets.file_browser import FileBrowser
 from kmc_tui.tui.widgets.preview import HalfBlockView
@@ -98,12 +101,12 @@ async def test_browser_lists_folders_and_images_only_with_sizes_and_enter_opens(
         sizes = {e.name: e.size for e in browser.entries if e.kind == "image"}
         assert sizes["hopper.png"] == HOPPER.stat().st_size
         # Cursor starts on the first entry after "..": go down to basn2c08.png and open it.
-        await pilot.press("down", "enter")
+        await press(pilot, "down", "enter")
         result = await wait_result(pilot, app)
         assert result.image.path == folder / "basn2c08.png"
         assert result.quantized.colors <= 4
         # Enter on a folder lists it; backspace returns with the cursor on it.
-        await pilot.press("up", "enter")
+        await press(pilot, "up", "enter")
         await wait_until(
             pilot,
             lambda: browser.folder == folder / "sub" and not browser.loading_folder,
@@ -111,7 +114,7 @@ async def test_browser_lists_folders_and_images_only_with_sizes_and_enter_opens(
             "sub listing",
         )
         assert [e.name for e in browser.entries] == [".."]
-        await pilot.press("backspace")
+        await press(pilot, "backspace")
         await wait_until(
             pilot,
             lambda: browser.folder == folder and not browser.loading_folder,
@@ -128,11 +131,11 @@ async def test_corrupt_file_is_a_notification_and_the_app_goes_on(folder):
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
         assert any("broken.png" in m for s, m in seen if s == "error")
-        assert app.shown.image is None
+        assert app.session.image is None
         # Still alive: open a good file from the browser.
         browser = app.query_one(FileBrowser)
         browser.select_path(folder / "hopper.png")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         result = await wait_result(pilot, app)
         assert result.image.path == folder / "hopper.png"
 
@@ -145,14 +148,14 @@ async def test_k_keys_step_double_and_halve(folder):
     app = KmcApp(folder / "hopper.png", k=16)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
-        await pilot.press("plus")
-        assert app.settings.k == 17
-        await pilot.press("minus", "minus")
-        assert app.settings.k == 15
-        await pilot.press("right_square_bracket")
-        assert app.settings.k == 30
-        await pilot.press("left_square_bracket", "left_square_bracket")
-        assert app.settings.k == 7
+        await press(pilot, "plus")
+        assert app.session.settings.k == 17
+        await press(pilot, "minus", "minus")
+        assert app.session.settings.k == 15
+        await press(pilot, "right_square_bracket")
+        assert app.session.settings.k == 30
+        await press(pilot, "left_square_bracket", "left_square_bracket")
+        assert app.session.settings.k == 7
         result = await wait_result(pilot, app)
         assert result.quantized.k == 7 and result.quantized.colors <= 7
         assert app.query_one("#k").value == "7"
@@ -162,13 +165,13 @@ async def test_k_keys_step_double_and_halve(folder):
 async def test_k_stays_between_1_and_256(folder):
     app = KmcApp(folder, k=3)  # no image open: only the setting moves
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.press("left_square_bracket", "left_square_bracket", "minus")
-        assert app.settings.k == 1
+        await press(pilot, "left_square_bracket", "left_square_bracket", "minus")
+        assert app.session.settings.k == 1
         for _ in range(9):
-            await pilot.press("right_square_bracket")
-        assert app.settings.k == 256
-        await pilot.press("plus")
-        assert app.settings.k == 256
+            await press(pilot, "right_square_bracket")
+        assert app.session.settings.k == 256
+        await press(pilot, "plus")
+        assert app.session.settings.k == 256
         assert app.query_one("#k").value == "256"
 
 
@@ -178,14 +181,14 @@ async def test_typing_k_applies_it_and_refuses_bad_values(folder):
     seen = record_notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
-        await pilot.press("k")
+        await press(pilot, "k")
         assert app.focused.id == "k"
-        await pilot.press("backspace", "backspace", "5", "enter")
+        await press(pilot, "backspace", "backspace", "5", "enter")
         result = await wait_result(pilot, app)
-        assert app.settings.k == 5 and result.quantized.colors <= 5
-        await pilot.press("backspace", "0", "enter")
-        await pilot.pause()
-        assert app.settings.k == 5
+        assert app.session.settings.k == 5 and result.quantized.colors <= 5
+        await press(pilot, "backspace", "0", "enter")
+        await settle(pilot)
+        assert app.session.settings.k == 5
         assert any(s == "error" and "k must be" in m for s, m in seen)
         assert app.query_one("#k").value == "5"
 
@@ -196,38 +199,52 @@ async def test_typing_k_applies_it_and_refuses_bad_values(folder):
 @sync
 async def test_switch_plugin_and_parameter_from_the_keyboard(folder):
     app = KmcApp(folder / "hopper.png", k=8)
+    seen = record_notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
         names = app.registry.names()
         assert len(names) >= 2, "the built-in plugins are installed"
         # Parameter: color space lab -> rgb through its Select, by keys.
         app.query_one("#param-color_space").focus()
-        await pilot.press("enter", "down", "enter")
-        assert app.settings.param_dict["color_space"] == "rgb"
+        await press(pilot, "enter", "down", "enter")
+        assert app.session.settings.param_dict["color_space"] == "rgb"
         result = await wait_result(pilot, app)
         assert result.quantized.params["color_space"] == "rgb"
         # Plugin: p goes to the next one; its own parameters replace the controls.
-        await pilot.press("escape")
-        await pilot.press("p")
+        await press(pilot, "escape")
+        await press(pilot, "p")
         second = names[(names.index("kmeans") + 1) % len(names)]
-        assert app.settings.plugin == second
+        assert app.session.settings.plugin == second
         result = await wait_result(pilot, app)
         assert result.quantized.plugin == second and result.quantized.colors <= 8
         specs = app.registry.get(second).load().params
         shown = {w.id for row in app.query_one("#params").children for w in row.children if w.id}
         assert shown == {f"param-{s.name}" for s in specs}
         # Dithering toggle and output format.
-        await pilot.press("d")
+        await press(pilot, "d")
         result = await wait_result(pilot, app)
         assert result.quantized.dithered
-        await pilot.press("f")
+        await press(pilot, "f")
         result = await wait_result(pilot, app)
         assert result.format == "gif"
+        # Keys faster than the fields follow: two p's go two plugins on, and the plugin field
+        # showing the first one does not pull the setting back to it.
+        at = names.index(app.session.settings.plugin)
+        seen.clear()
+        app.post_message(events.Key("p", "p"))
+        app.post_message(events.Key("p", "p"))
+        await settle(pilot)
+        await pilot.pause(0.2)
+        await settle(pilot)
+        assert app.session.settings.plugin == names[(at + 2) % len(names)]
+        chosen = [m for _, m in seen if m.startswith("plugin: ")]
+        assert chosen == [f"plugin: {names[(at + n) % len(names)]}" for n in (1, 2)]
+        assert app.query_one("#plugin").value == app.session.settings.plugin
         # Round the plugins back to k-means: its parameter keeps the value chosen before.
         for _ in range(len(names)):
-            if app.settings.plugin == "kmeans":
+            if app.session.settings.plugin == "kmeans":
                 break
-            await pilot.press("p")
+            await press(pilot, "p")
         result = await wait_result(pilot, app)
         assert result.quantized.params["color_space"] == "rgb"
         assert app.query_one("#param-color_space").value == "rgb"
@@ -253,13 +270,13 @@ async def test_plugins_screen_lists_every_plugin_with_errors_and_picks_one(
     app = KmcApp(folder / "hopper.png", k=4, plugin_dirs=[plugins])
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
-        await pilot.press("f2")
+        await press(pilot, "f2")
         assert isinstance(app.screen, PluginsScreen)
         screen = app.screen
         await wait_until(
             pilot, lambda: all(r.loaded or r.error for r in app.registry), 30, "plugins loaded"
         )
-        await pilot.pause()
+        await settle(pilot)
         from textual.widgets import OptionList
 
         options = screen.query_one(OptionList)
@@ -273,9 +290,9 @@ async def test_plugins_screen_lists_every_plugin_with_errors_and_picks_one(
         # Pick "tui_grays" with the keyboard.
         index = app.registry.names().index("tui_grays")
         options.highlighted = index
-        await pilot.press("enter")
+        await press(pilot, "enter")
         assert not isinstance(app.screen, PluginsScreen)
-        assert app.settings.plugin == "tui_grays"
+        assert app.session.settings.plugin == "tui_grays"
         result = await wait_result(pilot, app)
         assert result.quantized.plugin == "tui_grays"
         assert app.query_one("#param-levels_only") is not None
@@ -305,29 +322,36 @@ async def test_a_hanging_plugin_can_be_cancelled_and_the_app_stays_responsive(
     try:
         async with app.run_test(size=(120, 40)) as pilot:
             await wait_result(pilot, app)
-            app._choose_plugin("hang")
+            app.query_one("#plugin").value = "hang"  # what choosing it in the Select does
             await wait_until(
-                pilot, lambda: app._job_running and app.settings.plugin == "hang", 10, "hanging job"
+                pilot,
+                lambda: app.session.computing and app.session.settings.plugin == "hang",
+                10,
+                "hanging job",
             )
             await pilot.pause(0.3)
             # Responsive: keys are handled while the plugin hangs.
             started = time.monotonic()
-            await pilot.press("plus")
-            assert app.settings.k == 9
+            await press(pilot, "plus")
+            assert app.session.settings.k == 9
             assert time.monotonic() - started < 10
+            # One computation at a time: k=9 waits for the hung k=8, and the pane says so.
+            pane = app.screen.query_one("#result", HalfBlockView)
+            await wait_until(pilot, lambda: "waiting for k=8" in pane.caption, 10, "waiting")
+            assert any("'hang' (k=8) has not stopped yet; escape leaves it" in m for _, m in seen)
             # Escape in a field only leaves the field; escape again cancels the job.
             app.query_one("#k").focus()
-            await pilot.press("escape")
-            assert app._job_running and app.focused.id == "files"
-            await pilot.press("escape")
-            assert not app._job_running
+            await press(pilot, "escape")
+            assert app.session.computing and app.focused.id == "files"
+            await press(pilot, "escape")
+            assert not app.session.computing
             assert any("cancelled" in m for _, m in seen)
             # Its result, whenever it comes, is ignored: release it and nothing changes.
             release.write_text("go")
             await pilot.pause(0.5)
             assert not any(s == "error" for s, _ in seen)
             # Back to a working plugin: results come again.
-            app._choose_plugin("kmeans")
+            app.query_one("#plugin").value = "kmeans"
             result = await wait_result(pilot, app)
             assert result.quantized.plugin == "kmeans" and result.quantized.k == 9
     finally:
@@ -344,11 +368,11 @@ async def test_save_writes_a_palette_png_next_to_the_input_and_never_overwrites(
     seen = record_notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
-        await pilot.press("s")
+        await press(pilot, "s")
         target = folder / "hopper-k6.png"
         await wait_until(pilot, target.exists, 20, "saved file")
         await wait_until(pilot, lambda: any(str(target) in m for _, m in seen), 10, "notice")
-        await pilot.press("s")
+        await press(pilot, "s")
         second = folder / "hopper-k6-2.png"
         await wait_until(pilot, second.exists, 20, "second file")
     for path in (target, second):
@@ -373,8 +397,8 @@ async def test_save_before_the_result_is_ready_saves_when_it_is(folder, monkeypa
     monkeypatch.setattr(kmc_tui.read, "read_image", read_image)
     app = KmcApp(folder / "hopper.png", k=3)
     async with app.run_test(size=(120, 40)) as pilot:
-        assert app.shown.image is None
-        await pilot.press("s")  # pressed at once: neither the image nor the result is there yet
+        assert app.session.image is None
+        await press(pilot, "s")  # pressed at once: neither the image nor the result is there yet
         target = folder / "hopper-k3.png"
         await wait_until(pilot, target.exists, 60, "saved file")
         with PILImage.open(target) as saved:
@@ -394,7 +418,7 @@ async def test_save_failure_is_a_notification(folder, monkeypatch):
         import kmc_tui.fsio
 
         monkeypatch.setattr(kmc_tui.fsio.tempfile, "mkstemp", refuse)
-        await pilot.press("s")
+        await press(pilot, "s")
         await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
         assert any("No space left" in m for s, m in seen if s == "error")
         assert not (folder / "hopper-k4.png").exists()
@@ -408,29 +432,44 @@ async def test_save_failure_is_a_notification(folder, monkeypatch):
 async def test_help_lists_every_key_and_command_palette_offers_actions(folder):
     app = KmcApp(folder)
     async with app.run_test(size=(120, 50)) as pilot:
-        await pilot.press("question_mark")
+        await press(pilot, "question_mark")
         assert isinstance(app.screen, HelpScreen)
-        await pilot.pause()
+        await settle(pilot)
         text = "\n".join(widget_text(static) for static in app.screen.query("Static"))
-        for binding in app.BINDINGS:
-            assert binding.description in text
-        await pilot.press("escape")
+        bindings = [binding for _, binding in app.key_bindings()]
+        assert {b.action for b in bindings} >= {
+            "save",
+            "step_k(1)",
+            "plugins",
+            "app.quit",
+            "app.help",
+        }
+        for binding in bindings:
+            assert command_title(binding) in text and key_label(binding) in text
+        await press(pilot, "escape")
         assert not isinstance(app.screen, HelpScreen)
-        await pilot.press("f1")
+        await press(pilot, "f1")
         assert isinstance(app.screen, HelpScreen)
-        await pilot.press("escape")
+        await press(pilot, "escape")
+        # The palette offers every binding (one list: the bindings), each title once.
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        for title in ("Save result", "Double k", "Next plugin", "Plugins", "Toggle dithering"):
+        assert len(titles) == len(set(titles))
+        for binding in bindings:
+            assert command_title(binding) in titles or binding.action in (
+                "app.quit",
+                "command_palette",
+            )
+        for title in ("Save result", "Double k", "Next plugin", "Toggle dithering"):
             assert title in titles
-        await pilot.press("ctrl+p")
+        await press(pilot, "ctrl+p")
         from textual.command import CommandPalette
 
         assert isinstance(app.screen, CommandPalette)
-        await pilot.press(*"halve k")
+        await press(pilot, *"halve k")
         await pilot.pause(0.3)
-        await pilot.press("enter")
-        await pilot.pause()
-        assert app.settings.k == 8
+        await press(pilot, "enter")
+        await settle(pilot)
+        assert app.session.settings.k == 8
 
 
 @sync
@@ -442,17 +481,19 @@ async def test_resize_to_80x24_shows_one_pane_and_v_toggles(folder):
         result = app.query_one("#result", HalfBlockView)
         assert original.display and result.display
         await pilot.resize_terminal(80, 24)
-        await pilot.pause()
-        assert app.screen.has_class("narrow")
+        await settle(pilot)
+        assert app.screen.has_class("-narrow")
         assert result.display and not original.display
         assert result.size.width > 20 and result.size.height > 5
-        await pilot.press("v")
-        await pilot.pause()
+        await press(pilot, "v")
+        await settle(pilot)
         assert original.display and not result.display
-        await pilot.press("v")
-        await pilot.pause()
+        await press(pilot, "v")
+        await settle(pilot)
         assert original.display and result.display
-        assert app.query_one("#panes").has_class("stacked")
+        # Both panes fit in the narrow screen: one above the other.
+        assert original.region.bottom <= result.region.y
+        assert original.region.width == result.region.width
         assert pane_colors(result)
 
 
@@ -462,23 +503,23 @@ async def test_zoom_to_one_to_one_and_pan(folder):
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
         result = app.query_one("#result", HalfBlockView)
-        await pilot.press("1")
-        assert app.viewport.scale == 1.0
+        await press(pilot, "1")
+        assert app.main.viewport.scale == 1.0
         assert result.title == "Result [1:1]"
-        assert result.viewport == app.viewport == app.query_one("#original").viewport
-        center = app.viewport.center_x
-        await pilot.press("shift+right")
-        assert app.viewport.center_x > center
-        await pilot.press("z")
-        assert app.viewport.scale == 0.5
-        await pilot.press("x", "x")
-        assert app.viewport.scale == 2.0 or app.viewport.scale is None
-        await pilot.press("0")
-        assert app.viewport.scale is None and result.title == "Result"
+        assert result.viewport == app.main.viewport == app.query_one("#original").viewport
+        center = app.main.viewport.center_x
+        await press(pilot, "shift+right")
+        assert app.main.viewport.center_x > center
+        await press(pilot, "z")
+        assert app.main.viewport.scale == 0.5
+        await press(pilot, "x", "x")
+        assert app.main.viewport.scale == 2.0 or app.main.viewport.scale is None
+        await press(pilot, "0")
+        assert app.main.viewport.scale is None and result.title == "Result"
         # Still only palette colors, at any zoom.
-        palette = {tuple(int(v) for v in c) for c in app.shown.result.quantized.palette}
-        await pilot.press("1")
-        await pilot.pause()
+        palette = {tuple(int(v) for v in c) for c in app.session.result.quantized.palette}
+        await press(pilot, "1")
+        await settle(pilot)
         assert pane_colors(result) <= palette
 
 
@@ -486,8 +527,8 @@ async def test_zoom_to_one_to_one_and_pan(folder):
 async def test_q_quits(folder):
     app = KmcApp(folder)
     async with app.run_test(size=(80, 24)) as pilot:
-        await pilot.press("q")
-        await pilot.pause()
+        await press(pilot, "q")
+        await settle(pilot)
     assert app.return_code == 0 or app.return_code is None
     assert not app.is_running
 
@@ -504,26 +545,40 @@ async def test_mouse_opens_a_file_and_zooms_where_clicked(folder):
         assert result.image.path == folder / "hopper.png"
         pane = app.query_one("#result", HalfBlockView)
         await pilot.click("#result", offset=(pane.size.width // 2, pane.size.height // 2))
-        assert app.viewport.scale == 1.0
-        assert abs(app.viewport.center_x - 64) < 16 and abs(app.viewport.center_y - 64) < 16
+        assert app.main.viewport.scale == 1.0
+        assert (
+            abs(app.main.viewport.center_x - 64) < 16 and abs(app.main.viewport.center_y - 64) < 16
+        )
+
+
+def plugin_list_text(screen: PluginsScreen) -> str:
+    from textual.widgets import OptionList
+
+    options = screen.query_one(OptionList)
+    return "\n".join(
+        str(options.get_option_at_index(i).prompt) for i in range(options.option_count)
+    )
 
 
 @sync
-async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp_path_factory):
+async def test_failing_plugins_are_shown_where_they_can_be_found_again(folder, tmp_path_factory):
     plugins = tmp_path_factory.mktemp("failing")
     (plugins / "tui_raises.py").write_text(
         "from kmc_tui.registry import Quantizer\n"
+        "def check_the_palette(k):\n"
+        "    raise ValueError('deliberately broken')\n"
         "class Raises(Quantizer):\n"
         "    name = 'tui_raises'\n"
         "    description = 'Always fails'\n"
         "    def quantize(self, hist, k, *, seed=0):\n"
-        "        raise ValueError('deliberately broken')\n"
+        "        check_the_palette(k)\n"
     )
     (plugins / "tui_noimport.py").write_text("raise ImportError('missing dependency xyz')\n")
     app = KmcApp(folder / "hopper.png", k=4, plugin_dirs=[plugins])
     seen = record_notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
+        pane = app.screen.query_one("#result", HalfBlockView)
         app.query_one("#plugin").focus()
         app.query_one("#plugin").value = "tui_raises"  # what choosing it in the Select does
         await wait_until(
@@ -532,7 +587,19 @@ async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp
             30,
             "plugin error",
         )
-        assert app.shown.result is None
+        await settle(pilot)
+        assert app.session.result is None
+        # Not only a toast: the result pane says what failed, and no longer "computing…".
+        assert "deliberately broken" in " ".join(widget_text(pane).split())
+        assert pane.caption == "k=4 tui_raises · failed"
+        assert "quantizing failed" in widget_text(app.screen.query_one("#stats"))
+        # The plugins screen keeps the error and its traceback, down to the plugin's function.
+        await press(pilot, "f2")
+        assert isinstance(app.screen, PluginsScreen)
+        text = plugin_list_text(app.screen)
+        assert "tui_raises  failed" in text and "last error: plugin 'tui_raises'" in text
+        assert "in check_the_palette" in text and "ValueError: deliberately broken" in text
+        await press(pilot, "escape")
         app.query_one("#plugin").value = "tui_noimport"
         await wait_until(
             pilot,
@@ -543,15 +610,20 @@ async def test_failing_plugins_are_notifications_and_the_app_goes_on(folder, tmp
         app.query_one("#plugin").value = "kmeans"
         result = await wait_result(pilot, app)
         assert result.quantized.plugin == "kmeans" and app.is_running
+        assert "failed" not in pane.caption and "colors" in pane.caption
+        # Once working again the errors are still there to read.
+        await press(pilot, "f2")
+        text = plugin_list_text(app.screen)
+        assert "deliberately broken" in text and "missing dependency xyz" in text
 
 
 @sync
 async def test_a_plugin_that_hangs_at_import_is_reported_and_others_still_work(
     folder, tmp_path_factory, monkeypatch
 ):
-    import kmc_tui.tui.app
+    import kmc_tui.tui.screens.main
 
-    monkeypatch.setattr(kmc_tui.tui.app, "PLUGIN_LOAD_TIMEOUT", 1.0)
+    monkeypatch.setattr(kmc_tui.tui.screens.main, "PLUGIN_LOAD_TIMEOUT", 1.0)
     plugins = tmp_path_factory.mktemp("hang_import")
     release = plugins / "release"
     (plugins / "tui_slow_import.py").write_text(
@@ -573,7 +645,7 @@ async def test_a_plugin_that_hangs_at_import_is_reported_and_others_still_work(
                 20,
                 "import timeout",
             )
-            await pilot.press("p")  # on to the next plugin, which works
+            await press(pilot, "p")  # on to the next plugin, which works
             result = await wait_result(pilot, app)
             assert result.quantized.plugin != "tui_slow_import"
     finally:

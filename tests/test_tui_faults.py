@@ -17,7 +17,9 @@ from textual import events
 from tui_support import (
     DATA,
     HOPPER,
+    press,
     record_notifications,
+    settle,
     sync,
     wait_listed,
     wait_result,
@@ -43,10 +45,10 @@ async def test_open_file_deleted_while_shown(tmp_path):
         await wait_result(pilot, app)
         image.unlink()
         # The decoded image is in memory: changing k still works, and so does saving.
-        await pilot.press("plus")
+        await press(pilot, "plus")
         result = await wait_result(pilot, app)
         assert result.quantized.k == 5
-        await pilot.press("s")
+        await press(pilot, "s")
         saved = tmp_path / "hopper-k5.png"
         await wait_until(pilot, saved.exists, 20, "saved file")
         await wait_until(
@@ -55,7 +57,7 @@ async def test_open_file_deleted_while_shown(tmp_path):
         # Opening the stale entry again is one clear error, not a crash.
         browser = app.query_one(FileBrowser)
         browser.select_path(image)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
         assert any("no such file" in m for s, m in seen if s == "error")
         assert app.is_running
@@ -71,18 +73,18 @@ async def test_open_file_replaced_while_shown(tmp_path):
     seen = record_notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
-        assert app.shown.image.width == 128
+        assert app.session.image.width == 128
         # Replaced by another image: what is shown stays consistent until it is reopened.
         tmp = tmp_path / "new.tmp"
         shutil.copy(DATA / "pngsuite" / "basn2c08.png", tmp)  # 32x32
         os.replace(tmp, image)
-        await pilot.press("plus")
+        await press(pilot, "plus")
         result = await wait_result(pilot, app)
         assert result.image.width == 128 and result.quantized.indices.shape == (128, 128)
-        await pilot.press("enter")  # the cursor is on picture.png
+        await press(pilot, "enter")  # the cursor is on picture.png
         await wait_until(
             pilot,
-            lambda: app.shown.image is not None and app.shown.image.width == 32,
+            lambda: app.session.image is not None and app.session.image.width == 32,
             20,
             "reopened image",
         )
@@ -90,10 +92,10 @@ async def test_open_file_replaced_while_shown(tmp_path):
         assert result.quantized.indices.shape == (32, 32)
         # Replaced by garbage: reopening it is an error notification; the app goes on.
         image.write_bytes(b"garbage" * 100)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
-        assert app.shown.image is None
-        await pilot.press("plus")  # nothing open: only the setting changes
+        assert app.session.image is None
+        await press(pilot, "plus")  # nothing open: only the setting changes
         assert app.is_running
 
 
@@ -118,7 +120,7 @@ async def test_folder_that_cannot_be_listed(tmp_path, monkeypatch):
         browser = app.query_one(FileBrowser)
         await wait_listed(pilot, browser, tmp_path)
         browser.select_path(locked)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         await wait_listed(pilot, browser, locked)
         assert [e.kind for e in browser.entries] == ["parent"]
         assert browser.error and "Permission denied" in browser.error
@@ -128,7 +130,7 @@ async def test_folder_that_cannot_be_listed(tmp_path, monkeypatch):
             "".join(seg.text for seg in browser.render_line(y)) for y in range(browser.size.height)
         )
         assert "Permission denied" in " ".join(text.split())
-        await pilot.press("backspace")
+        await press(pilot, "backspace")
         await wait_listed(pilot, browser, tmp_path)
         assert browser.current.path == locked
 
@@ -152,18 +154,18 @@ async def test_symlink_loop_and_broken_link_are_shown_as_such(tmp_path):
         assert kinds["real.png"][0] == "image"
         assert kinds["self"][0] == "folder"
         browser.select_path(tmp_path / "loop_a.png")
-        await pilot.press("enter")
-        await pilot.pause()
+        await press(pilot, "enter")
+        await settle(pilot)
         assert any(s == "warning" and "symlink loop" in m for s, m in seen)
         # Following the self-link a few levels deep stays finite and responsive.
         target = tmp_path
         for _ in range(3):
             target = target / "self"
             browser.select_path(target)
-            await pilot.press("enter")
+            await press(pilot, "enter")
             await wait_listed(pilot, browser, target)
         browser.select_path(target / "real.png")
-        await pilot.press("enter")
+        await press(pilot, "enter")
         result = await wait_result(pilot, app)
         assert result.image.width == 128
 
@@ -183,10 +185,10 @@ async def test_folder_of_10000_files_stays_responsive(tmp_path):
         assert len(browser.entries) == 10_001
         # Not a speed test (see benchmarks/tui_latency.py): a bound that only a hang breaks.
         assert listed < 30
-        await pilot.press("end")
+        await press(pilot, "end")
         assert browser.current.name == "img09999.png"
         assert browser.scroll_offset.y > 9_000
-        await pilot.press("home", "down", "pagedown")
+        await press(pilot, "home", "down", "pagedown")
         assert browser.cursor > 10
         text = "".join(seg.text for seg in browser.render_line(0))
         assert "img" in text
@@ -210,13 +212,13 @@ async def test_k_changed_50_times_in_a_second_ends_on_the_last_k(tmp_path):
     shown_ks: list[int] = []
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
-        original = app._show_result
+        original = app.main._show_result
 
         def spy(result, settings):
             shown_ks.append(settings.k)
             return original(result, settings)
 
-        app._show_result = spy  # type: ignore[method-assign]
+        app.main._show_result = spy  # type: ignore[method-assign]
         # pilot.press() waits for the process to go idle after each key, which it never is
         # while quantizing; so the keys go through the driver as a terminal would send them.
         start = time.monotonic()
@@ -227,11 +229,11 @@ async def test_k_changed_50_times_in_a_second_ends_on_the_last_k(tmp_path):
             # One key every 20 ms on a schedule (a late loop sends the next one at once).
             await asyncio.sleep(max(0.0, start + 0.02 * (i + 1) - time.monotonic()))
         pressing = time.monotonic() - start
-        await wait_until(pilot, lambda: app.settings.k == 52, 10, "all 50 keys handled")
+        await wait_until(pilot, lambda: app.session.settings.k == 52, 10, "all 50 keys handled")
         assert pressing < 5.0  # 1 s when the event loop keeps up; more means it stalled
         result = await wait_result(pilot, app)
         await pilot.pause(1.0)  # any stale result would arrive in this time
-        assert app.shown.result.quantized.k == 52
+        assert app.session.result.quantized.k == 52
         assert result.quantized.k == 52 and result.quantized.colors <= 52
         assert shown_ks and shown_ks[-1] == 52
         assert app.query_one("#k").value == "52"
@@ -263,6 +265,6 @@ async def test_folder_without_permission_is_marked_in_its_parent(tmp_path, monke
         line = "".join(seg.text for seg in browser.render_line(row - browser.scroll_offset.y))
         assert "locked/" in line and "no permission" in line
         browser.select_path(locked)
-        await pilot.press("enter")
+        await press(pilot, "enter")
         assert browser.folder == tmp_path
         assert any(s == "warning" and "no permission" in m for s, m in seen)

@@ -39,14 +39,6 @@ class MostUsed(Quantizer):
 DATA = Path(__file__).resolve().parent / "data"
 
 
-class SnapshotApp(KmcApp):
-    """The real app with render times masked (they depend on the machine)."""
-
-    def on_mount(self) -> None:
-        self.query_one(StatsPanel).show_times = False
-        super().on_mount()
-
-
 @pytest.fixture
 def registry(tmp_path) -> Registry:
     plugins = tmp_path / "plugins"
@@ -64,13 +56,16 @@ def snapshot_folder(tmp_path, monkeypatch):
     (folder / "more").mkdir()
     monkeypatch.setenv("HOME", str(tmp_path))  # the browser's title reads ~/images
     monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
+    monkeypatch.setattr(StatsPanel, "show_times", False)  # render times depend on the machine
     return folder
 
 
 async def settle(pilot) -> None:
     app = pilot.app
     start = time.monotonic()
-    while not (app.shown.result is not None and app.shown.settings == app.settings):
+    while not (
+        app.session.result is not None and app.session.result_settings == app.session.settings
+    ):
         assert time.monotonic() - start < 60, "no result"
         await pilot.pause(0.05)
     await app.workers.wait_for_complete()
@@ -81,5 +76,5 @@ async def settle(pilot) -> None:
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
 def test_main_screen(snap_compare, snapshot_folder, registry, size):
-    app = SnapshotApp(snapshot_folder / "basn3p04.png", k=16, plugin="most_used", registry=registry)
+    app = KmcApp(snapshot_folder / "basn3p04.png", k=16, plugin="most_used", registry=registry)
     assert snap_compare(app, terminal_size=size, run_before=settle)

@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
+import unicodedata
 from pathlib import Path
+
+from textual import events
+from textual.keys import key_to_character
 
 from kmc_tui.tui.app import KmcApp
 from kmc_tui.tui.widgets.file_browser import FileBrowser
@@ -37,6 +41,39 @@ def record_notifications(app: KmcApp) -> list[tuple[str, str]]:
     return seen
 
 
+async def settle(pilot) -> None:
+    """Wait until the app and its screen have handled every message waiting for them.
+
+    What a key caused (the key, the action, the messages the action posted …) is then done.
+    Unlike ``pilot.pause()`` this does not wait for the process to go idle, which it is not
+    while a worker computes (that wait lasts up to a second each time).
+    """
+    app = pilot.app
+    for _ in range(100):
+        await pilot.pause(0)  # every node handles what was queued before this round
+        nodes = [app, *app.screen.walk_children(with_self=True)]
+        if not any(node.message_queue_size for node in nodes):
+            return
+
+
+async def press(pilot, *keys: str) -> None:
+    """Press keys as a terminal sends them, each one handled (`settle`) before the next.
+
+    ``pilot.press`` waits after each key for the process to go idle, up to two seconds while
+    a result is computing; these keys are the same events through the same path (the app
+    forwards them to the focused widget and checks the bindings).
+    """
+    app = pilot.app
+    for key in keys:
+        if len(key) == 1 and not key.isalnum():
+            char = key
+            key = unicodedata.name(key).lower().replace("-", "_").replace(" ", "_")
+        else:
+            char = key_to_character(key)
+        app.post_message(events.Key(key, char))
+        await settle(pilot)
+
+
 async def wait_until(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
     start = time.monotonic()
     while not condition():
@@ -46,13 +83,13 @@ async def wait_until(pilot, condition, timeout: float = 60.0, what: str = "condi
 
 
 def result_ready(app: KmcApp) -> bool:
-    return app.shown.result is not None and app.shown.settings == app.settings
+    return app.session.result is not None and app.session.result_settings == app.session.settings
 
 
 async def wait_result(pilot, app: KmcApp, timeout: float = 60.0):
     await wait_until(pilot, lambda: result_ready(app), timeout, "the full result")
-    await pilot.pause()  # let the layout take the new content in
-    return app.shown.result
+    await settle(pilot)  # let the layout take the new content in
+    return app.session.result
 
 
 def widget_text(widget) -> str:

@@ -21,6 +21,11 @@ WIDGET_KEYS = (
 )
 
 
+def command_title(binding: Binding) -> str:
+    """What a binding does, in words: its tooltip, else its (short, footer) description."""
+    return binding.tooltip or binding.description
+
+
 def key_label(binding: Binding) -> str:
     names = []
     for key in binding.key.split(","):
@@ -65,10 +70,10 @@ class HelpScreen(ModalScreen[None]):
         seen = set()
         for binding in self._key_bindings:
             label = key_label(binding)
-            if label in seen or not binding.description:
+            if label in seen or not command_title(binding):
                 continue
             seen.add(label)
-            table.add_row(label, binding.description)
+            table.add_row(label, command_title(binding))
         table.add_row("", "")
         for keys, what in WIDGET_KEYS:
             table.add_row(keys, what)

@@ -1,4 +1,5 @@
-"""Every quantizer plugin found: origin, description, parameters and why it failed to load.
+"""Every quantizer plugin found: origin, description, parameters, and its last error with the
+traceback (failing to load, or raising in this session).
 
 Plugins are imported in worker threads (one each: a plugin that hangs at import holds up only
 its own line). Enter picks the plugin under the cursor.
@@ -35,13 +36,20 @@ def _wrapped(
         text.append("\n" + part, style=style)
 
 
-def describe_record(record, current: str | None = None) -> Text:
-    """Several lines about one plugin record (loads nothing: call after loading)."""
+def describe_record(record, current: str | None = None, state=None) -> Text:
+    """Several lines about one plugin record (loads nothing: call after loading).
+
+    `state` is the session's :class:`~kmc_tui.tui.session.PluginState` for it, if any: its
+    last error (and traceback) is shown under the plugin.
+    """
     text = Text()
     mark = "● " if record.name == current else "  "
     text.append(mark + record.name, style="bold")
+    last_error = state.error if state is not None else None
     if record.error:
         text.append("  failed to load", style="bold red")
+    elif last_error:
+        text.append("  failed", style="bold red")
     elif record.loaded:
         text.append("  loaded", style="green")
     else:
@@ -57,6 +65,12 @@ def describe_record(record, current: str | None = None) -> Text:
             _wrapped(text, "· no parameters", "dim")
     if record.error:
         _wrapped(text, f"error: {record.error}", "red")
+    if last_error and last_error != record.error:
+        _wrapped(text, f"last error: {last_error}", "red")
+    traceback = state.traceback if state is not None else None
+    if traceback:
+        for line in traceback.splitlines():
+            text.append("\n      " + line, style="dim red")
     return text
 
 
@@ -83,10 +97,19 @@ class PluginsScreen(ModalScreen[str | None]):
             super().__init__()
             self.name = name
 
-    def __init__(self, registry, current: str | None, *, load_timeout: float | None = None):
+    def __init__(
+        self,
+        registry,
+        current: str | None,
+        *,
+        states: dict | None = None,
+        load_timeout: float | None = None,
+    ):
         super().__init__()
         self.registry = registry
         self.current = current
+        #: The session's plugin states by name (their last errors), read when drawn.
+        self.states = states if states is not None else {}
         #: Seconds a plugin's import may take before it is left behind (None: no limit).
         self.load_timeout = load_timeout
 
@@ -95,7 +118,7 @@ class PluginsScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         options = [
-            Option(describe_record(r, self.current), id=f"{i}")
+            Option(describe_record(r, self.current, self.states.get(r.name)), id=f"{i}")
             for i, r in enumerate(self._records())
         ]
         with Vertical() as box:
@@ -135,7 +158,9 @@ class PluginsScreen(ModalScreen[str | None]):
         option_list = self.query_one(OptionList)
         for i, record in enumerate(self._records()):
             if record.name == message.name:
-                option_list.replace_option_prompt_at_index(i, describe_record(record, self.current))
+                option_list.replace_option_prompt_at_index(
+                    i, describe_record(record, self.current, self.states.get(record.name))
+                )
 
     @on(OptionList.OptionSelected)
     def _chosen(self, event: OptionList.OptionSelected) -> None:

@@ -1,7 +1,8 @@
 """The settings: k, the plugin, the plugin's own parameters, dithering and the output format.
 
 Parameter controls are generated from the plugin's declared ``ParamSpec``s (choices -> Select,
-bool -> Switch, int/float/str -> Input with validation), so no plugin needs code here.
+bool -> Switch, int/float/str -> Input with validation), so no plugin needs code here. The
+fields only show the session's settings and report edits; they keep no copy of their own.
 """
 
 from __future__ import annotations
@@ -11,11 +12,11 @@ from typing import Any
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.message import Message
 from textual.validation import Integer, Number
 from textual.widgets import Input, Label, Select, Switch
 
-#: Output formats offered (the core's names).
 from ...formats import FORMATS, K_MAX, K_MIN
 
 
@@ -25,7 +26,7 @@ def _label(name: str) -> str:
 
 
 class Controls(Vertical):
-    """Editable settings. Each change is posted as :class:`Controls.Changed`; the app decides."""
+    """Editable settings. Each edit is posted as :class:`Controls.Changed`; the screen decides."""
 
     DEFAULT_CSS = """
     Controls { height: auto; }
@@ -58,32 +59,18 @@ class Controls(Vertical):
             self.text = text
 
     def __init__(
-        self,
-        *,
-        k: int,
-        plugins: list[str],
-        plugin: str,
-        dither: bool,
-        format: str,
-        id: str | None = None,
-        classes: str | None = None,
-    ):
+        self, *, plugins: list[str], id: str | None = None, classes: str | None = None
+    ) -> None:
         super().__init__(id=id, classes=classes)
-        self._k = k
         self._plugins = plugins
-        self._plugin = plugin
-        self._dither = dither
-        self._format = format
         self._specs: dict[str, Any] = {}
-        self._building = 0
 
     def compose(self) -> ComposeResult:
         with Horizontal(classes="row"):
-            yield Label("k (1-256)")
+            yield Label(f"k ({K_MIN}-{K_MAX})")
             yield Input(
-                str(self._k),
                 type="integer",
-                max_length=3,
+                max_length=len(str(K_MAX)),
                 compact=True,
                 id="k",
                 validators=[Integer(K_MIN, K_MAX)],
@@ -92,84 +79,68 @@ class Controls(Vertical):
         with Horizontal(classes="row"):
             yield Label("plugin")
             yield Select(
-                [(n, n) for n in self._plugins],
-                value=self._plugin,
-                allow_blank=False,
-                compact=True,
-                id="plugin",
+                [(n, n) for n in self._plugins], allow_blank=False, compact=True, id="plugin"
             )
         yield Vertical(id="params")
         with Horizontal(classes="row"):
             yield Label("dither")
-            yield Switch(self._dither, id="dither")
-            yield Label("on" if self._dither else "off", classes="state", id="dither-state")
+            yield Switch(id="dither")
+            yield Label("off", classes="state", id="dither-state")
         with Horizontal(classes="row"):
             yield Label("format")
-            yield Select(
-                [(f, f) for f in FORMATS],
-                value=self._format,
-                allow_blank=False,
-                compact=True,
-                id="format",
-            )
+            yield Select([(f, f) for f in FORMATS], allow_blank=False, compact=True, id="format")
 
-    # -- the app sets the shown values ------------------------------------------------------
-    def set_k(self, k: int) -> None:
-        self._k = k
-        field = self.query_one("#k", Input)
-        if field.value != str(k):
-            field.value = str(k)
+    # -- the screen shows the settings --------------------------------------------------------
+    def show(self, settings) -> None:
+        """Show `settings` (a :class:`kmc_tui.tui.session.Settings`) in the fields.
 
-    def set_plugin(self, name: str) -> None:
-        self._plugin = name
-        select = self.query_one("#plugin", Select)
-        if select.value != name:
-            select.value = name
+        Setting a field here is not an edit: no :class:`Changed` is posted for it.
+        """
+        with self.prevent(Select.Changed, Switch.Changed):
+            k_field = self.query_one("#k", Input)
+            if k_field.value != str(settings.k):
+                k_field.value = str(settings.k)
+            plugin = self.query_one("#plugin", Select)
+            if settings.plugin in self._plugins and plugin.value != settings.plugin:
+                plugin.value = settings.plugin
+            dither = self.query_one("#dither", Switch)
+            if dither.value != settings.dither:
+                dither.value = settings.dither
+                self.query_one("#dither-state", Label).update("on" if settings.dither else "off")
+            fmt = self.query_one("#format", Select)
+            if fmt.value != settings.format:
+                fmt.value = settings.format
+            for name, value in settings.params:
+                self._show_param(name, value)
 
-    def set_plugins(self, names: list[str], current: str) -> None:
-        self._plugins = names
-        select = self.query_one("#plugin", Select)
-        select.set_options([(n, n) for n in names])
-        select.value = current
-
-    def set_dither(self, value: bool) -> None:
-        self._dither = value
-        self.query_one("#dither", Switch).value = value
-
-    def set_format(self, fmt: str) -> None:
-        self._format = fmt
-        self.query_one("#format", Select).value = fmt
-
-    async def set_params(self, specs, values: dict[str, Any]) -> None:
-        """Replace the parameter controls with ones for `specs` showing `values`."""
-        box = self.query_one("#params", Vertical)
-        self._building += 1
-        try:
-            await box.remove_children()
-            self._specs = {spec.name: spec for spec in specs}
-            rows = []
-            for spec in specs:
-                rows.append(
-                    Horizontal(
-                        Label(_label(spec.name)),
-                        self._control(spec, values[spec.name]),
-                        classes="row",
-                    )
-                )
-            if rows:
-                await box.mount_all(rows)
-        finally:
-            self._building -= 1
-
-    def set_param(self, name: str, value: Any) -> None:
+    def _show_param(self, name: str, value: Any) -> None:
         try:
             widget = self.query_one(f"#param-{name}")
-        except Exception:  # noqa: BLE001 - not built yet
+        except NoMatches:  # not built yet
             return
         if isinstance(widget, Input):
-            widget.value = str(value)
-        else:
+            if widget.value != str(value):
+                widget.value = str(value)
+        elif widget.value != value:
             widget.value = value
+
+    async def set_params(self, specs, settings) -> None:
+        """Replace the parameter controls with ones for `specs`, showing `settings`' values."""
+        box = self.query_one("#params", Vertical)
+        values = settings.param_dict
+        with self.prevent(Select.Changed, Switch.Changed):
+            await box.remove_children()
+            self._specs = {spec.name: spec for spec in specs}
+            rows = [
+                Horizontal(
+                    Label(_label(spec.name)),
+                    self._control(spec, values.get(spec.name, spec.default)),
+                    classes="row",
+                )
+                for spec in specs
+            ]
+            if rows:
+                await box.mount_all(rows)
 
     @staticmethod
     def _control(spec, value):
@@ -210,8 +181,6 @@ class Controls(Vertical):
     def _k_typed(self, event: Input.Submitted | Input.Blurred) -> None:
         event.stop()
         text = event.value.strip()
-        if text == str(self._k):
-            return
         result = event.validation_result
         if not text or (result is not None and not result.is_valid):
             self.post_message(
@@ -219,35 +188,31 @@ class Controls(Vertical):
                     f"k must be a whole number from {K_MIN} to {K_MAX}; got {text or 'nothing'}"
                 )
             )
-            event.input.value = str(self._k)
             return
         self.post_message(self.Changed("k", int(text)))
 
     @on(Select.Changed, "#plugin")
     def _plugin_chosen(self, event: Select.Changed) -> None:
         event.stop()
-        if event.value is not Select.BLANK and event.value != self._plugin:
+        if event.value is not Select.BLANK:
             self.post_message(self.Changed("plugin", event.value))
 
     @on(Switch.Changed, "#dither")
     def _dither_switched(self, event: Switch.Changed) -> None:
         event.stop()
         self.query_one("#dither-state", Label).update("on" if event.value else "off")
-        if event.value != self._dither:
-            self.post_message(self.Changed("dither", event.value))
+        self.post_message(self.Changed("dither", event.value))
 
     @on(Select.Changed, "#format")
     def _format_chosen(self, event: Select.Changed) -> None:
         event.stop()
-        if event.value is not Select.BLANK and event.value != self._format:
+        if event.value is not Select.BLANK:
             self.post_message(self.Changed("format", event.value))
 
     @on(Select.Changed, "#params Select")
     @on(Switch.Changed, "#params Switch")
     def _param_picked(self, event) -> None:
         event.stop()
-        if self._building:
-            return
         name = event.control.id.removeprefix("param-")
         self.post_message(self.Changed(f"param:{name}", event.value))
 

@@ -123,8 +123,23 @@ class FileBrowser(ScrollView, can_focus=True):
         Binding("backspace", "parent", "Parent folder", show=False),
     ]
 
+    COMPONENT_CLASSES = {
+        "file-browser--parent",
+        "file-browser--folder",
+        "file-browser--broken",
+        "file-browser--cursor",
+        "file-browser--cursor-unfocused",
+        "file-browser--error",
+    }
+
     DEFAULT_CSS = """
     FileBrowser { height: 1fr; }
+    FileBrowser > .file-browser--parent { text-style: bold; }
+    FileBrowser > .file-browser--folder { text-style: bold; color: ansi_cyan; }
+    FileBrowser > .file-browser--broken { text-style: dim; color: ansi_red; }
+    FileBrowser > .file-browser--cursor { text-style: reverse; }
+    FileBrowser > .file-browser--cursor-unfocused { background: #585858; }
+    FileBrowser > .file-browser--error { color: ansi_red; }
     """
 
     cursor: reactive[int] = reactive(0)
@@ -172,7 +187,6 @@ class FileBrowser(ScrollView, can_focus=True):
         self.loading_folder = folder is not None
         self._select = select
         self._request = 0
-        self._highlight = Style(reverse=True)
         self._base: Style | None = None
 
     def notify_style_update(self) -> None:
@@ -316,27 +330,31 @@ class FileBrowser(ScrollView, can_focus=True):
             text = text[:width].ljust(width)
             line_style = base + style
             if row == self.cursor:
-                line_style = line_style + (
-                    self._highlight if self.has_focus else Style(bgcolor="grey35")
-                )
+                cursor = "cursor" if self.has_focus else "cursor-unfocused"
+                line_style += self._part(cursor)
             return Strip([Segment(text, line_style)], width)
         if self.error and row >= len(self.entries):
             lines = textwrap.wrap(self.error, max(4, width - 2))
             if row - len(self.entries) < len(lines):
                 text = " " + lines[row - len(self.entries)]
-                return Strip([Segment(text[:width].ljust(width), base + Style(color="red"))], width)
+                style = base + self._part("error")
+                return Strip([Segment(text[:width].ljust(width), style)], width)
         return Strip.blank(width, base)
+
+    def _part(self, name: str) -> Style:
+        """The style of a themable part (see COMPONENT_CLASSES)."""
+        return self.get_component_rich_style(f"file-browser--{name}", partial=True)
 
     def _line(self, entry: Entry) -> tuple[str, str, Style]:
         if entry.kind == "parent":
-            return "../", "", Style(bold=True)
+            return "../", "", self._part("parent")
         if entry.kind == "folder":
-            return entry.name + "/", "", Style(bold=True, color="cyan")
+            return entry.name + "/", "", self._part("folder")
         if entry.kind == "image":
             return entry.name, human_size(entry.size), Style()
         if entry.kind == "unreadable":
-            return entry.name + "/", entry.note, Style(color="red", dim=True)
-        return entry.name, entry.note, Style(color="red", dim=True)
+            return entry.name + "/", entry.note, self._part("broken")
+        return entry.name, entry.note, self._part("broken")
 
     def on_focus(self) -> None:
         self.refresh()

@@ -11,8 +11,12 @@ from textual.widgets import Static
 class PaletteView(Static):
     """Swatches of a palette with the share of pixels of each color (from ``Quantized.counts``)."""
 
+    COMPONENT_CLASSES = {"palette-view--share", "palette-view--rest"}
+
     DEFAULT_CSS = """
     PaletteView { height: auto; }
+    PaletteView > .palette-view--share { text-style: dim; }
+    PaletteView > .palette-view--rest { text-style: dim italic; }
     """
 
     #: Lines of swatches at most; colors that do not fit are summed up as "+n more".
@@ -51,6 +55,7 @@ class PaletteView(Static):
         per_row = max(1, width // cell)
         room = per_row * rows
         text = Text(no_wrap=True, overflow="crop")
+        share_style = self.get_component_rich_style("palette-view--share", partial=True)
         shown = order if len(order) <= room else order[: room - 1]
         for n, i in enumerate(shown.tolist()):
             if n and n % per_row == 0:
@@ -61,11 +66,11 @@ class PaletteView(Static):
             swatch = "░░" if clear else "██"
             text.append(swatch, Style(color=f"rgb({r},{g},{b})"))
             label = f"{share:4.1f}%" if share < 99.95 else " 100%"
-            text.append(f"{label} ".ljust(cell - 2), Style(dim=True))
+            text.append(f"{label} ".ljust(cell - 2), share_style)
         if len(shown) < len(order):
             rest = int(counts[order[len(shown) :]].sum())
             text.append(
                 f"+{len(order) - len(shown)} {100.0 * rest / total:.0f}%",
-                Style(dim=True, italic=True),
+                self.get_component_rich_style("palette-view--rest", partial=True),
             )
         self.update(text)

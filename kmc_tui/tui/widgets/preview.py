@@ -9,42 +9,19 @@ result shows exactly the palette's colors; it never decodes or resizes images it
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import textwrap
 
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
-from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ..viewport import Viewport, fit_scale
+
 UPPER_HALF = "\u2580"
-
-#: Zoom steps as image pixels per screen pixel, below "fit" (which is whatever fits).
-ZOOM_STEPS = (16.0, 8.0, 4.0, 2.0, 1.0, 0.5, 0.25, 0.125)
-
-
-@dataclass(frozen=True)
-class Viewport:
-    """What part of the image is shown: `scale` image pixels per screen pixel (None: fit).
-
-    ``center_x``/``center_y`` are in full-resolution image pixels; shared by both panes so the
-    original and the result always show the same place.
-    """
-
-    scale: float | None = None
-    center_x: float = 0.0
-    center_y: float = 0.0
-
-    @property
-    def label(self) -> str:
-        if self.scale is None:
-            return "fit"
-        if self.scale <= 1:
-            return f"{round(1 / self.scale)}:1"
-        return f"1:{round(self.scale)}"
 
 
 class Picture:
@@ -71,6 +48,7 @@ class Picture:
         detail: Picture | None = None,
     ):
         self.full_width, self.full_height = full_size
+        self.full_size = (self.full_width, self.full_height)
         self.rgb = rgb
         self.indices = indices
         self.palette = palette
@@ -109,8 +87,11 @@ class Picture:
 class HalfBlockView(Widget):
     """One pane: a title line and the picture in half-block cells, under a shared viewport."""
 
+    COMPONENT_CLASSES = {"half-block-view--title", "half-block-view--message"}
+
     DEFAULT_CSS = """
     HalfBlockView { width: 1fr; height: 1fr; }
+    HalfBlockView > .half-block-view--title { text-style: bold; }
     """
 
     viewport: reactive[Viewport] = reactive(Viewport, layout=False)
@@ -153,7 +134,7 @@ class HalfBlockView(Widget):
         self._invalidate()
 
     def show_message(self, text: str) -> None:
-        """Show a line of text instead of a picture (nothing open, an error, working …)."""
+        """Show text instead of a picture (nothing open, an error …), wrapped to the pane."""
         self.picture = None
         self.message = text
         self._invalidate()
@@ -189,36 +170,19 @@ class HalfBlockView(Widget):
         self._invalidate()
 
     # -- geometry ---------------------------------------------------------------------------
-    def fit_scale(self, size: Size | None = None) -> float:
+    @property
+    def pixel_size(self) -> tuple[int, int]:
+        """The picture area in pixels: one per cell across, two per cell down (no title)."""
+        return self.size.width, 2 * max(0, self.size.height - 1)
+
+    def fit_scale(self) -> float:
         """Image pixels per screen pixel that fit the whole picture in the pane."""
-        size = size or self.size
-        if self.picture is None or size.width < 1 or size.height < 2:
+        if self.picture is None:
             return 1.0
-        cols, px_rows = size.width, 2 * (size.height - 1)
-        return max(self.picture.full_width / cols, self.picture.full_height / max(1, px_rows), 1e-9)
+        return fit_scale(self.picture.full_size, self.pixel_size)
 
     def _grid(self):
-        pic = self.picture
-        cols, rows = self.size.width, self.size.height - 1
-        vp = self.viewport
-        scale = vp.scale if vp.scale is not None else self.fit_scale()
-        if vp.scale is None:
-            cx, cy = pic.full_width / 2, pic.full_height / 2
-        else:
-            cx, cy = vp.center_x, vp.center_y
-        px_rows = 2 * rows
-        shown_w = min(cols, int(np.ceil(pic.full_width / scale)))
-        shown_h = min(px_rows, int(np.ceil(pic.full_height / scale)))
-        x0 = cx - shown_w * scale / 2
-        y0 = cy - shown_h * scale / 2
-        # Centre the picture in the pane when it is smaller than the pane.
-        off_x = (cols - shown_w) // 2
-        off_y = (px_rows - shown_h) // 2
-        xs = x0 + (np.arange(cols) - off_x + 0.5) * scale
-        ys = y0 + (np.arange(px_rows) - off_y + 0.5) * scale
-        xs[(np.arange(cols) < off_x) | (np.arange(cols) >= off_x + shown_w)] = -1
-        ys[(np.arange(px_rows) < off_y) | (np.arange(px_rows) >= off_y + shown_h)] = -1
-        return xs, ys
+        return self.viewport.sample_grid(self.picture.full_size, self.pixel_size)
 
     # -- rendering --------------------------------------------------------------------------
     def _style(self, top: int, bottom: int) -> Style:
@@ -241,7 +205,10 @@ class HalfBlockView(Widget):
         if len(text) > width:
             text = text[: max(0, width - 1)] + "…"
         text = text.ljust(width)
-        return Strip([Segment(text, self.base_style + Style(bold=True))], width)
+        style = self.base_style + self.get_component_rich_style(
+            "half-block-view--title", partial=True
+        )
+        return Strip([Segment(text, style)], width)
 
     def _build(self) -> list[Strip]:
         """The picture's lines (below the title line)."""
@@ -255,9 +222,22 @@ class HalfBlockView(Widget):
         if self.picture is None:
             lines = [blank] * rows
             if self.message:
-                msg = self.message[:width]
-                pad = (width - len(msg)) // 2
-                lines[rows // 2] = Strip([Segment(" " * pad + msg.ljust(width - pad), base)], width)
+                style = base + self.get_component_rich_style(
+                    "half-block-view--message", partial=True
+                )
+                text = textwrap.wrap(self.message, max(1, width)) or [""]
+                text = text[:rows]
+                first = rows // 2 - len(text) // 2
+                for n, line in enumerate(text):
+                    pad = (width - len(line)) // 2
+                    lines[first + n] = Strip(
+                        [
+                            Segment(" " * pad, base),
+                            Segment(line, style),
+                            Segment(" " * (width - pad - len(line)), base),
+                        ],
+                        width,
+                    )
             return strips + lines
         xs, ys = self._grid()
         packed = self.picture.sample(xs, ys)

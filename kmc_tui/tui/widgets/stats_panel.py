@@ -21,15 +21,22 @@ def format_seconds(seconds: float | None) -> str:
 class StatsPanel(Static):
     """Figures for the full-resolution result (or what is known while it is computed)."""
 
+    COMPONENT_CLASSES = {"stats-panel--label", "stats-panel--status"}
+
     DEFAULT_CSS = """
     StatsPanel { height: auto; }
+    StatsPanel > .stats-panel--label { text-style: dim; }
+    StatsPanel > .stats-panel--status { text-style: italic; color: ansi_yellow; }
     """
 
     #: Turned off by tests that need a frame independent of the machine's speed.
     show_times = True
 
+    def _part(self, name: str):
+        return self.get_component_rich_style(f"stats-panel--{name}", partial=True)
+
     def clear(self, text: str = "") -> None:
-        self.update(Text(text, style="dim"))
+        self.update(Text(text, style=self._part("label")))
 
     def show_stats(self, stats, *, input_bytes: int | None, status: str = "") -> None:
         """Render a :class:`kmc_tui.stats.Stats`."""
@@ -37,9 +44,10 @@ class StatsPanel(Static):
         saved = "—" if stats.saved_percent is None else f"{stats.saved_percent:.1f}%"
         psnr = "∞" if math.isinf(stats.psnr) else f"{stats.psnr:.1f} dB"
         took = format_seconds(stats.total_seconds) if self.show_times else "—"
+        label = self._part("label")
         table = Table.grid(padding=(0, 1), expand=True)
         for _ in range(3):
-            table.add_column(style="dim", no_wrap=True)
+            table.add_column(style=label, no_wrap=True)
             table.add_column(justify="right", no_wrap=True)
         table.add_row("in", human_bytes(input_bytes, missing="—"), "ratio", ratio, "PSNR", psnr)
         table.add_row(
@@ -54,6 +62,6 @@ class StatsPanel(Static):
             "bpp", f"{stats.bits_per_pixel:.2f}", "colors", str(stats.colors), "time", took
         )
         if status:
-            self.update(Group(table, Text(status, style="italic yellow")))
+            self.update(Group(table, Text(status, style=self._part("status"))))
         else:
             self.update(table)

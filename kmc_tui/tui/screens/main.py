@@ -1,0 +1,697 @@
+"""The main screen: file list and settings on the left, original and result, stats and palette.
+
+It owns the layout and turns keys, widget messages and worker results into calls on the
+:class:`~kmc_tui.tui.session.Session`, then shows what the session holds. Threads: this screen
+only draws and handles keys; reading, importing plugins, quantizing and saving run in
+``@work(thread=True)`` workers whose messages carry a request or job id, so stale answers are
+dropped. Quantizing goes through the session's one job runner (one computation at a time).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import Footer
+from textual.worker import get_current_worker
+
+from ...errors import Cancelled, KmcError, OutputError, OutputExists
+from ...formats import FORMAT_EXTENSIONS, human_bytes
+from ..session import (
+    DISPLAY_PIXELS,
+    PREVIEW_PIXELS,
+    Job,
+    Session,
+    Settings,
+    release_free_memory,
+)
+from ..viewport import Viewport
+from ..widgets.controls import Controls
+from ..widgets.file_browser import FileBrowser
+from ..widgets.palette import PaletteView
+from ..widgets.preview import HalfBlockView, Picture
+from ..widgets.stats_panel import StatsPanel
+
+#: Seconds a plugin may take to import before it is reported as failed.
+PLUGIN_LOAD_TIMEOUT = 20.0
+#: Background behind transparent pixels.
+BACKDROP = (40, 40, 46)
+#: Requests closer together than this (keys held down) wait until the keys pause this long.
+RAPID_SECONDS = 0.15
+SETTLE_SECONDS = 0.05
+#: Below this width (the "-narrow" breakpoint) one pane is shown unless asked for both.
+NARROW = 110
+
+
+def composite(rgb: np.ndarray, alpha: np.ndarray | None) -> np.ndarray:
+    """RGB over the backdrop where alpha is below 255 (for display only)."""
+    if alpha is None:
+        return rgb
+    a = alpha.astype(np.float32)[..., None] / 255.0
+    back = np.array(BACKDROP, np.float32)
+    return np.round(rgb * a + back * (1.0 - a)).astype(np.uint8)
+
+
+def display_palette(quantized) -> np.ndarray:
+    if quantized.alpha is None:
+        return quantized.palette
+    return composite(quantized.palette[None], quantized.alpha[None])[0]
+
+
+def result_caption(settings: Settings, status: str) -> str:
+    dither = " dithered" if settings.dither else ""
+    return f"k={settings.k} {settings.plugin}{dither} · {status}"
+
+
+class MainScreen(Screen):
+    """Browse, choose settings, compare the original with the result, save."""
+
+    BINDINGS = [
+        Binding("q", "app.quit", "Quit"),
+        Binding("question_mark,f1", "app.help", "Help", tooltip="Help: every key"),
+        Binding("plus,equals_sign", "step_k(1)", "k+1", key_display="+", tooltip="k + 1"),
+        Binding("minus", "step_k(-1)", "k-1", key_display="-", tooltip="k - 1"),
+        Binding("right_square_bracket", "scale_k(2)", "k×2", key_display="]", tooltip="Double k"),
+        Binding("left_square_bracket", "scale_k(0.5)", "k÷2", key_display="[", tooltip="Halve k"),
+        Binding("k", "focus_k", "Type k", show=False),
+        Binding("s", "save", "Save", tooltip="Save result"),
+        Binding("p", "next_plugin", "Plugin", tooltip="Next plugin"),
+        Binding("f2,P", "plugins", "Plugins", show=False, tooltip="Plugins, with their errors"),
+        Binding("d", "toggle_dither", "Dither on/off", show=False, tooltip="Toggle dithering"),
+        Binding("f", "next_format", "Next output format", show=False),
+        Binding("v", "cycle_view", "View", tooltip="Cycle view: both, result, original"),
+        Binding("z", "zoom(1)", "Zoom in", show=False),
+        Binding("x", "zoom(-1)", "Zoom out", show=False),
+        Binding("1", "zoom_one", "Zoom to 1:1 pixels", show=False),
+        Binding("0", "zoom_fit", "Zoom to fit", show=False),
+        Binding("shift+left", "pan(-1,0)", "Pan left", show=False),
+        Binding("shift+right", "pan(1,0)", "Pan right", show=False),
+        Binding("shift+up", "pan(0,-1)", "Pan up", show=False),
+        Binding("shift+down", "pan(0,1)", "Pan down", show=False),
+        Binding("escape", "cancel", "Cancel the running job (in a field: leave it)", show=False),
+    ]
+
+    # -- messages from workers ----------------------------------------------------------------
+    class ImageLoaded(Message):
+        """An image was read, with the copies the panes and the quick preview use."""
+
+        def __init__(self, request: int, image, display, full_rgb, preview_input) -> None:
+            super().__init__()
+            self.request, self.image = request, image
+            self.display, self.full_rgb, self.preview_input = display, full_rgb, preview_input
+
+    class LoadFailed(Message):
+        def __init__(self, request: int, path: Path, text: str) -> None:
+            super().__init__()
+            self.request, self.path, self.text = request, path, text
+
+    class PreviewReady(Message):
+        def __init__(self, job: Job, quantized) -> None:
+            super().__init__()
+            self.job, self.quantized = job, quantized
+
+    class ResultReady(Message):
+        def __init__(self, job: Job, result) -> None:
+            super().__init__()
+            self.job, self.result = job, result
+
+    class JobFailed(Message):
+        def __init__(self, job: Job, error: BaseException) -> None:
+            super().__init__()
+            self.job, self.error = job, error
+
+    class JobWaiting(Message):
+        """A job waits for an older computation that has not stopped yet."""
+
+        def __init__(self, job: Job, blocker: Job) -> None:
+            super().__init__()
+            self.job, self.blocker = job, blocker
+
+    class PluginReady(Message):
+        def __init__(self, name: str, specs: tuple | None, error: BaseException | None) -> None:
+            super().__init__()
+            self.name, self.specs, self.error = name, specs, error
+
+    class Saved(Message):
+        def __init__(self, path: Path | None, size: int, text: str = "") -> None:
+            super().__init__()
+            self.path, self.size, self.text = path, size, text
+
+    def __init__(
+        self,
+        session: Session,
+        registry,
+        *,
+        folder: Path,
+        open_on_start: Path | None = None,
+        start_error: str | None = None,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.registry = registry
+        self.folder = folder
+        self.open_on_start = open_on_start
+        self.start_error = start_error
+        self.viewport = Viewport()
+        self.view_mode = "auto"  # or "both", "original", "result"
+        self._no_image_text = ""
+        self._preview_input = None
+        self._last_request = 0.0
+        self._settling: Timer | None = None
+
+    # -- layout -------------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            with Vertical(id="sidebar"):
+                yield FileBrowser(self.folder, select=self.open_on_start, id="files")
+                controls = Controls(plugins=self.session.plugin_names, id="controls")
+                controls.border_title = "settings"
+                yield controls
+            with Vertical(id="center"):
+                with Horizontal(id="panes"):
+                    yield HalfBlockView("Original", id="original")
+                    yield HalfBlockView("Result", id="result")
+                with Horizontal(id="info"):
+                    stats = StatsPanel(id="stats")
+                    stats.border_title = "stats"
+                    yield stats
+                    palette = PaletteView(id="palette")
+                    palette.border_title = "palette"
+                    yield palette
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.set_class(True, f"-view-{self.view_mode}")
+        self.query_one(Controls).show(self.session.settings)
+        self.query_one("#files", FileBrowser).focus()
+        if self.open_on_start is not None:
+            self._show_no_image(f"reading {self.open_on_start.name}…")
+        else:
+            self._show_no_image("choose an image and press enter")
+        self.query_one(StatsPanel).clear("no image open")
+        self._load_plugin(self.session.settings.plugin)
+        if self.start_error:
+            self.notify(self.start_error, severity="error")
+        if self.open_on_start is not None:
+            self.open_image(self.open_on_start)
+
+    def on_resize(self, event) -> None:
+        width, height = event.size
+        self.query_one(PaletteView).set_rows(2 if width < NARROW else 6 if height >= 36 else 4)
+        self._show_no_image(self._no_image_text)
+
+    def on_unmount(self) -> None:
+        self.session.stop()  # a computation still running ends at its next pass
+
+    @property
+    def shown_view(self) -> str:
+        """ "both", "original" or "result": the view mode with "auto" decided by the width."""
+        if self.view_mode != "auto":
+            return self.view_mode
+        return "result" if self.size.width < NARROW else "both"
+
+    # -- plugins ------------------------------------------------------------------------------
+    @work(thread=True, group="plugin-load", description="load plugin")
+    def _load_plugin(self, name: str) -> None:
+        from ...quantize import call_with_timeout
+
+        worker = get_current_worker()
+        try:
+            record = self.registry.get(name)
+            # Importing runs the plugin's code: one that hangs must not hold a worker forever.
+            cls = call_with_timeout(
+                record.load,
+                PLUGIN_LOAD_TIMEOUT,
+                what=f"importing plugin {name!r}",
+                should_stop=lambda: worker.is_cancelled,
+            )
+        except Cancelled:
+            return
+        except KmcError as exc:  # failed to load, or timed out (PluginTimeout)
+            self.post_message(self.PluginReady(name, None, exc))
+            return
+        self.post_message(self.PluginReady(name, tuple(cls.params), None))
+
+    async def on_main_screen_plugin_ready(self, message: PluginReady) -> None:
+        session = self.session
+        if message.error is not None:
+            text = session.plugin_failed(message.name, message.error)
+            if message.name == session.settings.plugin:
+                self.notify(text, title="plugin failed", severity="error", timeout=8)
+            current = message.name == session.settings.plugin
+        else:
+            current = session.plugin_loaded(message.name, message.specs)
+        if not current:
+            return
+        controls = self.query_one(Controls)
+        await controls.set_params(session.plugin(message.name).specs, session.settings)
+        self.start_job()
+
+    def _plugin_changed(self) -> None:
+        """The session switched plugins: show it, and load it or start a job with it."""
+        name = self.session.settings.plugin
+        self.query_one(Controls).show(self.session.settings)
+        self.notify(f"plugin: {name}", timeout=2)
+        specs = self.session.plugin(name).specs
+        if specs is None:
+            self._load_plugin(name)
+        else:
+            self.post_message(self.PluginReady(name, specs, None))
+
+    # -- opening ------------------------------------------------------------------------------
+    def on_file_browser_file_selected(self, message: FileBrowser.FileSelected) -> None:
+        self.open_image(message.path)
+
+    def on_file_browser_folder_listed(self, message: FileBrowser.FolderListed) -> None:
+        if message.error:
+            self.notify(f"{message.folder}: {message.error}", severity="error")
+
+    def open_image(self, path: Path) -> None:
+        """Read `path` in a worker; the panes show it when it is decoded."""
+        self._stop_settling()
+        request = self.session.begin_open()
+        self.query_one("#original", HalfBlockView).set_caption(f"loading {path.name}…")
+        self._load(request, Path(path))
+
+    @work(thread=True, exclusive=True, group="load", description="read image")
+    def _load(self, request: int, path: Path) -> None:
+        from ...quantize import call_with_timeout
+        from ...read import read_image
+
+        worker = get_current_worker()
+
+        def read():
+            image = read_image(path)
+            display = image.downscaled(DISPLAY_PIXELS)
+            preview_input = image.downscaled(PREVIEW_PIXELS)
+            # Composite once here so drawing never touches alpha.
+            display_rgb = composite(display.rgb, display.alpha)
+            full_rgb = composite(image.rgb, image.alpha) if image.alpha is not None else image.rgb
+            return self.ImageLoaded(request, image, display_rgb, full_rgb, preview_input)
+
+        try:
+            loaded = call_with_timeout(
+                read, None, what="reading", should_stop=lambda: worker.is_cancelled, poll=0.01
+            )
+        except Cancelled:
+            return
+        except KmcError as exc:
+            self.post_message(self.LoadFailed(request, path, str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - any decoder failure is the file's, not ours
+            self.post_message(
+                self.LoadFailed(request, path, f"{path}: {type(exc).__name__}: {exc}")
+            )
+            return
+        finally:
+            release_free_memory()  # the decoder's and the downscaling's temporaries
+        self.post_message(loaded)
+
+    def on_main_screen_image_loaded(self, message: ImageLoaded) -> None:
+        image = message.image
+        if not self.session.opened(message.request, image):
+            return
+        self._preview_input = message.preview_input
+        size = (image.width, image.height)
+        full_rgb, display_rgb = message.full_rgb, message.display
+        detail = Picture(size, rgb=full_rgb) if full_rgb is not display_rgb else None
+        picture = Picture(size, rgb=display_rgb, detail=detail)
+        self.query_one("#original", HalfBlockView).show(picture, self._original_caption())
+        self._set_viewport(Viewport())
+        self.query_one("#result", HalfBlockView).show_message("")
+        self.query_one(PaletteView).show_palette(None, None)
+        for note in image.notes:
+            self.notify(f"{image.path.name}: {note}", timeout=4)
+        self.start_job()
+
+    def on_main_screen_load_failed(self, message: LoadFailed) -> None:
+        if not self.session.open_failed(message.request):
+            return
+        self._show_no_image(f"cannot open {message.path.name}")
+        self.query_one(StatsPanel).clear("no image open")
+        self.query_one(PaletteView).show_palette(None, None)
+        self.notify(message.text, title="cannot open", severity="error", timeout=8)
+
+    def _show_no_image(self, text: str) -> None:
+        """Say why there is no picture, in whichever pane is on screen."""
+        self._no_image_text = text
+        if self.session.image is not None or not self.is_mounted:
+            return
+        original = self.query_one("#original", HalfBlockView)
+        original.show_message(text)
+        original.set_caption("")
+        shown = self.shown_view
+        self.query_one("#result", HalfBlockView).show_message("" if shown != "result" else text)
+
+    def _original_caption(self) -> str:
+        image = self.session.image
+        if image is None:
+            return ""
+        # Name last: it is what gets cut when the pane is narrow.
+        name = image.path.name if image.path else ""
+        return f"{image.width}×{image.height} · {human_bytes(image.file_bytes)} · {name}"
+
+    # -- quantizing ---------------------------------------------------------------------------
+    def start_job(self) -> None:
+        """Compute the preview, then the full result, for the current image and settings.
+
+        Keys held down start no job per key: the running one is stopped at once and the new
+        one starts when the keys have paused for a moment.
+        """
+        now = time.perf_counter()
+        rapid = now - self._last_request < RAPID_SECONDS
+        self._last_request = now
+        self._stop_settling()
+        if rapid and self.session.ready():
+            self.session.stop()
+            self.query_one("#result", HalfBlockView).set_caption(
+                result_caption(self.session.settings, "computing…")
+            )
+            self._settling = self.set_timer(SETTLE_SECONDS, self._start_job_now)
+        else:
+            self._start_job_now()
+
+    def _stop_settling(self) -> None:
+        if self._settling is not None:
+            self._settling.stop()
+            self._settling = None
+
+    def _start_job_now(self) -> None:
+        self._settling = None
+        session = self.session
+        job = session.start_job()
+        if job is None:
+            return
+        if job.result is not None:  # from the cache
+            self._show_result(job.result, job.settings)
+            return
+        settings = job.settings
+        self.query_one("#result", HalfBlockView).set_caption(result_caption(settings, "computing…"))
+        stats = self.query_one(StatsPanel)
+        shown = session.result
+        if shown is not None:
+            stats.show_stats(
+                shown.stats,
+                input_bytes=job.image.file_bytes,
+                status=f"computing k={settings.k}…",
+            )
+        else:
+            stats.clear(f"computing k={settings.k}…")
+        preview_input = self._preview_input if self._preview_input is not job.image else None
+        specs = session.plugin(settings.plugin).specs or ()
+        self._quantize(job, preview_input, specs)
+
+    @work(thread=True, exclusive=True, group="quantize", description="quantize")
+    def _quantize(self, job: Job, preview_input, specs: tuple) -> None:
+        from ...api import process
+        from ...quantize import quantize
+
+        settings = job.settings
+
+        def compute(should_stop):
+            if preview_input is not None:
+                quick = quantize(
+                    preview_input,
+                    settings.k,
+                    plugin=settings.plugin,
+                    params=Session.preview_params(settings, specs),
+                    dither=settings.dither,
+                    registry=self.registry,
+                    should_stop=should_stop,
+                )
+                self.post_message(self.PreviewReady(job, quick))
+            return process(
+                job.image,
+                settings.k,
+                plugin=settings.plugin,
+                params=settings.param_dict,
+                dither=settings.dither,
+                format=settings.format,
+                registry=self.registry,
+                should_stop=should_stop,
+            )
+
+        def waiting(blocker: Job) -> None:
+            self.post_message(self.JobWaiting(job, blocker))
+
+        try:
+            result = self.session.runner.run(job, compute, waiting=waiting)
+        except Cancelled:
+            return
+        except Exception as exc:  # noqa: BLE001 - a plugin's bug must not end the app
+            self.post_message(self.JobFailed(job, exc))
+            return
+        self.post_message(self.ResultReady(job, result))
+
+    def on_main_screen_preview_ready(self, message: PreviewReady) -> None:
+        if not self.session.previewed(message.job):
+            return  # stale: a newer request is on its way
+        q = message.quantized
+        image = message.job.image
+        picture = Picture(
+            (image.width, image.height), indices=q.indices, palette=display_palette(q)
+        )
+        self.query_one("#result", HalfBlockView).show(
+            picture, result_caption(message.job.settings, "preview…")
+        )
+        self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
+
+    def on_main_screen_result_ready(self, message: ResultReady) -> None:
+        if self.session.finished(message.job, message.result):
+            self._show_result(message.result, message.job.settings)
+
+    def on_main_screen_job_waiting(self, message: JobWaiting) -> None:
+        if message.job is not self.session.job or not self.session.computing:
+            return
+        blocker = message.blocker.settings
+        self.query_one("#result", HalfBlockView).set_caption(
+            result_caption(message.job.settings, f"waiting for k={blocker.k}…")
+        )
+        self.notify(
+            f"plugin {blocker.plugin!r} (k={blocker.k}) has not stopped yet; escape leaves it "
+            "running in the background",
+            title="waiting",
+            timeout=6,
+        )
+
+    def _show_result(self, result, settings: Settings) -> None:
+        image = result.image
+        q = result.quantized
+        picture = Picture(
+            (image.width, image.height), indices=q.indices, palette=display_palette(q)
+        )
+        self.query_one("#result", HalfBlockView).show(
+            picture, result_caption(settings, f"{q.colors} colors")
+        )
+        self.query_one(StatsPanel).show_stats(result.stats, input_bytes=image.file_bytes)
+        self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
+        for note in self.session.notes_to_tell(q.notes):
+            self.notify(note, timeout=4)
+        if self.session.pending_save:
+            self.session.pending_save = False
+            self.action_save()
+
+    def on_main_screen_job_failed(self, message: JobFailed) -> None:
+        text = self.session.failed(message.job, message.error)
+        if text is None:
+            return  # a stale job (its plugin's error is still kept for the plugins screen)
+        settings = message.job.settings
+        result = self.query_one("#result", HalfBlockView)
+        result.show_message(f"{text} — F2 lists the plugins with their last errors")
+        result.set_caption(result_caption(settings, "failed"))
+        self.query_one(StatsPanel).clear("no result: quantizing failed")
+        self.query_one(PaletteView).show_palette(None, None)
+        self.notify(text, title="quantizing failed", severity="error", timeout=8)
+
+    # -- settings -----------------------------------------------------------------------------
+    def _settings_changed(self, changed: bool) -> None:
+        self.query_one(Controls).show(self.session.settings)
+        if changed:
+            self.start_job()
+
+    def on_controls_changed(self, message: Controls.Changed) -> None:
+        session, name, value = self.session, message.name, message.value
+        if name == "plugin":
+            if session.choose_plugin(value):
+                self._plugin_changed()
+            return
+        if name == "k":
+            changed = session.set_k(value)
+        elif name == "dither":
+            changed = session.set_dither(value)
+        elif name == "format":
+            changed = session.set_format(value)
+        else:
+            changed = session.set_param(name.removeprefix("param:"), value)
+        self._settings_changed(changed)
+
+    def on_controls_invalid(self, message: Controls.Invalid) -> None:
+        self.notify(message.text, severity="error")
+        self.query_one(Controls).show(self.session.settings)  # the field shows what is in use
+
+    # -- actions ------------------------------------------------------------------------------
+    def action_step_k(self, delta: int) -> None:
+        self._settings_changed(self.session.step_k(delta))
+
+    def action_scale_k(self, factor: float) -> None:
+        self._settings_changed(self.session.scale_k(factor))
+
+    def action_focus_k(self) -> None:
+        self.query_one("#k").focus()
+
+    def action_next_plugin(self) -> None:
+        if not self.session.plugin_names:
+            self.notify("no quantizer plugins found", severity="error")
+        elif self.session.next_plugin():
+            self._plugin_changed()
+
+    def action_plugins(self) -> None:
+        from .plugins import PluginsScreen
+
+        def chosen(name: str | None) -> None:
+            if name and self.session.choose_plugin(name):
+                self._plugin_changed()
+
+        self.app.push_screen(
+            PluginsScreen(
+                self.registry,
+                self.session.settings.plugin,
+                states=self.session.plugins,
+                load_timeout=PLUGIN_LOAD_TIMEOUT,
+            ),
+            chosen,
+        )
+
+    def action_toggle_dither(self) -> None:
+        self._settings_changed(self.session.set_dither(not self.session.settings.dither))
+
+    def action_next_format(self) -> None:
+        self._settings_changed(self.session.next_format())
+
+    def action_cycle_view(self) -> None:
+        order = ("both", "result", "original")
+        self.set_class(False, f"-view-{self.view_mode}")
+        self.view_mode = order[(order.index(self.shown_view) + 1) % len(order)]
+        self.set_class(True, f"-view-{self.view_mode}")
+        self._show_no_image(self._no_image_text)
+
+    def action_cancel(self) -> None:
+        files = self.query_one("#files", FileBrowser)
+        focused = self.focused
+        controls = self.query_one(Controls)
+        if focused is not None and focused is not files and controls in focused.ancestors:
+            files.focus()  # leaving a field: not a request to stop anything
+            return
+        settling = self._settling is not None
+        self._stop_settling()
+        if not self.session.cancel() and not settling:
+            files.focus()
+            return
+        pane = self.query_one("#result", HalfBlockView)
+        pane.show_message("cancelled: change a setting to try again")
+        pane.set_caption(result_caption(self.session.settings, "cancelled"))
+        self.query_one(StatsPanel).clear("cancelled")
+        self.notify("cancelled the running job", timeout=3)
+
+    # -- zoom and pan -------------------------------------------------------------------------
+    def _pane(self) -> HalfBlockView | None:
+        """The pane zoom and pan are measured on: the first one on screen with a picture."""
+        for pane in self.query(HalfBlockView):
+            if pane.display and pane.picture is not None:
+                return pane
+        return None
+
+    def _set_viewport(self, viewport: Viewport) -> None:
+        self.viewport = viewport
+        zoom = "" if viewport.scale is None else f" [{viewport.label}]"
+        for pane in self.query(HalfBlockView):
+            pane.viewport = viewport
+        self.query_one("#original", HalfBlockView).title = f"Original{zoom}"
+        self.query_one("#result", HalfBlockView).title = f"Result{zoom}"
+
+    def action_zoom(self, direction: int) -> None:
+        pane = self._pane()
+        if pane is not None:
+            self._set_viewport(
+                self.viewport.zoomed(
+                    direction, image_size=pane.picture.full_size, pane_pixels=pane.pixel_size
+                )
+            )
+
+    def action_zoom_one(self) -> None:
+        image = self.session.image
+        if image is not None:
+            self._set_viewport(self.viewport.one_to_one((image.width, image.height)))
+
+    def action_zoom_fit(self) -> None:
+        self._set_viewport(Viewport())
+
+    def action_pan(self, dx: int, dy: int) -> None:
+        pane = self._pane()
+        if pane is not None:
+            self._set_viewport(
+                self.viewport.panned(
+                    dx, dy, image_size=pane.picture.full_size, pane_pixels=pane.pixel_size
+                )
+            )
+
+    def on_half_block_view_clicked(self, message: HalfBlockView.Clicked) -> None:
+        self._set_viewport(self.viewport.centered_on(message.x, message.y))
+
+    # -- saving -------------------------------------------------------------------------------
+    def action_save(self) -> None:
+        session = self.session
+        if session.image is None and not session.opening:
+            self.notify("open an image first", severity="warning")
+            return
+        result = session.result_to_save()
+        if result is None:
+            session.pending_save = True
+            self.notify("saving when the full result is ready…", timeout=3)
+            return
+        self._save(result, session.settings)
+
+    @work(thread=True, group="save", description="save")
+    def _save(self, result, settings: Settings) -> None:
+        from ...api import save
+
+        image = result.image
+        folder = image.path.parent
+        base = f"{image.path.stem}-k{settings.k}"
+        ext = FORMAT_EXTENSIONS[settings.format][0]
+        for n in range(1, 10_000):
+            target = folder / (base + ext if n == 1 else f"{base}-{n}{ext}")
+            if target.exists() or target.is_symlink():
+                continue
+            try:
+                saved = save(result, target)
+            except OutputExists:
+                continue  # created meanwhile: take the next number
+            except OutputError as exc:
+                self.post_message(self.Saved(None, 0, str(exc)))
+                return
+            except Exception as exc:  # noqa: BLE001 - reported, never fatal
+                self.post_message(self.Saved(None, 0, f"{target}: {exc}"))
+                return
+            note = "" if image.path.exists() else " (the input file is gone)"
+            self.post_message(self.Saved(saved.output, len(result.data), note))
+            return
+        self.post_message(self.Saved(None, 0, f"{folder}: no free name for {base}{ext}"))
+
+    def on_main_screen_saved(self, message: Saved) -> None:
+        if message.path is None:
+            self.notify(message.text, title="save failed", severity="error", timeout=8)
+        else:
+            self.notify(
+                f"{message.path} ({human_bytes(message.size)}){message.text}",
+                title="saved",
+                timeout=6,
+            )
