@@ -75,6 +75,15 @@ def error_diffusion(
     """
     if not 0.0 <= strength <= 1.0:
         raise ValueError(f"strength must be in 0..1; got {strength}")
+    from threadpoolctl import threadpool_limits
+
+    # Each step's few thousand nearest-entry products are too small for BLAS threads: on a
+    # busy machine they made the whole sweep three times slower (docs/performance.md).
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _sweep(colors, palette, strength, where)
+
+
+def _sweep(colors, palette, strength, where) -> np.ndarray:
     height, width = colors.shape[:2]
     scale = np.float32(255.0 / 65535.0) if colors.dtype == np.uint16 else None
     source = np.ascontiguousarray(colors).reshape(-1, 3)

@@ -609,8 +609,9 @@ def _dither(
 ):
     """Floyd–Steinberg onto the opaque entries of the same palette.
 
-    Full strength from 8-bit colors uses Pillow's C loop; a partial strength or 16-bit colors
-    use :func:`kmc_tui.dither.error_diffusion` (the same weights, several times slower).
+    Full strength from 8-bit colors uses Pillow's C loop when its lookup can tell the entries
+    apart; otherwise (and at a partial strength, or from 16-bit colors)
+    :func:`kmc_tui.dither.error_diffusion` (the same weights, many times slower).
     """
     from PIL import Image as PILImage
 
@@ -620,7 +621,11 @@ def _dither(
     if len(opaque_entries) < 2:
         return None, "dithering skipped: fewer than two opaque colors"
     sub = pal_rgb[opaque_entries]
-    if strength < 1.0 or image.rgb16 is not None:
+    # Pad with copies of the first entry: whatever Pillow picks maps back to a real entry.
+    padded = np.vstack([sub, np.repeat(sub[:1], 256 - len(sub), axis=0)])
+    pal_img = PILImage.new("P", (1, 1))
+    pal_img.putpalette(padded.tobytes())
+    if strength < 1.0 or image.rgb16 is not None or not _pillow_tells_apart(sub, pal_img):
         from .dither import error_diffusion
 
         where = None if pal_alpha is None else pal_alpha[indices] == 255
@@ -630,10 +635,6 @@ def _dither(
         if where is None:
             return dithered, None
         return np.where(where, dithered, indices), "dithering applied to opaque pixels only"
-    # Pad with copies of the first entry: whatever Pillow picks maps back to a real entry.
-    padded = np.vstack([sub, np.repeat(sub[:1], 256 - len(sub), axis=0)])
-    pal_img = PILImage.new("P", (1, 1))
-    pal_img.putpalette(padded.tobytes())
     src = PILImage.fromarray(image.rgb)
     out = np.asarray(src.quantize(palette=pal_img, dither=PILImage.Dither.FLOYDSTEINBERG))
     out = np.where(out >= len(sub), 0, out)
@@ -645,3 +646,17 @@ def _dither(
         dithered = np.where(keep, indices, dithered)
         note = "dithering applied to opaque pixels only"
     return dithered, note
+
+
+def _pillow_tells_apart(entries: np.ndarray, palette_image) -> bool:
+    """Whether Pillow's palette lookup maps each entry's own color to that color.
+
+    It decides on cells of 4 levels a side, so an entry close to another may never be chosen
+    (of reds 100, 101, 102 and 103 only 100 and 103 are).
+    """
+    from PIL import Image as PILImage
+
+    probe = PILImage.fromarray(np.ascontiguousarray(entries[None, :, :], np.uint8))
+    got = np.asarray(probe.quantize(palette=palette_image, dither=PILImage.Dither.NONE))[0]
+    got = np.where(got >= len(entries), 0, got)  # the padding repeats entry 0
+    return bool(np.array_equal(entries[got], entries))

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from kmc_tui import as_image, quantize
-from kmc_tui.dither import error_diffusion
+from kmc_tui.dither import NearestEntry, error_diffusion
 from kmc_tui.errors import ParameterError
 
 
@@ -87,3 +87,29 @@ def test_cli_dither_strength(tmp_path, cli, samples):
     )
     assert bad.returncode == 2 and "--dither-strength" in bad.stderr
     assert not (tmp_path / "x.png").exists()
+
+
+def test_entries_one_level_apart_are_all_used(tmp_path):
+    # Pillow's lookup decides on cells of 4 levels: of reds 100..103 it picks only 100 and 103,
+    # so full-strength dithering through it would turn flat 101 and 102 into noise.
+    reds = [(100, 0, 0), (101, 0, 0), (102, 0, 0), (103, 0, 0), (0, 0, 255)]
+    palette_file = tmp_path / "reds.hex"
+    palette_file.write_text("".join(f"#{r:02x}{g:02x}{b:02x}\n" for r, g, b in reds))
+    stripes = np.array(reds, np.uint8)[np.arange(40) // 8]
+    image = as_image(np.repeat(stripes[None], 12, axis=0))
+    q = quantize(image, 5, plugin="palette", params={"file": str(palette_file)}, dither=True)
+    assert q.dithered
+    # Each stripe is exactly an entry: no error to diffuse, every pixel keeps its color.
+    np.testing.assert_array_equal(q.palette[q.indices], image.rgb)
+
+
+def test_nearest_entry_table_equals_a_plain_search():
+    rng = np.random.default_rng(5)
+    palette = rng.integers(0, 256, (256, 3)).astype(np.uint8)
+    palette[1] = palette[0] + np.uint8(1) * (palette[0] < 255)  # two entries one level apart
+    colors = rng.integers(0, 256, (5000, 3)).astype(np.uint8)
+    table = NearestEntry(palette)
+    rgb1 = np.hstack([colors, np.ones((len(colors), 1), np.uint8)])
+    got = table.fill(rgb1.view("<u4").reshape(-1), rgb1) - 1
+    d = ((colors[:, None, :].astype(int) - palette[None, :, :].astype(int)) ** 2).sum(2)
+    np.testing.assert_array_equal(got, d.argmin(1))
