@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from ..errors import Cancelled, KmcError, PluginError
 from ..formats import FORMATS, K_MAX, K_MIN
+from ..quantize import check_dither
 
 T = TypeVar("T")
 
@@ -30,6 +31,9 @@ RESULT_CACHE = 6
 PREVIEW_PIXELS = 16_000
 #: Pixels of the area-averaged copy the original pane is drawn from when zoomed out.
 DISPLAY_PIXELS = 160_000
+#: The dithering strengths the dither key goes through: off, half (pngquant's --floyd=0.5),
+#: full.
+DITHER_STEPS = (0.0, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,7 @@ class Settings:
     k: int = 16
     plugin: str = "kmeans"
     params: tuple[tuple[str, Any], ...] = ()  # sorted (name, value) pairs
-    dither: bool = False
+    dither: float = 0.0  # the share of the error diffused, 0..1
     format: str = "png"
 
     @property
@@ -339,8 +343,17 @@ class Session:
         k = self.settings.k
         return self.set_k(k * 2 if factor > 1 else max(1, k // 2))
 
-    def set_dither(self, on: bool) -> bool:
-        return self._change(dither=bool(on))
+    def set_dither(self, strength: bool | float) -> bool:
+        """Set the dithering strength (True is 1, False 0); ValueError outside 0..1."""
+        try:
+            return self._change(dither=check_dither(strength))
+        except KmcError as exc:
+            raise ValueError(str(exc)) from None
+
+    def next_dither(self) -> bool:
+        """Go to the next of :data:`DITHER_STEPS` (from a strength between them, the next up)."""
+        later = [s for s in DITHER_STEPS if s > self.settings.dither]
+        return self.set_dither(later[0] if later else DITHER_STEPS[0])
 
     def set_format(self, fmt: str) -> bool:
         if fmt not in FORMATS:

@@ -67,7 +67,7 @@ def display_palette(quantized) -> np.ndarray:
 
 
 def result_caption(settings: Settings, status: str) -> str:
-    dither = " dithered" if settings.dither else ""
+    dither = f" dithered {settings.dither:g}" if settings.dither else ""
     return f"k={settings.k} {settings.plugin}{dither} · {status}"
 
 
@@ -85,7 +85,8 @@ class MainScreen(Screen):
         Binding("s", "save", "Save", tooltip="Save result"),
         Binding("p", "next_plugin", "Plugin", tooltip="Next plugin"),
         Binding("f2,P", "plugins", "Plugins", show=False, tooltip="Plugins, with their errors"),
-        Binding("d", "toggle_dither", "Dither on/off", show=False, tooltip="Toggle dithering"),
+        Binding("d", "next_dither", "Dither", show=False, tooltip="Dithering: off, 0.5, 1"),
+        Binding("e", "export_palette", "Export palette", show=False, tooltip="Export palette"),
         Binding("f", "next_format", "Next output format", show=False),
         Binding("v", "cycle_view", "View", tooltip="Cycle view: both, result, original"),
         Binding("z", "zoom(1)", "Zoom in", show=False),
@@ -144,6 +145,13 @@ class MainScreen(Screen):
         def __init__(self, path: Path | None, size: int, text: str = "") -> None:
             super().__init__()
             self.path, self.size, self.text = path, size, text
+
+    class PaletteExported(Message):
+        """The palette was written to `path`, or not (None) for the reason in `text`."""
+
+        def __init__(self, path: Path | None, text: str = "") -> None:
+            super().__init__()
+            self.path, self.text = path, text
 
     def __init__(
         self,
@@ -570,8 +578,8 @@ class MainScreen(Screen):
             chosen,
         )
 
-    def action_toggle_dither(self) -> None:
-        self._settings_changed(self.session.set_dither(not self.session.settings.dither))
+    def action_next_dither(self) -> None:
+        self._settings_changed(self.session.next_dither())
 
     def action_next_format(self) -> None:
         self._settings_changed(self.session.next_format())
@@ -685,6 +693,35 @@ class MainScreen(Screen):
             self.post_message(self.Saved(saved.output, len(result.data), note))
             return
         self.post_message(self.Saved(None, 0, f"{folder}: no free name for {base}{ext}"))
+
+    def action_export_palette(self) -> None:
+        session = self.session
+        result = session.result_to_save()
+        if result is None:
+            waiting = session.image is not None or session.opening
+            text = "no palette yet: wait for the result" if waiting else "open an image first"
+            self.notify(text, severity="warning")
+            return
+        self._export_palette(result, session.settings.k)
+
+    @work(thread=True, group="save", description="export palette")
+    def _export_palette(self, result, k: int) -> None:
+        from ..palette_export import export_palette
+
+        try:
+            path = export_palette(result, k)
+        except KmcError as exc:
+            self.post_message(self.PaletteExported(None, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - reported, never fatal
+            self.post_message(self.PaletteExported(None, f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(self.PaletteExported(path))
+
+    def on_main_screen_palette_exported(self, message: PaletteExported) -> None:
+        if message.path is None:
+            self.notify(message.text, title="palette not written", severity="error", timeout=8)
+        else:
+            self.notify(str(message.path), title="palette written", timeout=6)
 
     def on_main_screen_saved(self, message: Saved) -> None:
         if message.path is None:
