@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from PIL import Image as PILImage
 from tui_support import (
     HOPPER,
     press,
@@ -119,3 +120,71 @@ async def test_a_failed_export_is_a_notification_and_leaves_nothing(folder, monk
         assert app.is_running
     assert any("No space left" in m for s, m in seen if s == "error")
     assert sorted(p.name for p in folder.iterdir()) == ["hopper.png"]
+
+
+def pane_colors(pane) -> set[tuple[int, int, int]]:
+    """Every color drawn in a pane's picture cells, less the pane's own background."""
+    colors = set()
+    background = pane.rich_style.bgcolor
+    for y in range(1, pane.size.height):
+        for segment in pane.render_line(y):
+            if segment.text.strip() and segment.style is not None:
+                for color in (segment.style.color, segment.style.bgcolor):
+                    if color is not None and color.triplet is not None and color != background:
+                        colors.add(tuple(color.triplet))
+    return colors
+
+
+FRAME_COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]
+
+
+@pytest.fixture
+def animated(tmp_path: Path) -> Path:
+    """A 3-frame GIF, each frame one flat color, shown 100, 200 and 300 ms."""
+    frames = [PILImage.new("RGB", (32, 24), color) for color in FRAME_COLORS]
+    path = tmp_path / "blink.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=[100, 200, 300], loop=0)
+    return path
+
+
+@sync
+async def test_an_animation_shows_one_frame_with_a_counter_and_steps_with_comma_and_dot(animated):
+    app = KmcApp(animated, k=4)
+    async with app.run_test(size=(120, 40)) as pilot:
+        result = await wait_result(pilot, app)
+        original, shown = app.query_one("#original"), app.query_one("#result")
+        # One shared palette for the whole animation; the stats count every frame.
+        assert result.quantized.indices.shape == (3 * 24, 32)
+        assert result.stats.colors == 3 and result.stats.height == 24
+        assert "frame 1/3" in original.caption
+        assert pane_colors(original) == pane_colors(shown) == {FRAME_COLORS[0]}
+        await press(pilot, "full_stop")
+        assert "frame 2/3" in original.caption
+        assert pane_colors(original) == pane_colors(shown) == {FRAME_COLORS[1]}
+        await press(pilot, "comma", "comma")
+        assert "frame 3/3" in original.caption
+        assert pane_colors(original) == pane_colors(shown) == {FRAME_COLORS[2]}
+        # Saving writes the whole animation (APNG for the default PNG output).
+        await press(pilot, "s")
+        saved = animated.with_name("blink-k4.png")
+        await wait_until(pilot, saved.exists, 30, "the saved file")
+        await pilot.app.workers.wait_for_complete()
+    with PILImage.open(saved) as im:
+        assert im.n_frames == 3
+        durations = []
+        for i in range(3):
+            im.seek(i)
+            durations.append(im.info["duration"])
+            assert im.convert("RGB").getpixel((5, 5)) == FRAME_COLORS[i]
+    assert durations == [100, 200, 300]
+
+
+@sync
+async def test_comma_and_dot_do_nothing_on_a_still_image(folder):
+    app = KmcApp(folder / "hopper.png", k=4)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        before = app.query_one("#original").caption
+        await press(pilot, "full_stop", "comma")
+        assert app.query_one("#original").caption == before
+        assert "frame" not in before

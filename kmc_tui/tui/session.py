@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from ..errors import Cancelled, KmcError, PluginError
 from ..formats import FORMATS, K_MAX, K_MIN
 from ..quantize import check_dither
+from .frames import FrameView
 
 T = TypeVar("T")
 
@@ -304,7 +305,9 @@ class Session:
         #: The one copy of the settings; changed only through the methods below.
         self.settings = Settings(k=clamp_k(k), plugin=plugin)
         self.plugins: dict[str, PluginState] = {}
-        self.image: Any = None  # kmc_tui.read.Image
+        self.image: Any = None  # kmc_tui.read.Image (an animation's first frame)
+        self.animation: Any = None  # kmc_tui.animation.Animation, when the image is one
+        self.frames: FrameView | None = None  # the frame shown of `animation`
         self.opening = False  # an image is being read: a save waits for it
         self.loads = Request()
         self.cache = ResultCache()
@@ -434,12 +437,16 @@ class Session:
         self.opening = True
         return self.loads.new()
 
-    def opened(self, request: int, image: Any) -> bool:
-        """The image of `request` was read; False (and nothing changes) when it is stale."""
+    def opened(self, request: int, image: Any, animation: Any = None) -> bool:
+        """The image of `request` was read (with its frames, when animated); False (and
+        nothing changes) when it is stale."""
         if not self.loads.is_current(request):
             return False
         self.opening = False
-        self.image = image
+        self.image, self.animation = image, animation
+        self.frames = None
+        if animation is not None:
+            self.frames = FrameView(len(animation.frames), animation.frames[0].height)
         self.cache.clear()
         self.result = self.result_settings = None
         self._told = set()
@@ -450,7 +457,7 @@ class Session:
             return False
         self.opening = False
         self.pending_save = False
-        self.image = None
+        self.image = self.animation = self.frames = None
         self.cache.clear()
         self.result = self.result_settings = None
         return True
@@ -529,6 +536,13 @@ class Session:
             job.abandon()
         self.runner.abandon()
         return was_computing
+
+    def step_frame(self, delta: int) -> bool:
+        """Show the frame `delta` on (round the ends); False when the image is not animated."""
+        if self.frames is None:
+            return False
+        self.frames = self.frames.stepped(delta)
+        return True
 
     def notes_to_tell(self, notes: Iterable[str]) -> list[str]:
         """The notes not yet told for this image (told once, not at every k)."""

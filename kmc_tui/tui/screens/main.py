@@ -86,6 +86,8 @@ class MainScreen(Screen):
         Binding("p", "next_plugin", "Plugin", tooltip="Next plugin"),
         Binding("f2,P", "plugins", "Plugins", show=False, tooltip="Plugins, with their errors"),
         Binding("d", "next_dither", "Dither", show=False, tooltip="Dithering: off, 0.5, 1"),
+        Binding("comma", "step_frame(-1)", "Frame back", show=False, tooltip="Previous frame"),
+        Binding("full_stop", "step_frame(1)", "Frame on", show=False, tooltip="Next frame"),
         Binding("e", "export_palette", "Export palette", show=False, tooltip="Export palette"),
         Binding("f", "next_format", "Next output format", show=False),
         Binding("v", "cycle_view", "View", tooltip="Cycle view: both, result, original"),
@@ -104,9 +106,11 @@ class MainScreen(Screen):
     class ImageLoaded(Message):
         """An image was read, with the copies the panes and the quick preview use."""
 
-        def __init__(self, request: int, image, display, full_rgb, preview_input) -> None:
+        def __init__(
+            self, request: int, image, display, full_rgb, preview_input, animation=None
+        ) -> None:
             super().__init__()
-            self.request, self.image = request, image
+            self.request, self.image, self.animation = request, image, animation
             self.display, self.full_rgb, self.preview_input = display, full_rgb, preview_input
 
     class LoadFailed(Message):
@@ -298,12 +302,19 @@ class MainScreen(Screen):
 
         def read():
             image = read_image(path)
+            animation = None
+            if image.frames > 1:
+                from ...animation import read_animation
+
+                animation = read_animation(path)
             display = image.downscaled(DISPLAY_PIXELS)
             preview_input = image.downscaled(PREVIEW_PIXELS)
             # Composite once here so drawing never touches alpha.
             display_rgb = composite(display.rgb, display.alpha)
             full_rgb = composite(image.rgb, image.alpha) if image.alpha is not None else image.rgb
-            return self.ImageLoaded(request, image, display_rgb, full_rgb, preview_input)
+            if animation is not None:
+                preview_input = image  # no quick preview: the result covers every frame
+            return self.ImageLoaded(request, image, display_rgb, full_rgb, preview_input, animation)
 
         try:
             loaded = call_with_timeout(
@@ -325,7 +336,7 @@ class MainScreen(Screen):
 
     def on_main_screen_image_loaded(self, message: ImageLoaded) -> None:
         image = message.image
-        if not self.session.opened(message.request, image):
+        if not self.session.opened(message.request, image, message.animation):
             return
         self._preview_input = message.preview_input
         size = (image.width, image.height)
@@ -365,7 +376,9 @@ class MainScreen(Screen):
             return ""
         # Name last: it is what gets cut when the pane is narrow.
         name = image.path.name if image.path else ""
-        return f"{image.width}×{image.height} · {human_bytes(image.file_bytes)} · {name}"
+        frames = self.session.frames
+        shown = f"{frames.label} · " if frames is not None else ""
+        return f"{shown}{image.width}×{image.height} · {human_bytes(image.file_bytes)} · {name}"
 
     # -- quantizing ---------------------------------------------------------------------------
     def start_job(self) -> None:
@@ -415,10 +428,11 @@ class MainScreen(Screen):
             stats.clear(f"computing k={settings.k}…")
         preview_input = self._preview_input if self._preview_input is not job.image else None
         specs = session.plugin(settings.plugin).specs or ()
-        self._quantize(job, preview_input, specs)
+        self._quantize(job, preview_input, specs, session.animation)
 
     @work(thread=True, exclusive=True, group="quantize", description="quantize")
-    def _quantize(self, job: Job, preview_input, specs: tuple) -> None:
+    def _quantize(self, job: Job, preview_input, specs: tuple, animation=None) -> None:
+        from ...animation import ANIMATED_FORMATS, process_animation
         from ...api import process
         from ...quantize import quantize
 
@@ -436,6 +450,17 @@ class MainScreen(Screen):
                     should_stop=should_stop,
                 )
                 self.post_message(self.PreviewReady(job, quick))
+            if animation is not None and settings.format in ANIMATED_FORMATS:
+                return process_animation(
+                    animation,
+                    settings.k,
+                    format=settings.format,
+                    plugin=settings.plugin,
+                    params=settings.param_dict,
+                    dither=settings.dither,
+                    registry=self.registry,
+                    should_stop=should_stop,
+                )
             return process(
                 job.image,
                 settings.k,
@@ -493,8 +518,10 @@ class MainScreen(Screen):
     def _show_result(self, result, settings: Settings) -> None:
         image = result.image
         q = result.quantized
+        frames = self.session.frames
+        indices = q.indices if frames is None else frames.rows(q.indices)
         picture = Picture(
-            (image.width, image.height), indices=q.indices, palette=display_palette(q)
+            (indices.shape[1], indices.shape[0]), indices=indices, palette=display_palette(q)
         )
         self.query_one("#result", HalfBlockView).show(
             picture, result_caption(settings, f"{q.colors} colors")
@@ -693,6 +720,18 @@ class MainScreen(Screen):
             self.post_message(self.Saved(saved.output, len(result.data), note))
             return
         self.post_message(self.Saved(None, 0, f"{folder}: no free name for {base}{ext}"))
+
+    def action_step_frame(self, delta: int) -> None:
+        session = self.session
+        if not session.step_frame(delta):
+            return
+        frame = session.animation.frames[session.frames.index]
+        rgb = composite(frame.rgb, frame.alpha)
+        self.query_one("#original", HalfBlockView).show(
+            Picture((frame.width, frame.height), rgb=rgb), self._original_caption()
+        )
+        if session.result is not None:
+            self._show_result(session.result, session.result_settings)
 
     def action_export_palette(self) -> None:
         session = self.session
