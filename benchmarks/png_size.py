@@ -109,8 +109,8 @@ def measure(repeat: int) -> list[dict]:
 def measure_deflaters(repeat: int) -> list[dict]:
     """Bytes and seconds of every candidate deflate on each photo's rows, against pngquant.
 
-    A file's bytes are level 0's file less its zlib-6 IDAT data plus the candidate's: the
-    other chunks are the same at every level. Candidates are interleaved in each repeat."""
+    A file's bytes are level 0's file less its IDAT data plus the candidate's: the other
+    chunks are the same at every level. Candidates are interleaved in each repeat."""
     from PIL import Image
 
     rows = []
@@ -124,7 +124,7 @@ def measure_deflaters(repeat: int) -> list[dict]:
                 n = len(q.palette)
                 bits = 1 if n <= 2 else 2 if n <= 4 else 4 if n <= 16 else 8
                 raw = _pack_rows(q.indices, bits)
-                base = len(encode(q, "png", optimize=0)) - len(deflate_with(raw, "zlib", 6))
+                base = len(encode(q, "png", optimize=0)) - len(deflate_with(raw, *DEFLATERS[0]))
                 row = {"image": name, "k": k, "pngquant": pngquant(case.png, k, Path(tmp) / "p")[0]}
                 times: dict = {}
                 for _ in range(repeat):
