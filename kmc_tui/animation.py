@@ -154,16 +154,24 @@ def quantize_animation(
 
 
 def encode_animation(
-    animation: Animation, frames: list, format: str, *, optimize: int = DEFAULT_OPTIMIZE
+    animation: Animation,
+    frames: list,
+    format: str,
+    *,
+    optimize: int = DEFAULT_OPTIMIZE,
+    metadata=None,
 ) -> bytes:
-    """The quantized `frames` as an animated GIF, APNG (``png``) or lossless WebP."""
+    """The quantized `frames` as an animated GIF, APNG (``png``) or lossless WebP; `metadata`
+    (:class:`~kmc_tui.read.Metadata`) where the format holds it, as for a still image."""
     from PIL import Image as PILImage
+
+    from .encode import _pillow_metadata
 
     fmt = format
     if fmt not in ANIMATED_FORMATS:
         raise ParameterError(f"{fmt} cannot hold an animation")
     if fmt == "png":
-        return encode_apng(animation, frames, optimize=optimize)
+        return encode_apng(animation, frames, optimize=optimize, metadata=metadata)
     options: dict = {"save_all": True, "duration": list(animation.durations)}
     if animation.loop is not None:
         options["loop"] = animation.loop
@@ -172,6 +180,7 @@ def encode_animation(
         for q in frames:
             images.append(PILImage.fromarray(q.rgba() if q.alpha is not None else q.rgb()))
         options.update(lossless=True, quality=100 if optimize >= 2 else 80)
+        options.update(_pillow_metadata(metadata, "webp"))
         if animation.loop is None:
             options["loop"] = 1
     else:  # GIF: one transparent entry at most, a local palette where frames differ
@@ -189,7 +198,7 @@ def encode_animation(
             if transparent is not None:
                 img.info["transparency"] = transparent
             images.append(img)
-        return _gif_bytes(animation, images)
+        return _gif_bytes(animation, images, _pillow_metadata(metadata, "gif").get("comment"))
     buf = io.BytesIO()
     images[0].save(buf, format=fmt.upper(), append_images=images[1:], **options)
     return buf.getvalue()
@@ -202,6 +211,7 @@ def process_animation(
     format: str,
     per_frame_palette: bool = False,
     optimize: int = DEFAULT_OPTIMIZE,
+    metadata=None,
     **options,
 ):
     """Quantize, encode and measure an animation; the :class:`~kmc_tui.api.Result` of it all.
@@ -218,7 +228,7 @@ def process_animation(
     frames = quantize_animation(animation, k, per_frame_palette=per_frame_palette, **options)
     quantize_seconds = time.perf_counter() - started
     started = time.perf_counter()
-    data = encode_animation(animation, frames, format, optimize=optimize)
+    data = encode_animation(animation, frames, format, optimize=optimize, metadata=metadata)
     encode_seconds = time.perf_counter() - started
     # The whole animation as one quantized image: per-frame palettes side by side.
     first = frames[0]
@@ -267,7 +277,9 @@ def process_animation(
     return Result(image, whole, data, format, stats)
 
 
-def encode_apng(animation: Animation, frames: list, *, optimize: int = DEFAULT_OPTIMIZE) -> bytes:
+def encode_apng(
+    animation: Animation, frames: list, *, optimize: int = DEFAULT_OPTIMIZE, metadata=None
+) -> bytes:
     """An indexed APNG: one palette, every frame a full canvas drawn with blend "source".
 
     Written here (not by Pillow) so the frames stay indexed, none is merged into another, and
@@ -283,7 +295,9 @@ def encode_apng(animation: Animation, frames: list, *, optimize: int = DEFAULT_O
     if len(palettes) > 1:
         raise ParameterError("APNG holds one palette for all frames: use GIF or WebP output")
     first = frames[0]
-    still = encode_png(first.palette, first.alpha, first.indices, optimize=optimize)
+    still = encode_png(
+        first.palette, first.alpha, first.indices, optimize=optimize, metadata=metadata
+    )
     # The still image's chunks up to its IDAT, then acTL; the IDAT is frame 1's pixels.
     idat_at = 8
     while still[idat_at + 4 : idat_at + 8] != b"IDAT":
@@ -327,7 +341,7 @@ def _apng_disposal(animation: Animation) -> list[int]:
     return [d if d in (0, 1, 2) else 0 for d in animation.disposal]
 
 
-def _gif_bytes(animation: Animation, images: list) -> bytes:
+def _gif_bytes(animation: Animation, images: list, comment: bytes | None = None) -> bytes:
     """An animated GIF of palette frames, one image block per frame.
 
     Pillow's own writer merges a frame into the one before when they are the same picture;
@@ -339,6 +353,8 @@ def _gif_bytes(animation: Animation, images: list) -> bytes:
     info: dict = {"optimize": False}
     if animation.loop is not None:
         info["loop"] = animation.loop
+    if comment:
+        info["comment"] = comment
     header, _ = GifImagePlugin.getheader(first.copy(), None, info)
     parts = list(header)
     disposal = animation.disposal if animation.format == "GIF" else None

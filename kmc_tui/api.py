@@ -308,6 +308,7 @@ def compress(
             format=fmt,
             per_frame_palette=per_frame_palette,
             palette_format=fmt in PALETTE_FORMATS,
+            metadata=image.metadata if keep_metadata else None,
             **settings,
         )
         seconds.update(result.stats.seconds)

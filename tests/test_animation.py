@@ -147,3 +147,29 @@ def test_frames_count_toward_the_pixel_limit(tmp_path, cli):
     done = cli("compress", "-i", src, "-o", tmp_path / "out.gif", "--max-pixels", "4000")
     assert done.returncode == 1 and "4 frames" in done.stderr and "--max-pixels" in done.stderr
     assert not (tmp_path / "out.gif").exists()
+
+
+def test_a_target_is_refused_for_an_animated_output(tmp_path, cli):
+    src = save_animation(tmp_path / "in.gif", source_frames(), loop=0)
+    out = tmp_path / "out.gif"
+    done = cli("compress", "-i", src, "-o", out, "--max-delta-e", "3")
+    assert done.returncode == 1
+    assert "a target chooses k for one still image" in done.stderr
+    assert done.stderr.strip().count("\n") == 0 and not out.exists()
+    # The first frame alone (a still output) can have one.
+    done = cli("compress", "-i", src, "-o", tmp_path / "out.jpg", "--max-delta-e", "3")
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize("out_kind", ["gif", "png"])
+def test_keep_metadata_keeps_an_animations_comment(tmp_path, cli, out_kind):
+    src = save_animation(tmp_path / "in.gif", source_frames(), loop=0, comment=b"made by hand")
+    kept, dropped = tmp_path / f"kept.{out_kind}", tmp_path / f"dropped.{out_kind}"
+    done = cli("compress", "-i", src, "-o", kept, "-k", "8", "--keep-metadata")
+    assert done.returncode == 0, done.stderr
+    assert cli("compress", "-i", src, "-o", dropped, "-k", "8").returncode == 0
+    with PILImage.open(kept) as im, PILImage.open(dropped) as plain:
+        assert im.n_frames == plain.n_frames == 4
+        comment = im.info.get("comment")
+        assert (comment.decode() if isinstance(comment, bytes) else comment) == "made by hand"
+        assert "comment" not in plain.info
