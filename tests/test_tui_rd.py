@@ -185,20 +185,22 @@ def cli_k(path: Path, *args: str) -> int:
 
 @sync
 async def test_t_with_a_delta_e_target_sets_the_k_the_cli_chooses(folder):
-    app = KmcApp(folder / HOPPER.name, k=4)
+    app = KmcApp(folder / SMALL.name, k=4)
     async with app.run_test(size=(100, 30)) as pilot:
+        await wait_result(pilot, app)
+        await press(pilot, "d")  # the search runs with the settings in use: dithered here
         await wait_result(pilot, app)
         await press(pilot, "t")
         assert isinstance(app.screen, TargetScreen)
-        await press(pilot, *"3", "enter")
+        await press(pilot, *"2", "enter")
         assert not isinstance(app.screen, TargetScreen)
         await wait_until(pilot, lambda: app.session.settings.k != 4, 120, "k to jump")
         result = await wait_result(pilot, app)
         k = app.session.settings.k
         assert result.search is not None and result.search.k == k
-        assert result.stats.delta_e <= 3
-        assert str(k) in app.query_one("#k").value
-    assert k == cli_k(folder / HOPPER.name, "--max-delta-e", "3")
+        assert result.stats.delta_e <= 2 and app.session.settings.dither
+        assert str(k) == app.query_one("#k").value
+    assert k == cli_k(folder / SMALL.name, "--dither", "--max-delta-e", "2")
 
 
 @sync
