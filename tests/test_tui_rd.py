@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PIL import Image as PILImage
 from tui_support import (
     DATA,
     HOPPER,
@@ -47,10 +48,12 @@ def _no_env_plugins(monkeypatch):
 def folder(tmp_path: Path) -> Path:
     for source in (SMALL, HOPPER, DATA / "pillow" / "hopper_gray.jpg"):
         shutil.copy(source, tmp_path / source.name)
+    with PILImage.open(HOPPER) as hopper:  # 64x64: estimates on one 32x32 tile differ
+        hopper.convert("RGB").crop((32, 32, 96, 96)).save(tmp_path / "crop.png")
     return tmp_path
 
 
-# -- the curve, without a terminal --------------------------------------------------------------
+# -- the curve, without a terminal -------------------------------------------------------------
 
 
 def test_curve_holds_the_ladder_and_the_current_k_and_real_runs_replace_estimates():
@@ -73,7 +76,7 @@ def test_curve_holds_the_ladder_and_the_current_k_and_real_runs_replace_estimate
     assert curve.step(15, -1000) == 2 and curve.step(15, 1000) == 256
 
 
-# -- the R–D view ---------------------------------------------------------------------------------
+# -- the R–D view -----------------------------------------------------------------------------
 
 
 def plot_text(app) -> str:
@@ -81,16 +84,29 @@ def plot_text(app) -> str:
 
 
 @sync
-async def test_r_fills_the_curve_marks_k_and_the_knee_and_keys_pick_a_k(folder):
-    app = KmcApp(folder / SMALL.name, k=16)
+async def test_r_fills_the_curve_marks_k_and_the_knee_and_keys_pick_a_k(folder, monkeypatch):
+    # Estimates on a 32x32 tile of the 64x64 image first, then real runs replace them.
+    monkeypatch.setattr(RateDistortionScreen, "estimate_pixels", 1024)
+    added = []
+    add = Curve.add
+
+    def recording_add(self, trial):
+        added.append((trial.k, trial.estimate))
+        return add(self, trial)
+
+    monkeypatch.setattr(Curve, "add", recording_add)
+    app = KmcApp(folder / "crop.png", k=16)
     async with app.run_test(size=(80, 24)) as pilot:
         await wait_result(pilot, app)
         await press(pilot, "r")
         screen = app.screen
         assert isinstance(screen, RateDistortionScreen)
         curve = screen.curve
-        await wait_until(pilot, lambda: curve.complete, 120, "every point a real run")
+        await wait_until(pilot, lambda: curve.complete, 240, "every point a real run")
         await settle(pilot)
+        first_real = [estimate for _, estimate in added].index(False)
+        assert sorted(k for k, _ in added[:first_real]) == list(curve.ks)  # all estimates
+        assert sorted(k for k, e in added[first_real:] if not e) == list(curve.ks)
         assert len(curve.ks) >= 20 and curve.ks[0] == 2 and curve.ks[-1] == 256
         # Each point is what a plain run at that k gives (the curve is the stats' figures).
         from kmc_tui import process
@@ -166,7 +182,7 @@ async def test_the_view_is_in_the_command_palette_and_needs_an_image(folder):
         assert seen.count(("warning", "open an image first")) == 2
 
 
-# -- targets ----------------------------------------------------------------------------------------
+# -- targets --------------------------------------------------------------------------------
 
 
 def cli_k(path: Path, *args: str) -> int:
@@ -250,7 +266,7 @@ async def test_t_refuses_a_bad_target_and_escape_stops_a_search(folder):
         assert app.session.settings.k == 4
 
 
-# -- the stats panel ------------------------------------------------------------------------------
+# -- the stats panel ---------------------------------------------------------------------------
 
 
 @sync

@@ -59,6 +59,9 @@ class RateDistortionScreen(Screen[int | None]):
         Binding("escape,r", "leave", "Back", tooltip="Back without changing k"),
     ]
 
+    #: Pixels of the sample the first estimates run on (tests lower it for small images).
+    estimate_pixels = ESTIMATE_PIXELS
+
     class PointReady(Message):
         """A point of `curve` was computed."""
 
@@ -138,7 +141,7 @@ class RateDistortionScreen(Screen[int | None]):
                         self.image,
                         todo,
                         estimate=estimate,
-                        sample=ESTIMATE_PIXELS,
+                        sample=self.estimate_pixels,
                         plugin=settings.plugin,
                         params=settings.param_dict,
                         dither=settings.dither,
