@@ -276,7 +276,9 @@ class RateDistortionScreen(Screen[int | None]):
         size = human_bytes(point.bytes)
         ratio = f" ({point.bytes / input_bytes:.2f}× the input)" if input_bytes else ""
         kind = "estimate" if point.estimate else "real run"
-        return f"{MARK_SELECTED} k={k}: {size}{ratio} · ΔE2000 {point.delta_e:.2f} · {kind}"
+        found = self.curve.knee()
+        knee = " · the knee" if found is not None and found.k == k else ""
+        return f"{MARK_SELECTED} k={k}: {size}{ratio} · ΔE2000 {point.delta_e:.2f} · {kind}{knee}"
 
     # -- keys ---------------------------------------------------------------------------------
     def _select(self, k: int) -> None:
