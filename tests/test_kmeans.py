@@ -7,6 +7,8 @@ KMeans on every pixel (the reference) stays quick.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import kmc_kmeans
 import numpy as np
@@ -17,7 +19,7 @@ from PIL import Image as PILImage
 from skimage.color import rgb2lab
 from sklearn.cluster import KMeans
 
-from kmc_tui import as_image, quantize, read_image
+from kmc_tui import as_image, compress, quantize, read_image
 from kmc_tui.errors import Cancelled
 from kmc_tui.registry import ColorHistogram
 from kmc_tui.stats import srgb8_to_lab
@@ -176,6 +178,28 @@ def test_color_space_is_offered_validated_and_used(cli, tmp_path):
         assert not out.exists()
 
 
+def test_the_bytes_written_do_not_depend_on_the_number_of_threads(tmp_path):
+    # Threaded sums add in an order that depends on the thread count: with one thread and with
+    # two, the same image and seed must still give the same file.
+    from threadpoolctl import threadpool_limits
+
+    src = tmp_path / "rocket.png"
+    PILImage.fromarray(small_photo("rocket.jpg", 120_000).rgb).save(src)
+    k = 64
+    colors = np.unique(np.asarray(PILImage.open(src)).reshape(-1, 3), axis=0)
+    # Enough work that the Lloyd passes over all colors do run on two threads.
+    assert len(colors) * k >= kmc_kmeans.THREADED_MIN_WORK
+    outs = []
+    for threads in (1, 2):
+        with threadpool_limits(threads):
+            if kmc_kmeans.lloyd_kernels()[-1]() != threads:
+                pytest.skip("this machine runs fewer than two OpenMP threads")
+            out = tmp_path / f"threads{threads}.png"
+            compress(src, out, k)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1]
+
+
 def test_lab_features_match_scikit_image():
     levels = np.arange(0, 256, 5, dtype=np.uint8)
     grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
@@ -299,14 +323,14 @@ def test_a_changed_private_kernel_is_detected_and_the_public_path_used(monkeypat
 
 def counting_kernels(monkeypatch) -> list[int]:
     """Make the plugin's compiled Lloyd pass count its calls; returns the one-item counter."""
-    lloyd, inertia_kernel, threads = kmc_kmeans.lloyd_kernels()
+    lloyd, threads = kmc_kmeans.lloyd_kernels()
     passes = [0]
 
     def counted(*args):
         passes[0] += 1
         return lloyd(*args)
 
-    monkeypatch.setattr(kmc_kmeans, "lloyd_kernels", lambda: (counted, inertia_kernel, threads))
+    monkeypatch.setattr(kmc_kmeans, "lloyd_kernels", lambda: (counted, threads))
     return passes
 
 
@@ -344,3 +368,51 @@ def test_should_stop_is_polled_every_pass_and_stops_the_run_before_the_next(monk
             KMeansQuantizer().quantize(hist, k, seed=3, should_stop=stop_at(turn, asked))
         # It stopped at the first True: not asked again, and no pass started after it.
         assert len(asked) == turn and asked[-1] == passes[0], (turn, asked, passes)
+
+
+def test_quantizing_runs_neither_scipy_stats_nor_sklearn_clusters_estimators_yet_both_work():
+    # scikit-learn's start-up imports scipy.stats and sklearn.cluster every estimator: about
+    # half of a CLI run on a small photo. The plugin needs neither; they still work when used.
+    code = """
+import sys
+import numpy as np
+from kmc_kmeans import KMeansQuantizer
+from kmc_tui.registry import ColorHistogram
+rng = np.random.default_rng(0)
+colors = np.unique(rng.integers(0, 256, (5000, 3), dtype=np.uint8), axis=0)
+KMeansQuantizer.warm_up()
+out = KMeansQuantizer().quantize(ColorHistogram(colors, np.ones(len(colors), np.int64)), 8)
+loaded = [name in sys.modules for name in ("scipy.stats._stats_py", "sklearn.cluster._kmeans")]
+print(len(out.palette), *loaded)
+import scipy.stats
+from sklearn.cluster import KMeans
+print(scipy.stats.norm.cdf(0.0), KMeans(2, n_init=1).fit(colors[:50].astype(float)).n_clusters)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["8", "False", "False", "0.5", "2"], proc.stdout
+
+
+def test_dense_dark_region_gets_its_share_of_centers():
+    # A night sky: thousands of near-black colors on many pixels each, and a patch of brighter
+    # ones. Coarse cells would hold the whole dark region in a handful of points, and k-means on
+    # them would leave it far too few centers; cells with much error in them are refined.
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, 14, (6000, 3))
+    bright = rng.integers(90, 170, (6000, 3))
+    colors = np.unique(np.vstack([dark, bright]).astype(np.uint8), axis=0)
+    counts = np.where(colors.max(1) < 14, 400, 1).astype(np.int64)
+    feats, weights = to_features(colors, "lab").astype(np.float64), counts.astype(np.float64)
+
+    def objective(palette):
+        centers = to_features(palette, "lab").astype(np.float64)
+        d = ((feats[:, None] - centers[None]) ** 2).sum(2)
+        return float(d.min(1) @ weights)
+
+    k = 64
+    ours = objective(KMeansQuantizer().quantize(ColorHistogram(colors, counts), k).palette)
+    refs = []
+    for seed in range(3):
+        model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(feats, sample_weight=weights)
+        refs.append(objective(from_features(model.cluster_centers_.astype(np.float32), "lab")))
+    assert ours <= 1.01 * float(np.median(refs)), (ours, refs)
