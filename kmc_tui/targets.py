@@ -56,6 +56,11 @@ _SLOPE_RANGE = {"delta_e": (-1.5, -0.1), "bytes": (0.05, 1.0)}
 _KNEE_MIN_BEND = 0.02
 #: Largest slope (against log k) of the log of real over estimated values, past the real runs.
 _RATIO_SLOPE = 0.15
+#: Estimates stop once the next would be this close (a fraction of k) to one already run: the
+#: real runs' calibration moves the answer by more than that.
+_ESTIMATE_CLOSE = 0.06
+#: When the prediction is this close (in colors) to the last real run, its neighbour is tried.
+_SNAP = 2
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([kmg])(i?)b?|b)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 0, "k": 1, "m": 2, "g": 3}
@@ -477,11 +482,15 @@ class _Search:
         elif not real:
             k = first_high
         elif last == "high":
-            # Aim at the low neighbour; further each time the same side comes back, but not
-            # past half the k just run.
-            k = max(min(first_high - 1, hi - 2 ** (streak - 1)), hi // 2)
+            # Aim at the low neighbour; further from the third time the same side comes back
+            # (the prediction is off), but not past half the k just run.
+            k = max(min(first_high - 1, hi - 2 ** max(0, streak - 2)), hi // 2)
+            if hi - k <= _SNAP:
+                k = hi - 1
         elif last == "low":
-            k = min(max(first_high, lo + 2 ** (streak - 1)), 2 * lo + 1)
+            k = min(max(first_high, lo + 2 ** max(0, streak - 2)), 2 * lo + 1)
+            if k - lo <= _SNAP:
+                k = lo + 1
         else:
             k = first_high
         return int(min(max(k, lo + 1), hi - 1))
@@ -493,6 +502,10 @@ class _Search:
         stop = 1 if real else max(1, self.k_max // 40)
         while hi - lo > max(1, min(stop, hi // 20)):
             k = self._bracket(lo, hi, real=real, last=last, streak=streak, stalled=stalled)
+            if not real and any(
+                abs(k - e) <= max(1, round(_ESTIMATE_CLOSE * k)) for e in self.estimates
+            ):
+                break
             value = self._try(k, estimate=not real)
             side = "high" if self.high(value) else "low"
             streak = streak + 1 if side == last else 1

@@ -24,7 +24,14 @@ from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from ...errors import Cancelled, KmcError, OutputError, OutputExists, shown
+from ...errors import (
+    Cancelled,
+    KmcError,
+    OutputError,
+    OutputExists,
+    TargetUnreachable,
+    shown,
+)
 from ...formats import FORMAT_EXTENSIONS, human_bytes
 from ..session import (
     DISPLAY_PIXELS,
@@ -105,6 +112,8 @@ class MainScreen(Screen):
         Binding("e", "export_palette", "Export palette", show=False, tooltip="Export palette"),
         Binding("f", "next_format", "Next output format", show=False),
         Binding("v", "cycle_view", "View", tooltip="Cycle view: both, result, original"),
+        Binding("r", "rate_distortion", "R–D", tooltip="Rate–distortion view: size against ΔE2000"),
+        Binding("t", "target", "Target", tooltip="Target: choose k for a ΔE2000 or a size"),
         Binding("z", "zoom(1)", "Zoom in", show=False),
         Binding("x", "zoom(-1)", "Zoom out", show=False),
         Binding("1", "zoom_one", "Zoom to 1:1 pixels", show=False),
@@ -154,6 +163,18 @@ class MainScreen(Screen):
             super().__init__()
             self.job, self.blocker = job, blocker
 
+    class TargetProgress(Message):
+        """A target search tried a k."""
+
+        def __init__(self, job: Job, target, trial) -> None:
+            super().__init__()
+            self.job, self.target, self.trial = job, target, trial
+
+    class TargetFound(Message):
+        def __init__(self, job: Job, target, result) -> None:
+            super().__init__()
+            self.job, self.target, self.result = job, target, result
+
     class PluginReady(Message):
         def __init__(self, name: str, specs: tuple | None, error: BaseException | None) -> None:
             super().__init__()
@@ -192,6 +213,7 @@ class MainScreen(Screen):
         self._preview_input = None
         self._last_request = 0.0
         self._settling: Timer | None = None
+        self.target = None  # the last target asked for (kmc_tui.targets.Target)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -549,6 +571,9 @@ class MainScreen(Screen):
             self.action_save()
 
     def on_main_screen_job_failed(self, message: JobFailed) -> None:
+        if isinstance(message.error, TargetUnreachable):
+            self._target_unreachable(message.job, message.error)
+            return
         text = self.session.failed(message.job, message.error)
         if text is None:
             return  # a stale job (its plugin's error is still kept for the plugins screen)
@@ -559,6 +584,17 @@ class MainScreen(Screen):
         self.query_one(StatsPanel).clear("no result: quantizing failed")
         self.query_one(PaletteView).show_palette(None, None)
         self.notify(text, title="quantizing failed", severity="error", timeout=8)
+
+    def _target_unreachable(self, job: Job, error: TargetUnreachable) -> None:
+        """A target no k meets: say so; k and the result shown stay as they were."""
+        if not self.session.search_ended(job):
+            return
+        self.notify(str(error), title="target not reachable", severity="warning", timeout=8)
+        shown, settings = self.session.result, self.session.result_settings
+        if shown is not None and settings == self.session.settings:
+            self._show_result(shown, settings)
+        else:
+            self._start_job_now()
 
     # -- settings -----------------------------------------------------------------------------
     def _settings_changed(self, changed: bool) -> None:
@@ -631,6 +667,100 @@ class MainScreen(Screen):
         self.view_mode = order[(order.index(self.shown_view) + 1) % len(order)]
         self.set_class(True, f"-view-{self.view_mode}")
         self._show_no_image(self._no_image_text)
+
+    def action_rate_distortion(self) -> None:
+        from .rate_distortion import RateDistortionScreen
+
+        if not self.session.ready():
+            self.notify("open an image first", severity="warning")
+            return
+
+        def taken(k: int | None) -> None:
+            if k is not None:
+                self._settings_changed(self.session.set_k(k))
+
+        screen = RateDistortionScreen(
+            self.session, self.registry, preview_input=self._preview_input
+        )
+        self.app.push_screen(screen, taken)
+
+    def action_target(self) -> None:
+        from .target import TargetScreen
+
+        if not self.session.ready():
+            self.notify("open an image first", severity="warning")
+            return
+        self.app.push_screen(TargetScreen(self.target), self.find_k)
+
+    def find_k(self, target) -> None:
+        """Search for k under `target` as the CLI does (same search, same settings), as a job
+        that escape or any new setting stops; k jumps to the answer when it comes."""
+        if target is None:
+            return
+        self.target = target
+        self._stop_settling()
+        job = self.session.start_search()
+        if job is None:
+            return
+        self.query_one("#result", HalfBlockView).set_caption(
+            result_caption(job.settings, f"finding k for {target}…")
+        )
+        self.query_one(StatsPanel).clear(f"finding k for {target}…")
+        self._search(job, target)
+
+    @work(thread=True, exclusive=True, group="quantize", description="find k")
+    def _search(self, job: Job, target) -> None:
+        from ...targets import search_k
+
+        settings = job.settings
+
+        def compute(should_stop):
+            return search_k(
+                job.image,
+                target,
+                plugin=settings.plugin,
+                params=settings.param_dict,
+                dither=settings.dither,
+                format=settings.format,
+                registry=self.registry,
+                should_stop=should_stop,
+                on_trial=lambda trial: self.post_message(self.TargetProgress(job, target, trial)),
+            )
+
+        try:
+            result = self.session.runner.run(job, compute)
+        except Cancelled:
+            return
+        except Exception as exc:  # noqa: BLE001 - unreachable, or a plugin's error
+            self.post_message(self.JobFailed(job, exc))
+            return
+        self.post_message(self.TargetFound(job, target, result))
+
+    def on_main_screen_target_progress(self, message: TargetProgress) -> None:
+        if message.job is not self.session.job or not self.session.computing:
+            return
+        trial = message.trial
+        kind = "estimate" if trial.estimate else "run"
+        self.query_one("#result", HalfBlockView).set_caption(
+            result_caption(
+                message.job.settings, f"finding k for {message.target}: {kind} k={trial.k}…"
+            )
+        )
+
+    def on_main_screen_target_found(self, message: TargetFound) -> None:
+        result = message.result
+        if not self.session.found(message.job, result):
+            return
+        search = result.search
+        real = sum(1 for t in search.trials if not t.estimate)
+        self.notify(
+            f"{message.target}: k={search.k} ({real} real runs, "
+            f"{len(search.trials) - real} estimates)",
+            title="target",
+            timeout=6,
+        )
+        self.query_one(Controls).show(self.session.settings)
+        self._start_job_now()  # the answer is in the cache: shown at once
 
     def action_cancel(self) -> None:
         files = self.query_one("#files", FileBrowser)
