@@ -82,7 +82,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kmc-tui",
         description="Reduce images to k colors. With no command (or a PATH), open the "
-        "terminal UI on PATH (a folder or an image; default: the current folder).",
+        "terminal UI on PATH (a folder or an image; default: the last folder, else the current "
+        "one).",
     )
     parser.add_argument("--version", action="version", version=f"kmc-tui {__version__}")
     plugin_dirs = argparse.ArgumentParser(add_help=False)
@@ -193,7 +194,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     t = sub.add_parser("tui", parents=[plugin_dirs], help="open the terminal UI (the default)")
-    t.add_argument("path", nargs="?", default=".")
+    t.add_argument(
+        "path", nargs="?", default=None, help="folder or image (default: the last folder, or .)"
+    )
+    t.add_argument(
+        "--no-config",
+        action="store_true",
+        help="neither read nor write the remembered folder and settings",
+    )
     return parser
 
 
@@ -574,14 +582,21 @@ def cmd_plugins(args, out) -> int:
     return 0
 
 
-def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
-    target = Path(path)
-    if not target.exists():
-        print(f"kmc-tui: error: {target}: no such file or folder", file=sys.stderr)
+def cmd_tui(path: str | None, plugin_dirs: list[str], *, use_config: bool = True) -> int:
+    if path is not None and not Path(path).exists():
+        print(f"kmc-tui: error: {path}: no such file or folder", file=sys.stderr)
         return 2
     from .tui.app import KmcApp
+    from .tui.config import default_config_path
 
-    KmcApp(target, plugin_dirs=plugin_dirs).run()
+    if path is None and not use_config:
+        path = "."
+    app = KmcApp(
+        path, plugin_dirs=plugin_dirs, config=default_config_path() if use_config else None
+    )
+    app.run()
+    if app.config_error:
+        print(f"kmc-tui: {app.config_error}", file=sys.stderr)
     return 0
 
 
@@ -649,7 +664,7 @@ def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
     logging.getLogger("PIL").addHandler(logging.NullHandler())
     if args.command == "tui":
         try:
-            return cmd_tui(args.path, args.plugin_dir)
+            return cmd_tui(args.path, args.plugin_dir, use_config=not args.no_config)
         except KeyboardInterrupt:
             print("kmc-tui: interrupted", file=sys.stderr)
             return 130

@@ -2,7 +2,8 @@
 
 The app composes and routes: it builds the :class:`~kmc_tui.tui.session.Session`, opens the
 :class:`~kmc_tui.tui.screens.main.MainScreen` (which owns the layout and the work), sets the
-width breakpoints, and offers every key binding in the command palette.
+width breakpoints, offers every key binding in the command palette, and reads and writes the
+config file (:mod:`~kmc_tui.tui.config`) when it is given one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 
 from .. import Registry
+from .config import Config, load_config, save_config
 from .screens.main import NARROW, MainScreen
 from .session import Session
 
@@ -31,9 +33,12 @@ class KmcApp(App):
         A folder to browse, or an image (its folder opens with it selected and shown).
     plugin_dirs : sequence of path-like
         Folders of single-file quantizer plugins.
-    k, plugin : initial settings.
+    k, plugin : initial settings (when there is no config).
     registry : Registry, optional
         Use this registry instead of discovering plugins.
+    config : path-like, optional
+        Remember the folder, settings and file order in this file: read at start (its settings
+        replace `k` and `plugin`; its folder is opened when `path` is None), written at exit.
     """
 
     TITLE = "kmc-tui"
@@ -53,10 +58,28 @@ class KmcApp(App):
         k: int = 16,
         plugin: str = "kmeans",
         registry: Registry | None = None,
+        config: str | os.PathLike | None = None,
     ):
         super().__init__()
         self.registry = registry if registry is not None else Registry(plugin_dirs)
-        self.session = Session(self.registry.names(), k=k, plugin=plugin)
+        self.config_path = Path(config) if config is not None else None
+        self._config_warning: str | None = None
+        self.config_error: str | None = None
+        if self.config_path is not None:
+            remembered, self._config_warning = load_config(self.config_path)
+        else:
+            remembered = Config(k=k, plugin=plugin)
+        self.config = remembered
+        self.session = Session(
+            self.registry.names(),
+            k=remembered.k,
+            plugin=remembered.plugin,
+            dither=remembered.dither,
+            format=remembered.format,
+            params=remembered.params,
+        )
+        if path is None and remembered.folder and Path(remembered.folder).is_dir():
+            path = remembered.folder
         target = Path(path if path is not None else Path.cwd()).absolute()
         self._open_on_start: Path | None = None
         self._start_error: str | None = None
@@ -70,13 +93,38 @@ class KmcApp(App):
             self._start_error = f"{target}: no such file or folder"
 
     def get_default_screen(self) -> Screen:
-        return MainScreen(
+        self._main = MainScreen(
             self.session,
             self.registry,
             folder=self._folder,
             open_on_start=self._open_on_start,
             start_error=self._start_error,
+            sort=self.config.sort,
         )
+        return self._main
+
+    def on_mount(self) -> None:
+        if self._config_warning:
+            self.notify(self._config_warning, title="config", severity="warning", timeout=8)
+
+    def on_unmount(self) -> None:
+        """Remember the folder and the settings (only with a config file)."""
+        if self.config_path is None:
+            return
+        main = self._main
+        settings = self.session.settings
+        folder = main.browsed_folder
+        self.config = Config(
+            folder=str(folder) if folder is not None else self.config.folder,
+            k=settings.k,
+            plugin=settings.plugin,
+            dither=settings.dither,
+            format=settings.format,
+            params=self.session.chosen_params(),
+            sort=main.file_order,
+        )
+        #: Why the config could not be written, for the command line to say after the exit.
+        self.config_error = save_config(self.config, self.config_path)
 
     @property
     def main(self) -> MainScreen:
@@ -104,6 +152,8 @@ class KmcApp(App):
 
         titles = set()
         for command in super().get_system_commands(screen):
+            if command.title == "Keys":
+                continue  # Textual's key panel: ours (the help screen) lists every key
             titles.add(command.title)
             yield command
         for node, binding in self.key_bindings(screen):
