@@ -102,6 +102,25 @@ async def test_enter_and_escape_leave_the_k_field_and_keys_work_again(folder):
 
 
 @sync
+async def test_keys_typed_right_after_k_or_slash_land_in_the_field(folder):
+    """A terminal delivers "k32" or "/hop" typed fast (or pasted) as one burst: none of the
+    keys after the first may be taken by the list or the bindings."""
+    app = KmcApp(folder, k=4)
+    async with app.run_test(size=(120, 36)) as pilot:
+        browser = app.query_one(FileBrowser)
+        await wait_until(pilot, lambda: not browser.loading_folder, 10, "listing")
+        for key, char in [("k", "k"), ("3", "3"), ("2", "2"), ("enter", "\r")]:
+            app.post_message(events.Key(key, char))  # no pause between them
+        await wait_until(pilot, lambda: app.session.settings.k == 32, 5, "k=32")
+        assert app.focused is browser
+        for key, char in [("slash", "/"), ("h", "h"), ("o", "o"), ("enter", "\r")]:
+            app.post_message(events.Key(key, char))
+        await wait_until(pilot, lambda: browser.pattern == "ho", 5, "the filter")
+        assert names(browser) == ["..", "hopper.png"] and browser.file_order == "name"
+        assert not app.screen.comparing
+
+
+@sync
 async def test_every_key_works_from_every_panel_but_a_text_field(folder):
     app = KmcApp(folder / "hopper.png", k=4)
     async with app.run_test(size=(120, 36)) as pilot:
@@ -349,6 +368,17 @@ async def test_v_changes_the_view_at_every_press_and_the_panes_line_up(folder, s
         def shown():
             return tuple(p.id for p in app.screen.query(HalfBlockView) if p.display)
 
+        def assert_lined_up():
+            original, result = app.screen.query(HalfBlockView)
+            assert original.size == result.size
+            assert original.region.y == result.region.y or original.region.x == result.region.x
+            # The picture is drawn over the same cells in both.
+            for axis in (0, 1):
+                drawn = (original._grid()[axis] >= 0).tolist()
+                assert drawn == (result._grid()[axis] >= 0).tolist()
+
+        if shown() == ("original", "result"):
+            assert_lined_up()  # as opened, before any key
         views = [shown()]
         for _ in range(3):
             await press(pilot, "v")
@@ -359,12 +389,7 @@ async def test_v_changes_the_view_at_every_press_and_the_panes_line_up(folder, s
         while shown() != ("original", "result"):
             await press(pilot, "v")
             await pilot.pause(0.1)
-        original, result = app.screen.query(HalfBlockView)
-        assert original.size == result.size
-        assert original.region.y == result.region.y or original.region.x == result.region.x
-        # The picture is drawn over the same cells in both.
-        for axis in (0, 1):
-            assert (original._grid()[axis] >= 0).tolist() == (result._grid()[axis] >= 0).tolist()
+        assert_lined_up()
 
 
 @sync

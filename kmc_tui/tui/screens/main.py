@@ -94,7 +94,9 @@ class MainScreen(Screen):
         Binding("minus", "step_k(-1)", "k-1", key_display="-", tooltip="k - 1"),
         Binding("right_square_bracket", "scale_k(2)", "k×2", key_display="]", tooltip="Double k"),
         Binding("left_square_bracket", "scale_k(0.5)", "k÷2", key_display="[", tooltip="Halve k"),
-        Binding("k", "focus_k", "Type k", show=False),
+        # Keys that move focus are priority bindings: run at once, before the keys typed next
+        # are routed (those then land in the field, not in the list).
+        Binding("k", "focus_k", "Type k", show=False, priority=True),
         Binding("s", "save", "Save", tooltip="Save result"),
         Binding("p", "next_plugin", "Plugin", tooltip="Next quantizer (cycle)"),
         Binding("f2,P", "plugins", "Plugins", show=False, tooltip="Plugins, with their errors"),
@@ -103,7 +105,14 @@ class MainScreen(Screen):
         Binding("v", "cycle_view", "View", tooltip="Cycle view: both, result, original"),
         Binding("c", "compare", "Compare", tooltip="Compare: both panes, 1:1, scrolling together"),
         Binding("o", "sort", "Sort", show=False, tooltip="Sort files by name, size or date"),
-        Binding("slash", "filter", "Filter", key_display="/", tooltip="Filter the file list"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            tooltip="Filter the file list",
+            priority=True,
+        ),
         Binding("z", "zoom(1)", "Zoom in", show=False),
         Binding("x", "zoom(-1)", "Zoom out", show=False),
         Binding("1", "zoom_one", "Zoom to 1:1 pixels", show=False),
@@ -258,6 +267,11 @@ class MainScreen(Screen):
 
     def on_descendant_blur(self) -> None:
         self.refresh_bindings()
+
+    def on_screen_resume(self) -> None:
+        # Notifications that came while help was open (it has no toast rack) show now;
+        # Textual redraws toasts only when one is added or removed.
+        self.app._refresh_notifications()
 
     def on_unmount(self) -> None:
         self.session.stop()  # a computation still running ends at its next pass
@@ -605,7 +619,7 @@ class MainScreen(Screen):
         self._settings_changed(self.session.scale_k(factor))
 
     def action_focus_k(self) -> None:
-        self.query_one("#k").focus()
+        self.set_focus(self.query_one("#k"))  # now: digits typed right after "k" go to it
 
     def action_next_plugin(self) -> None:
         if not self.session.plugin_names:
@@ -681,7 +695,7 @@ class MainScreen(Screen):
     def action_filter(self) -> None:
         field = self.query_one("#filter", Input)
         field.add_class("-shown")
-        field.focus()
+        self.set_focus(field)  # now: keys typed right after "/" go to the field
 
     @on(Input.Changed, "#filter")
     def _filter_typed(self, event: Input.Changed) -> None:
@@ -697,10 +711,10 @@ class MainScreen(Screen):
             field.value = ""
             self.query_one("#files", FileBrowser).filter("")
         field.set_class(bool(field.value.strip()), "-shown")
-        self.query_one("#files", FileBrowser).focus()
+        self.set_focus(self.query_one("#files", FileBrowser))
 
     def on_controls_field_done(self, message: Controls.FieldDone) -> None:
-        self.query_one("#files", FileBrowser).focus()
+        self.set_focus(self.query_one("#files", FileBrowser))
 
     def action_cancel(self) -> None:
         files = self.query_one("#files", FileBrowser)
@@ -710,12 +724,12 @@ class MainScreen(Screen):
             self._leave_filter(keep=False)  # escape clears the filter; enter keeps it
             return
         if focused is not None and focused is not files and controls in focused.ancestors:
-            files.focus()  # leaving a field: not a request to stop anything
+            self.set_focus(files)  # leaving a field: not a request to stop anything
             return
         settling = self._settling is not None
         self._stop_settling()
         if not self.session.cancel() and not settling:
-            files.focus()
+            self.set_focus(files)
             return
         pane = self.query_one("#result", HalfBlockView)
         pane.show_message("cancelled: change a setting to try again")

@@ -26,7 +26,7 @@ class PanePair(Horizontal):
     def even_out(self) -> None:
         """Pad the odd cell so the panes on screen get equal shares (call after a mode change)."""
         shown = [pane for pane in self.children if pane.display]
-        width, height = self.size
+        width, height = self.region.size  # padding included: it is what is being chosen
         right = bottom = 0
         if len(shown) == 2:
             first = shown[0]
