@@ -13,6 +13,7 @@ import errno
 import os
 import stat
 import textwrap
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -64,6 +65,9 @@ SORT_KEYS = {
 }
 #: Seconds between looks at the folder's modification time.
 POLL_SECONDS = 1.0
+#: After a relist that took t seconds, the next look waits at least this many times t (a
+#: folder that changes all the time is not listed all the time).
+RELIST_PAUSE = 10.0
 
 
 def folder_stamp(folder: Path) -> tuple[int, int] | None:
@@ -79,10 +83,14 @@ def arrange(entries: list[Entry], *, order: str = "name", pattern: str = "") -> 
     """`entries` ("..", folders, images) with the images in `order`, and only names that
     contain `pattern` (case-insensitive; ".." always stays)."""
     pattern = pattern.lower()
-    parent = [e for e in entries if e.kind == "parent"]
-    rest = [e for e in entries if e.kind != "parent" and pattern in e.name.lower()]
-    folders = [e for e in rest if e.kind != "image"]
-    images = sorted((e for e in rest if e.kind == "image"), key=SORT_KEYS[order])
+    parent, folders, images = [], [], []
+    for entry in entries:
+        if entry.kind == "parent":
+            parent.append(entry)
+        elif not pattern or pattern in entry.name.lower():
+            (images if entry.kind == "image" else folders).append(entry)
+    if order != "name":  # listed by name already
+        images.sort(key=SORT_KEYS[order])
     return parent + folders + images
 
 
@@ -252,6 +260,7 @@ class FileBrowser(ScrollView, can_focus=True):
         self._request = 0
         self._relisting = False
         self._watching = False
+        self._next_look = 0.0
         self._base: Style | None = None
 
     def notify_style_update(self) -> None:
@@ -296,14 +305,19 @@ class FileBrowser(ScrollView, can_focus=True):
     @work(thread=True, exclusive=True, group="list-folder")
     def _list(self, request: int, folder: Path) -> None:
         worker = get_current_worker()
+        started = time.monotonic()
         stamp = folder_stamp(folder)  # before listing: a change while listing lists it again
         entries, error = list_folder(folder, should_stop=lambda: worker.is_cancelled)
         if not worker.is_cancelled:
+            took = time.monotonic() - started
+            self._next_look = time.monotonic() + RELIST_PAUSE * took
             self.post_message(self.Listing(request, folder, entries, error, stamp))
 
     def _watch_folder(self) -> None:
         if self.folder is None or self.loading_folder or self._watching:
             return  # a look that hangs (a network folder) is not followed by more
+        if time.monotonic() < self._next_look:
+            return
         self._watching = True
         self._look(self._request, self.folder, self._stamp)
 
