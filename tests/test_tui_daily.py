@@ -3,6 +3,7 @@ config, compare mode, sorting and filtering, running totals; each through the re
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import shutil
@@ -229,18 +230,19 @@ async def test_sort_by_name_size_date_and_filter_as_you_type(folder):
     assert not app.is_running
 
 
+@pytest.mark.parametrize("size", [(100, 30), (120, 36)])
 @sync
-async def test_the_folder_title_keeps_the_end_of_a_long_path(tmp_path):
+async def test_the_folder_title_keeps_the_end_of_a_long_path(tmp_path, size):
     deep = tmp_path / "a-rather-long-folder-name" / "another-long-one" / "the-one-that-matters"
     deep.mkdir(parents=True)
     shutil.copy(HOPPER, deep / "hopper.png")
     app = KmcApp(deep, k=4)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with app.run_test(size=size) as pilot:
         browser = app.query_one(FileBrowser)
         await wait_until(pilot, lambda: not browser.loading_folder, 10, "listing")
         await settle(pilot)
         title = str(browser.border_title)
-        assert title.startswith("…") and title.endswith("/the-one-that-matters")
+        assert title.startswith("…/") and title.endswith("/the-one-that-matters")  # whole names
         assert len(title) <= browser.size.width - 4
 
 
@@ -338,8 +340,17 @@ async def test_one_keys_command_and_the_palette_runs_what_it_highlights(folder):
     app = KmcApp(folder / "hopper.png", k=4)
     async with app.run_test(size=(120, 36)) as pilot:
         await wait_result(pilot, app)
-        titles = [c.title for c in app.get_system_commands(app.screen)]
+        commands = list(app.get_system_commands(app.screen))
+        titles = [c.title for c in commands]
         assert titles.count("Keys") == 1 and len(titles) == len(set(titles))
+        # … and it is ours: the help screen with every key.
+        keys = next(c for c in commands if c.title == "Keys")
+        ran = keys.callback()
+        if inspect.isawaitable(ran):  # ours run an action, which is a coroutine
+            await ran
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        await press(pilot, "escape")
         await press(pilot, "ctrl+p")
         await pilot.pause(0.2)
         await press(pilot, "p", "l", "u", "g")
