@@ -325,8 +325,9 @@ async def test_toasts_wait_under_the_help_screen(folder):
         await press(pilot, "question_mark")  # help opened while the file is being written
         assert isinstance(app.screen, HelpScreen)
         await wait_until(pilot, lambda: (folder / "hopper-k4.png").exists(), 10, "saved")
+        # The "saved" notification is there (it follows the write) …
+        await wait_until(pilot, lambda: len(app._notifications) > 0, 10, "the notification")
         await pilot.pause(0.3)
-        assert app._notifications  # the "saved" notification is there …
         assert not [t for t in app.screen.query("Toast") if t.region.area]  # … not over help
         await press(pilot, "escape")
         await pilot.pause(0.3)

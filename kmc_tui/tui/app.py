@@ -113,7 +113,7 @@ class KmcApp(App):
             return
         main = self._main
         settings = self.session.settings
-        folder = main.browsed_folder
+        folder = main.folder  # the last folder listed
         self.config = Config(
             folder=str(folder) if folder is not None else self.config.folder,
             k=settings.k,

@@ -224,11 +224,6 @@ class MainScreen(Screen):
         yield Footer(compact=True)
 
     @property
-    def browsed_folder(self) -> Path:
-        """The folder the file list shows (the last one listed)."""
-        return self.folder
-
-    @property
     def file_order(self) -> str:
         """The file list's order: "name", "size" or "date"."""
         return self._sort
