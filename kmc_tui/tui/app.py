@@ -8,7 +8,9 @@ config file (:mod:`~kmc_tui.tui.config`) when it is given one.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
@@ -19,6 +21,7 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 
 from .. import Registry
+from ..errors import shown
 from .config import Config, load_config, save_config
 from .screens.main import NARROW, MainScreen
 from .session import Session
@@ -92,6 +95,36 @@ class KmcApp(App):
             self._folder = Path.cwd()
             self._start_error = f"{target}: no such file or folder"
 
+    #: Signals that end the app as ``q`` does, so the terminal is given back as it was found.
+    STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+    def on_mount(self) -> None:
+        self.stopped_by: str | None = None
+        if self._config_warning:
+            self.notify(self._config_warning, title="config", severity="warning", timeout=8)
+        if self.is_headless:
+            return  # under a test's pilot: the signals stay the test runner's
+        loop = asyncio.get_running_loop()
+        for signum in self.STOP_SIGNALS:
+            loop.add_signal_handler(signum, self._stop, signum)
+
+    def on_unmount(self) -> None:
+        self._remember()
+        if not self.is_headless:
+            loop = asyncio.get_running_loop()
+            for signum in self.STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
+
+    def _stop(self, signum: int) -> None:
+        self.stopped_by = signal.Signals(signum).name
+        self.exit(return_code=128 + signum)
+
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **kwargs) -> None:
+        """Textual's notify with the text taken literally and made printable: messages name
+        files, and a name may hold ``[``, a newline, an escape sequence or non-UTF-8 bytes."""
+        del markup  # plain text always (a widget's notify passes markup=True)
+        super().notify(shown(message), title=shown(title), markup=False, **kwargs)
+
     def get_default_screen(self) -> Screen:
         self._main = MainScreen(
             self.session,
@@ -103,12 +136,8 @@ class KmcApp(App):
         )
         return self._main
 
-    def on_mount(self) -> None:
-        if self._config_warning:
-            self.notify(self._config_warning, title="config", severity="warning", timeout=8)
-
-    def on_unmount(self) -> None:
-        """Remember the folder and the settings (only with a config file)."""
+    def _remember(self) -> None:
+        """Write the folder and the settings to the config file (when there is one)."""
         if self.config_path is None:
             return
         main = self._main

@@ -23,12 +23,14 @@ from rich.style import Style
 from textual import work
 from textual.binding import Binding
 from textual.geometry import Size
+from textual.markup import escape
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from ...errors import shown
 from ...formats import IMAGE_EXTENSIONS
 
 
@@ -388,14 +390,14 @@ class FileBrowser(ScrollView, can_focus=True):
         if self.folder is None:
             return
         # The border keeps two corners and a space each side: the rest is the path's end.
-        self.border_title = short_path(self.folder, max(8, self.outer_size.width - 6))
+        self.border_title = escape(short_path(self.folder, max(8, self.outer_size.width - 6)))
         images = sum(1 for e in self.entries if e.kind == "image")
         parts = [f"{images} image{'s' if images != 1 else ''}"] if not self.loading_folder else []
         if self.file_order != "name":
             parts.append(f"by {self.file_order}")
         if self.pattern:
             parts.append(f"/{self.pattern}")
-        self.border_subtitle = " · ".join(parts)
+        self.border_subtitle = escape(" · ".join(parts))
 
     # -- navigation ------------------------------------------------------------------------
     @property
@@ -445,7 +447,7 @@ class FileBrowser(ScrollView, can_focus=True):
         elif entry.kind == "image":
             self.post_message(self.FileSelected(entry.path))
         else:
-            self.app.notify(f"{entry.name}: {entry.note}", severity="warning")
+            self.app.notify(f"{shown(entry.name)}: {entry.note}", severity="warning", markup=False)
 
     def select_path(self, path: Path) -> None:
         """Put the cursor on `path` if it is listed."""
@@ -498,15 +500,17 @@ class FileBrowser(ScrollView, can_focus=True):
         return self.get_component_rich_style(f"file-browser--{name}", partial=True)
 
     def _line(self, entry: Entry) -> tuple[str, str, Style]:
+        # A name may hold a newline, an escape sequence or bytes that are not UTF-8.
+        name = shown(entry.name)
         if entry.kind == "parent":
             return "../", "", self._part("parent")
         if entry.kind == "folder":
-            return entry.name + "/", "", self._part("folder")
+            return name + "/", "", self._part("folder")
         if entry.kind == "image":
-            return entry.name, human_size(entry.size), Style()
+            return name, human_size(entry.size), Style()
         if entry.kind == "unreadable":
-            return entry.name + "/", entry.note, self._part("broken")
-        return entry.name, entry.note, self._part("broken")
+            return name + "/", entry.note, self._part("broken")
+        return name, entry.note, self._part("broken")
 
     def on_focus(self) -> None:
         self.refresh()
@@ -518,7 +522,7 @@ class FileBrowser(ScrollView, can_focus=True):
 def short_path(folder: Path, limit: int = 40) -> str:
     """`folder` in at most `limit` characters, home as "~", cut at the start: the end of a
     path (the folder one is in) is what tells it apart."""
-    text = str(folder)
+    text = shown(folder)
     home = str(Path.home())
     if text == home:
         text = "~"
