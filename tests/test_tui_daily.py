@@ -330,8 +330,12 @@ async def test_toasts_wait_under_the_help_screen(folder):
         await pilot.pause(0.3)
         assert not [t for t in app.screen.query("Toast") if t.region.area]  # … not over help
         await press(pilot, "escape")
-        await pilot.pause(0.3)
-        assert [t for t in app.screen.query("Toast") if t.region.area]  # shown now
+        await wait_until(
+            pilot,
+            lambda: [t for t in app.screen.query("Toast") if t.region.area],
+            5,
+            "the toast on the main screen",
+        )
 
 
 @sync
