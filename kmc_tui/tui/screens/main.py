@@ -277,11 +277,6 @@ class MainScreen(Screen):
     def on_descendant_blur(self) -> None:
         self.refresh_bindings()
 
-    def on_screen_resume(self) -> None:
-        # Notifications that came while help was open (it has no toast rack) show now;
-        # Textual redraws toasts only when one is added or removed.
-        self.app._refresh_notifications()
-
     def on_unmount(self) -> None:
         self.session.stop()  # a computation still running ends at its next pass
 
