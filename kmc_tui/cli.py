@@ -194,6 +194,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("tui", parents=[plugin_dirs], help="open the terminal UI (the default)")
     t.add_argument("path", nargs="?", default=".")
+    t.add_argument(
+        "--graphics",
+        choices=("auto", "kitty", "sixel", "iterm", "halfblock"),
+        default=None,
+        help="how previews draw pictures (default auto: ask the terminal; "
+        "or the KMC_TUI_GRAPHICS variable)",
+    )
     return parser
 
 
@@ -574,14 +581,20 @@ def cmd_plugins(args, out) -> int:
     return 0
 
 
-def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
+def cmd_tui(path: str, plugin_dirs: list[str], graphics: str | None = None) -> int:
     target = Path(path)
     if not target.exists():
         print(f"kmc-tui: error: {target}: no such file or folder", file=sys.stderr)
         return 2
     from .tui.app import KmcApp
+    from .tui.graphics import detect
 
-    KmcApp(target, plugin_dirs=plugin_dirs).run()
+    try:
+        found = detect(graphics)  # asks the terminal: before the app reads the keyboard
+    except ValueError as exc:
+        print(f"kmc-tui: error: {exc}", file=sys.stderr)
+        return 2
+    KmcApp(target, plugin_dirs=plugin_dirs, graphics=found).run()
     return 0
 
 
@@ -649,7 +662,7 @@ def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
     logging.getLogger("PIL").addHandler(logging.NullHandler())
     if args.command == "tui":
         try:
-            return cmd_tui(args.path, args.plugin_dir)
+            return cmd_tui(args.path, args.plugin_dir, args.graphics)
         except KeyboardInterrupt:
             print("kmc-tui: interrupted", file=sys.stderr)
             return 130

@@ -18,6 +18,7 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 
 from .. import Registry
+from .graphics import Graphics
 from .screens.main import NARROW, MainScreen
 from .session import Session
 
@@ -34,6 +35,9 @@ class KmcApp(App):
     k, plugin : initial settings.
     registry : Registry, optional
         Use this registry instead of discovering plugins.
+    graphics : Graphics, optional
+        How the panes draw pictures (`kmc_tui.tui.graphics.detect` asks the terminal before
+        the app starts); half-blocks by default.
     """
 
     TITLE = "kmc-tui"
@@ -53,8 +57,10 @@ class KmcApp(App):
         k: int = 16,
         plugin: str = "kmeans",
         registry: Registry | None = None,
+        graphics: Graphics | None = None,
     ):
         super().__init__()
+        self.graphics = graphics if graphics is not None else Graphics()
         self.registry = registry if registry is not None else Registry(plugin_dirs)
         self.session = Session(self.registry.names(), k=k, plugin=plugin)
         target = Path(path if path is not None else Path.cwd()).absolute()
@@ -96,7 +102,31 @@ class KmcApp(App):
         from .screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen([b for _, b in self.key_bindings()]))
+            self.push_screen(
+                HelpScreen([b for _, b in self.key_bindings()], graphics=self.graphics_line())
+            )
+
+    def graphics_line(self) -> str:
+        """Which way pictures are drawn, and why (for the help screen)."""
+        graphics = self.graphics
+        names = {
+            "kitty": "Kitty graphics (real pixels)",
+            "sixel": f"Sixel (real pixels, {graphics.color_registers} colors per image)",
+            "iterm": "iTerm2 inline images (real pixels)",
+            "halfblock": "half-blocks (two pixels per cell)",
+        }
+        line = f"Pictures: {names[graphics.protocol]}, because {graphics.reason}."
+        if graphics.pixels:
+            width, height = graphics.cell_size
+            line += f" Cell: {width}×{height} pixels."
+        elif not self.is_headless and str(self.console.color_system) in (
+            "256",
+            "standard",
+            "windows",
+        ):
+            colors = 256 if str(self.console.color_system) == "256" else 16
+            line += f" The terminal shows {colors} colors: previews approximate."
+        return line + " --graphics or KMC_TUI_GRAPHICS chooses."
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's commands, then one per key binding (the bindings are the one list)."""

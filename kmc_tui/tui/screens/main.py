@@ -88,6 +88,13 @@ class MainScreen(Screen):
         Binding("d", "toggle_dither", "Dither on/off", show=False, tooltip="Toggle dithering"),
         Binding("f", "next_format", "Next output format", show=False),
         Binding("v", "cycle_view", "View", tooltip="Cycle view: both, result, original"),
+        Binding(
+            "o",
+            "flip",
+            "Flip",
+            show=False,
+            tooltip="Flip: original and result swap places",
+        ),
         Binding("z", "zoom(1)", "Zoom in", show=False),
         Binding("x", "zoom(-1)", "Zoom out", show=False),
         Binding("1", "zoom_one", "Zoom to 1:1 pixels", show=False),
@@ -189,6 +196,10 @@ class MainScreen(Screen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        original = self.query_one("#original", HalfBlockView)
+        result = self.query_one("#result", HalfBlockView)
+        original.partner, result.partner = result, original
+        self._tell_graphics()
         self.set_class(True, f"-view-{self.view_mode}")
         self.query_one(Controls).show(self.session.settings)
         self.query_one("#files", FileBrowser).focus()
@@ -210,6 +221,25 @@ class MainScreen(Screen):
 
     def on_unmount(self) -> None:
         self.session.stop()  # a computation still running ends at its next pass
+
+    def _tell_graphics(self) -> None:
+        """Say once when the terminal limits what the previews can show."""
+        graphics = getattr(self.app, "graphics", None)
+        if graphics is not None and graphics.note:
+            self.notify(graphics.note, timeout=10)
+        elif graphics is not None and not graphics.pixels and not self.app.is_headless:
+            system = str(self.app.console.color_system)
+            if system in ("256", "standard", "windows"):
+                colors = 256 if system == "256" else 16
+                self.notify(f"{colors} colors: previews approximate", timeout=6)
+
+    def on_screen_suspend(self) -> None:
+        for pane in self.query(HalfBlockView):
+            pane.clear_pixels()  # a dialog opens over the panes: no image over it
+
+    def on_screen_resume(self) -> None:
+        for pane in self.query(HalfBlockView):
+            pane.refresh()
 
     @property
     def shown_view(self) -> str:
@@ -582,6 +612,14 @@ class MainScreen(Screen):
         self.view_mode = order[(order.index(self.shown_view) + 1) % len(order)]
         self.set_class(True, f"-view-{self.view_mode}")
         self._show_no_image(self._no_image_text)
+
+    def action_flip(self) -> None:
+        """Swap what the two panes show, in place; again to swap back."""
+        panes = list(self.query(HalfBlockView))
+        flipped = not panes[0].flipped
+        for pane in panes:
+            pane.flipped = flipped
+        self.notify("flipped: original and result swapped" if flipped else "unflipped", timeout=2)
 
     def action_cancel(self) -> None:
         files = self.query_one("#files", FileBrowser)
