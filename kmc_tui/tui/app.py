@@ -84,6 +84,15 @@ class KmcApp(App):
             start_error=self._start_error,
         )
 
+    def exit(self, *args, **kwargs) -> None:
+        """Take images off the terminal while the screen is still the app's, then exit."""
+        from .widgets.preview import HalfBlockView
+
+        if self.screen_stack:
+            for pane in self.main.query(HalfBlockView):
+                pane.clear_pixels()
+        super().exit(*args, **kwargs)
+
     @property
     def main(self) -> MainScreen:
         """The main screen (under any dialog open over it)."""

@@ -3,6 +3,6 @@
 No Textual here: the preview widget draws with these.
 """
 
-from .detect import ENVIRONMENT_VARIABLE, PROTOCOLS, Graphics, detect
+from .detection import ENVIRONMENT_VARIABLE, PROTOCOLS, Graphics, detect
 
 __all__ = ["ENVIRONMENT_VARIABLE", "PROTOCOLS", "Graphics", "detect"]

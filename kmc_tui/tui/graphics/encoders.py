@@ -152,8 +152,8 @@ def reduce_colors(rgb: np.ndarray, colors: int) -> tuple[np.ndarray, np.ndarray]
 
     Pillow's fast octree, no dithering: for showing a photo, not for keeping it.
     """
-    image = PILImage.fromarray(np.ascontiguousarray(rgb, np.uint8), "RGB")
+    image = PILImage.fromarray(np.ascontiguousarray(rgb, np.uint8))
     reduced = image.quantize(colors=max(2, min(colors, 256)), method=PILImage.Quantize.FASTOCTREE)
-    palette = np.frombuffer(reduced.getpalette() or b"", np.uint8).reshape(-1, 3)
+    palette = np.array(reduced.getpalette() or [], np.uint8).reshape(-1, 3)
     indices = np.asarray(reduced, np.int32)
     return indices, palette[: int(indices.max()) + 1]

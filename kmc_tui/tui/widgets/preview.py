@@ -381,16 +381,18 @@ class HalfBlockView(Widget):
         if len(cols) == 0 or len(rows) == 0:
             return None
         cell_w, cell_h = self.cell_pixels
-        # Start on a cell boundary: the image can only be placed at a cell.
-        x0, y0 = cols[0] - cols[0] % cell_w, rows[0] - rows[0] % cell_h
-        pixels, palette = picture.sample_block(xs[x0 : cols[-1] + 1], ys[y0 : rows[-1] + 1])
-        return pixels, palette, (x0 // cell_w, y0 // cell_h)
+        block_x = xs[cols[0] : cols[-1] + 1]
+        block_y = ys[rows[0] : rows[-1] + 1]
+        pixels, palette = picture.sample_block(block_x, block_y)
+        # An image starts at a cell: the block moves left and up to the cell it begins in.
+        return pixels, palette, (int(cols[0]) // cell_w, int(rows[0]) // cell_h)
 
     def _image_escape(self) -> str:
         """The escape sequence that draws the current frame (cached until something changes)."""
         key = (id(self.picture), self.viewport, self.size, self.flipped, self.graphics)
         if self._image is not None and self._image[0] == key:
             return self._image[1]
+        self._image = (key, "")  # a failure below is not retried for the same frame
         frame = self.frame()
         text = ""
         if frame is not None:
@@ -428,7 +430,12 @@ class HalfBlockView(Widget):
             return lines
         if not self.screen.is_active or not self.display:
             return lines  # a dialog is over the pane: drawing would go over the dialog
-        text = self._image_escape()
+        try:
+            text = self._image_escape()
+        except Exception as exc:  # noqa: BLE001 - a picture that cannot be drawn is not fatal
+            self._image = (self._image[0] if self._image else None, "")
+            text = ""
+            self.notify(f"cannot draw the picture: {exc}", severity="error", timeout=6)
         key = self._image[0] if self._image else None
         if graphics.protocol == "kitty":
             # Kitty images stay when cells are redrawn: send only a changed frame.
