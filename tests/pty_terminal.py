@@ -40,6 +40,7 @@ class PtyTerminal:
         answers: dict[bytes, bytes] | None = None,
     ):
         self.output = bytearray()
+        self.arrivals: list[tuple[float, int]] = []  # (time.perf_counter(), output length)
         self.answers = dict(answers or {})
         self._lock = threading.Lock()
         master, slave = os.openpty()
@@ -78,6 +79,7 @@ class PtyTerminal:
             with self._lock:
                 start = max(0, len(self.output) - 64)
                 self.output += chunk
+                self.arrivals.append((time.perf_counter(), len(self.output)))
                 window = bytes(self.output[start:])
             for query, reply in list(self.answers.items()):
                 if query in window:
@@ -105,6 +107,14 @@ class PtyTerminal:
             time.sleep(0.05)
         tail = self.snapshot()[-600:]
         raise AssertionError(f"timed out waiting for {what or predicate}; output ends {tail!r}")
+
+    def arrival(self, offset: int) -> float:
+        """When the output byte at `offset` arrived (perf_counter seconds)."""
+        with self._lock:
+            for moment, length in self.arrivals:
+                if length > offset:
+                    return moment
+        raise ValueError(f"no output at offset {offset}")
 
     def type(self, text: str | bytes) -> None:
         os.write(self.master, text.encode() if isinstance(text, str) else text)

@@ -317,3 +317,80 @@ def test_result_pane_at_one_to_one_is_the_saved_result(tmp_path, protocol):
         tail = terminal.snapshot()
         assert tail.rfind(b"\x1b_Ga=d,d=I") > tail.rfind(b"\x1b_Ga=T")
         assert tail.rfind(b"\x1b_Ga=d,d=I") < tail.rfind(b"\x1b[?1049l")
+
+
+def test_kitty_images_leave_when_a_dialog_opens_or_a_pane_hides(tmp_path):
+    shutil.copy(HOPPER, tmp_path / "hopper.png")
+    terminal = PtyTerminal(["tui", "hopper.png", "--graphics", "kitty"], cwd=tmp_path)
+    deletes = re.compile(rb"\x1b_Ga=d,d=I,i=(\d+),q=2\x1b\\")
+    placed = re.compile(rb"\x1b_Ga=T,f=100,i=(\d+),")
+    try:
+        terminal.wait_for(lambda out: b" colors" in out and len(placed.findall(out)) >= 2)
+        time.sleep(0.5)
+        ids = set(placed.findall(terminal.snapshot()))
+        assert len(ids) == 2  # one image per pane, replaced in place frame after frame
+        mark = terminal.mark()
+        terminal.type("?")  # the help dialog opens over the panes
+        terminal.wait_for(lambda out: set(deletes.findall(out)) == ids, after=mark, what="delete")
+        mark = terminal.mark()
+        terminal.type("\x1b")  # closed: the pictures come back
+        terminal.wait_for(lambda out: set(placed.findall(out)) == ids, after=mark, what="back")
+        time.sleep(0.5)
+        mark = terminal.mark()
+        terminal.type("v")  # both panes -> the result alone: the original's image goes
+        gone = terminal.wait_for(lambda out: deletes.findall(out), after=mark, what="hidden")
+        assert len(set(gone)) == 1 and gone[0] in ids
+    finally:
+        terminal.close()
+
+
+# -- the panes in pixels, through the app's public pieces ----------------------------------------
+
+
+@pytest.fixture
+def folder(tmp_path):
+    shutil.copy(HOPPER, tmp_path / "hopper.png")
+    return tmp_path
+
+
+def test_pixel_pane_geometry_and_flip(folder):
+    import asyncio
+
+    from textual import events
+
+    from kmc_tui.tui.app import KmcApp
+    from kmc_tui.tui.graphics import Graphics
+    from kmc_tui.tui.widgets.preview import HalfBlockView
+
+    graphics = Graphics("sixel", "test", cell_size=(8, 16), color_registers=256)
+
+    async def run():
+        app = KmcApp(folder / "hopper.png", k=8, graphics=graphics)
+        async with app.run_test(size=(120, 40)) as pilot:
+            start = time.monotonic()
+            while app.session.result is None or app.session.result_settings != app.session.settings:
+                assert time.monotonic() - start < 60
+                await pilot.pause(0.05)
+            await pilot.pause(0.1)
+            result = app.query_one("#result", HalfBlockView)
+            original = app.query_one("#original", HalfBlockView)
+            width, height = result.size.width, result.size.height - 1
+            assert result.pixel_size == (width * 8, height * 16)
+            pixels, palette, _ = result.frame()  # fit: the image fills the pane's height or width
+            assert pixels.shape[0] == height * 16 or pixels.shape[1] == width * 8
+            app.post_message(events.Key("1", "1"))
+            await pilot.pause(0.2)
+            pixels, palette, (column, row) = result.frame()
+            quantized = app.session.result.quantized
+            assert np.array_equal(palette[pixels], palette[quantized.indices])  # 1:1, whole
+            assert column == (width * 8 - 128) // 2 // 8 and row == (height * 16 - 128) // 2 // 16
+            shown = result.picture
+            app.post_message(events.Key("o", "o"))  # flip
+            await pilot.pause(0.2)
+            assert result.picture is original._picture and original.picture is shown
+            assert result.title.startswith("Original") and original.title.startswith("Result")
+            app.post_message(events.Key("o", "o"))
+            await pilot.pause(0.2)
+            assert result.picture is shown and result.title.startswith("Result")
+
+    asyncio.run(run())
