@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .encode import encode
 from .errors import OutputError, OutputExists
 from .formats import PALETTE_FORMATS, format_for
 from .fsio import write_atomic
-from .quantize import ImageHistogram, Quantized, quantize
+from .quantize import ALPHA_THRESHOLD, ImageHistogram, Quantized, quantize
 from .read import Image, read_image
 from .registry import Registry
 from .stats import Stats, lossless_color_error, measure
@@ -108,6 +110,23 @@ def _encode_and_measure(
     return data, figures
 
 
+def as_format_holds(image: Image, format: str) -> Image:
+    """`image` with its transparency as `format` stores it.
+
+    GIF keeps transparency on or off: alpha is made so before quantizing (below 128 hidden,
+    the rest opaque), so no palette entry is spent on a see-through shade the file cannot hold
+    and the figures count the colors written. Other formats get `image` itself.
+    """
+    alpha = image.alpha
+    if format != "gif" or alpha is None or not np.any((alpha > 0) & (alpha < 255)):
+        return image
+    on_off = np.where(alpha >= ALPHA_THRESHOLD, 255, 0).astype(np.uint8)
+    note = "GIF holds transparency on or off: alpha below 128 made transparent, the rest opaque"
+    return dataclasses.replace(
+        image, alpha=None if on_off.min() == 255 else on_off, notes=(*image.notes, note)
+    )
+
+
 def process(
     image: Image,
     k: int = 64,
@@ -129,6 +148,9 @@ def process(
     is `image`'s :func:`~kmc_tui.quantize.image_histogram`, if already counted.
     """
     fmt = format_for("", format)
+    held = as_format_holds(image, fmt)
+    if held is not image:
+        image, histogram = held, None  # the colors counted were those before the change
     seconds: dict[str, float] = {}
     q, data, figures = _quantize_and_encode(
         image,
@@ -217,7 +239,7 @@ def compress(
     if out_path.parent != Path("") and not out_path.parent.is_dir():
         raise OutputError(f"{out_path.parent}: output folder does not exist")
     t = time.perf_counter()
-    image = read_image(input)
+    image = as_format_holds(read_image(input), fmt)
     seconds = {"read": time.perf_counter() - t}
     settings = dict(
         plugin=plugin,

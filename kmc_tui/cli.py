@@ -15,11 +15,12 @@ import os
 import signal
 import sys
 import tempfile
+import threading
 import time
 import warnings
 from pathlib import Path
 
-from .errors import KmcError, TargetUnreachable
+from .errors import KmcError, TargetUnreachable, shown
 from .formats import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, human_bytes
 
 
@@ -37,14 +38,42 @@ def _k(text: str) -> int:
         raise argparse.ArgumentTypeError(f"k must be a whole number, got {text!r}") from None
 
 
-def _seconds(text: str) -> float:
+def _seconds(text: str) -> float | None:
+    """A positive number of seconds; ``inf`` is no limit (None)."""
     try:
         value = float(text)
     except ValueError:
         value = math.nan
-    if not 0 < value < math.inf:
+    if not value > 0:  # NaN included
         raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
-    return value
+    return None if math.isinf(value) else value
+
+
+def _seed(text: str) -> int:
+    from .quantize import check_seed
+
+    try:
+        value: int | str = int(text)
+    except ValueError:
+        value = text
+    try:
+        return check_seed(value)
+    except KmcError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _folder(text: str) -> str:
+    if not os.path.isdir(text):
+        what = "not a folder" if os.path.exists(text) else "no such folder"
+        raise argparse.ArgumentTypeError(f"{text}: {what}")
+    return text
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose refusals look like every other: one line, ``kmc-tui: error:``, exit 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"kmc-tui: error: {message} (see {self.prog} --help)\n")
 
 
 def _target(kind: str):
@@ -79,7 +108,7 @@ def _exit_now(code: int, *streams) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="kmc-tui",
         description="Reduce images to k colors. With no command (or a PATH), open the "
         "terminal UI on PATH (a folder or an image; default: the current folder).",
@@ -89,6 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     plugin_dirs.add_argument(
         "--plugin-dir",
         action="append",
+        type=_folder,
         default=[],
         metavar="DIR",
         help="folder of single-file plugins (repeatable; also KMC_TUI_PLUGIN_PATH)",
@@ -159,7 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="plugin parameter (repeatable); see `kmc-tui plugins`",
     )
-    c.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    c.add_argument("--seed", type=_seed, default=0, help="random seed, 0..4294967295 (default 0)")
     c.add_argument("--dither", action="store_true", help="Floyd-Steinberg dithering")
     c.add_argument(
         "--format",
@@ -173,7 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_seconds,
         metavar="SECONDS",
         help="give up on a file when the plugin takes longer (the next file still "
-        "runs); also bounds loading the plugin",
+        "runs); also bounds loading the plugin; inf: no limit",
     )
 
     p = sub.add_parser(
@@ -281,7 +311,7 @@ def _line(result) -> str:
     ratio = "-" if s.ratio is None else f"{s.ratio:.3f} ({s.saved_percent:.0f}% saved)"
     exact = "" if s.exact else " (lossy format: not exactly k colors)"
     return (
-        f"{result.image.path} -> {result.output}: {s.colors} colors{exact}, "
+        f"{shown(result.image.path)} -> {shown(result.output)}: {s.colors} colors{exact}, "
         f"{human_bytes(s.input_bytes)} -> {human_bytes(s.output_bytes)}, ratio {ratio}, "
         f"{s.bits_per_pixel:.2f} bpp, PSNR {_fmt_float(s.psnr)} dB, "
         f"ΔE2000 {s.delta_e:.2f}, {s.total_seconds:.2f} s"
@@ -291,7 +321,7 @@ def _line(result) -> str:
 def _skipped_line(result) -> str:
     s = result.stats
     return (
-        f"{result.image.path}: skipped: {human_bytes(s.output_bytes)} would not be smaller "
+        f"{shown(result.image.path)}: skipped: {human_bytes(s.output_bytes)} would not be smaller "
         f"than the input's {human_bytes(s.input_bytes)}"
     )
 
@@ -304,12 +334,13 @@ def _summary(rows: list[tuple[Path, object]]) -> str:
     lines = [head, "-" * len(head)]
     total_in = total_out = 0
     for path, res in rows:
-        name = path.name if len(path.name) <= 32 else "…" + path.name[-31:]
+        name = shown(path.name)
+        name = name if len(name) <= 32 else "…" + name[-31:]
         if isinstance(res, TargetUnreachable):
-            lines.append(f"{name:<32} not reachable: {res}")
+            lines.append(f"{name:<32} not reachable: {shown(str(res))}")
             continue
         if isinstance(res, Exception):
-            lines.append(f"{name:<32} failed: {res}")
+            lines.append(f"{name:<32} failed: {shown(str(res))}")
             continue
         s = res.stats
         if res.output is None:
@@ -382,7 +413,7 @@ def _report(exc: KmcError, *, debug: bool, where: Path | None = None) -> None:
     message = str(exc)
     if where is not None and str(where) not in message:
         message = f"{where}: {message}"
-    print(f"kmc-tui: error: {message}", file=sys.stderr)
+    print(f"kmc-tui: error: {shown(message)}", file=sys.stderr)
     traceback = getattr(exc, "traceback", None)
     if debug and traceback:
         sys.stderr.write(traceback if traceback.endswith("\n") else traceback + "\n")
@@ -417,23 +448,28 @@ def cmd_compress(args, out) -> int:
             )
     except KmcError as exc:
         _report(exc, debug=args.debug)
-        return _exit_now(2, out) if isinstance(exc, PluginTimeout) else 2
+        # A plugin that hangs while loading failed at run time, as one that hangs on a file.
+        return _exit_now(1, out) if isinstance(exc, PluginTimeout) else 2
     params = dict(args.param)
     warm_up_in_background(record)  # e.g. import scikit-learn while the image is decoded
     if batch:
         out_dir = Path(args.output)
         if out_dir.exists() and not out_dir.is_dir():
-            print(f"kmc-tui: error: {out_dir}: several inputs need an output folder", file=err)
+            print(
+                f"kmc-tui: error: {shown(out_dir)}: several inputs need an output folder", file=err
+            )
             return 2
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            print(f"kmc-tui: error: {out_dir}: cannot create folder: {exc.strerror}", file=err)
+            print(
+                f"kmc-tui: error: {shown(out_dir)}: cannot create folder: {exc.strerror}", file=err
+            )
             return 2
         ext = FORMAT_EXTENSIONS[fmt][0]
         inputs = _collect_inputs(args.input)
         if not inputs:
-            print(f"kmc-tui: error: no image files in {', '.join(args.input)}", file=err)
+            print(f"kmc-tui: error: no image files in {shown(', '.join(args.input))}", file=err)
             return 1
         stems = [p.stem for p in inputs]
         # Two inputs with one stem (a.jpg, a.png) keep their whole names: a.jpg.png, a.png.png.
@@ -499,7 +535,7 @@ def cmd_compress(args, out) -> int:
             if result.search is not None:
                 print(f"  {_search_line(result.search)}", file=out)
             for note in [*result.notes, *said]:
-                print(f"  note: {note}", file=out)
+                print(f"  note: {shown(note)}", file=out)
     progress.close()
     if batch and not args.json:
         print(_summary(rows), file=out)
@@ -584,7 +620,15 @@ def cmd_plugins(args, out) -> int:
 def cmd_tui(path: str, plugin_dirs: list[str], graphics: str | None = None) -> int:
     target = Path(path)
     if not target.exists():
-        print(f"kmc-tui: error: {target}: no such file or folder", file=sys.stderr)
+        print(f"kmc-tui: error: {shown(target)}: no such file or folder", file=sys.stderr)
+        return 2
+    if not (_isatty(sys.stdin) and _isatty(sys.stdout)):
+        # Textual would draw into the pipe and spin on a stdin it cannot read.
+        print(
+            "kmc-tui: error: the terminal UI needs a terminal on stdin and stdout; "
+            "without one use `kmc-tui compress -i IN -o OUT` (see kmc-tui compress --help)",
+            file=sys.stderr,
+        )
         return 2
     from .tui.app import KmcApp
     from .tui.graphics import detect
@@ -598,8 +642,23 @@ def cmd_tui(path: str, plugin_dirs: list[str], graphics: str | None = None) -> i
     return 0
 
 
-def _interrupt(signum, frame):
-    raise KeyboardInterrupt
+def _isatty(stream) -> bool:
+    try:
+        return stream is not None and stream.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
+
+
+class _Stopped(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: unwind (writes are atomic), then exit 128 + its number."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = 128 + signum
+
+
+def _stop(signum, frame):
+    raise _Stopped(signum)
 
 
 @contextlib.contextmanager
@@ -649,14 +708,43 @@ def _own_stdout(*, restore: bool = True):
                     out.close()
 
 
+#: Subcommands, and options every one of them takes that may come before it.
+_COMMANDS = ("compress", "plugins", "tui")
+_SHARED_OPTIONS = ("--plugin-dir",)
+#: First arguments that mean the original script's form, `kmc-tui -i in.jpg -o out.png -k 16`.
+_SCRIPT_FORM = ("-i", "--input", "-o", "--output", "-k", "--colors")
+
+
+def _with_command_first(argv: list[str]) -> list[str]:
+    """`argv` with its subcommand in front, where argparse wants it.
+
+    Options shared by the subcommands may come before one (``kmc-tui --plugin-dir D plugins``
+    is the plugins command, never a folder named "plugins"); the script's options mean
+    ``compress``; anything else, or nothing, is the TUI on a PATH.
+    """
+    shared: list[str] = []
+    i = 0
+    while i < len(argv):
+        if argv[i] in _SHARED_OPTIONS and i + 1 < len(argv):
+            shared += argv[i : i + 2]
+            i += 2
+        elif argv[i].partition("=")[0] in _SHARED_OPTIONS and "=" in argv[i]:
+            shared.append(argv[i])
+            i += 1
+        else:
+            break
+    rest = argv[i:]
+    if rest and rest[0] in _COMMANDS:
+        return [rest[0], *shared, *rest[1:]]
+    if rest and rest[0] in _SCRIPT_FORM:
+        return ["compress", *shared, *rest]
+    if not shared and rest and rest[0] in ("-h", "--help", "--version"):
+        return rest
+    return ["tui", *shared, *rest]  # `kmc-tui`, `kmc-tui PATH`, `kmc-tui --plugin-dir D PATH`
+
+
 def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    commands = {"compress", "plugins", "tui"}
-    # The original script's form: `kmc-tui -i in.jpg -o out.png -k 16`.
-    if argv and argv[0] in ("-i", "--input", "-o", "--output", "-k"):
-        argv = ["compress", *argv]
-    elif not argv or argv[0] not in commands | {"-h", "--help", "--version"}:
-        argv = ["tui", *argv]  # `kmc-tui`, `kmc-tui PATH`, `kmc-tui --plugin-dir D PATH`
+    argv = _with_command_first(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
     # Pillow logs some decoding problems (an error is raised as well): keep them off the terminal.
     logging.getLogger("PIL").addHandler(logging.NullHandler())
@@ -666,20 +754,30 @@ def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
         except KeyboardInterrupt:
             print("kmc-tui: interrupted", file=sys.stderr)
             return 130
-    if args.command == "compress":
-        # A polite kill unwinds like Ctrl+C, so a write in progress removes its temporary file.
-        signal.signal(signal.SIGTERM, _interrupt)
+    previous = {}
+    if args.command == "compress" and threading.current_thread() is threading.main_thread():
+        # SIGTERM unwinds like Ctrl+C, so a write in progress leaves nothing behind.
+        previous = {
+            signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)
+        }
     command = cmd_compress if args.command == "compress" else cmd_plugins
-    with _own_stdout(restore=_restore_stdout) as out:
-        try:
-            return command(args, out)
-        except KeyboardInterrupt:
-            print("kmc-tui: interrupted", file=sys.stderr)
-            return 130
-        except BrokenPipeError:
-            # `kmc-tui plugins | head`: the reader left; exit quietly as Unix tools do.
-            os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
-            return 141
+    try:
+        with _own_stdout(restore=_restore_stdout) as out:
+            try:
+                return command(args, out)
+            except _Stopped as exc:
+                print(f"kmc-tui: stopped by {exc} (nothing partial was written)", file=sys.stderr)
+                return exc.exit_code
+            except KeyboardInterrupt:
+                print("kmc-tui: interrupted", file=sys.stderr)
+                return 130
+            except BrokenPipeError:
+                # `kmc-tui plugins | head`: the reader left; exit quietly as Unix tools do.
+                os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+                return 141
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def console_main() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 
 class KmcError(Exception):
     """Base class: anything the user can fix or should be told about, in one line."""
@@ -71,3 +73,18 @@ def describe(exc: BaseException) -> str:
     """``"TypeName: first line of the message"`` (or just the type): an error in one line."""
     text = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def shown(text: str | os.PathLike) -> str:
+    """`text` (a path, or a message naming one) as one printable line.
+
+    Bytes that are not UTF-8 (kept by Python as surrogate escapes) become ``\\xNN``, and control
+    characters (a newline in a file name) their escapes, so a name cannot break a line or a
+    terminal.
+    """
+    decoded = os.fsencode(text).decode("utf-8", "backslashreplace")
+    if decoded.isprintable():
+        return decoded
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in decoded
+    )

@@ -217,34 +217,57 @@ def start_stalled_write(src: Path, out: Path, force: bool) -> subprocess.Popen:
     return proc
 
 
+def temporaries_open(pid: int, folder: Path) -> list[str]:
+    """Files in `folder` that process `pid` holds open as temporaries: hidden ``.tmp`` names, or
+    unnamed files (Linux O_TMPFILE, shown by /proc as ``folder/#inode (deleted)``)."""
+    found = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        name = target.removesuffix(" (deleted)")
+        if Path(name).parent == folder and (name.endswith(".tmp") or target.endswith("(deleted)")):
+            found.append(target)
+    return found
+
+
+@pytest.mark.parametrize(
+    "signum, code", [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "SIGINT"]
+)
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "replacing"])
-def test_terminated_while_writing_leaves_nothing(work, existing):
+def test_terminated_while_writing_leaves_nothing(work, existing, signum, code):
     src, out = work / "hopper_gray.jpg", work / "result.png"
     if existing:
         out.write_bytes(b"the user's own file")
     before = listing(work)
     proc = start_stalled_write(src, out, force=existing)
-    assert any(p.name.endswith(".tmp") for p in work.iterdir())  # caught mid-write indeed
-    proc.send_signal(signal.SIGTERM)
+    assert temporaries_open(proc.pid, work)  # caught mid-write indeed
+    proc.send_signal(signum)
     _, err = proc.communicate(timeout=30)
-    assert proc.returncode == 130
-    assert err.strip().splitlines() == ["kmc-tui: interrupted"]
+    assert proc.returncode == code
+    name = signal.Signals(signum).name
+    assert err.splitlines() == [f"kmc-tui: stopped by {name} (nothing partial was written)"]
     assert listing(work) == before
 
 
 @pytest.mark.parametrize("existing", [False, True], ids=["new", "replacing"])
 def test_killed_while_writing_never_touches_the_target(work, existing):
-    """SIGKILL allows no clean-up: the half-written bytes can only be in the hidden temporary
-    file; the target is absent or exactly as it was."""
+    """SIGKILL allows no clean-up: the target is absent or exactly as it was. On Linux the
+    half-written bytes are in an unnamed file that vanishes with the process; elsewhere they
+    can only be in the hidden temporary file."""
     src, out = work / "hopper_gray.jpg", work / "result.png"
     if existing:
         out.write_bytes(b"the user's own file")
     before = listing(work)
     proc = start_stalled_write(src, out, force=existing)
+    assert temporaries_open(proc.pid, work)
     proc.kill()
     proc.communicate(timeout=30)
     after = listing(work)
     leftovers = set(after) - set(before)
+    if sys.platform == "linux":
+        assert not leftovers
     assert all(name.startswith(".result.png.") and name.endswith(".tmp") for name in leftovers)
     assert {name: after[name] for name in before} == before
 

@@ -417,7 +417,7 @@ async def test_save_failure_is_a_notification(folder, monkeypatch):
 
         import kmc_tui.fsio
 
-        monkeypatch.setattr(kmc_tui.fsio.tempfile, "mkstemp", refuse)
+        monkeypatch.setattr(kmc_tui.fsio.os, "fsync", refuse)
         await press(pilot, "s")
         await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
         assert any("No space left" in m for s, m in seen if s == "error")
