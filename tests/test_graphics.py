@@ -212,19 +212,12 @@ def test_override_by_option_and_variable():
 
 
 def test_bad_variable_is_a_one_line_error(tmp_path):
-    done = subprocess.run(
-        [
-            str(Path(os.sys.executable).parent / "kmc-tui"),
-            "tui",
-            str(tmp_path),
-        ],
-        env={**os.environ, "KMC_TUI_GRAPHICS": "bogus"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [
+    terminal = PtyTerminal(["tui", str(tmp_path)], cwd=tmp_path, env={"KMC_TUI_GRAPHICS": "bogus"})
+    try:
+        assert terminal.process.wait(60) == 2
+    finally:
+        terminal.close()
+    assert terminal.snapshot().decode().strip().splitlines() == [
         "kmc-tui: error: KMC_TUI_GRAPHICS='bogus': expected one of "
         "auto, kitty, sixel, iterm, halfblock"
     ]

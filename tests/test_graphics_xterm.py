@@ -114,7 +114,8 @@ def test_xterm_shows_the_result_at_real_resolution(tmp_path):
             time.sleep(1)
             screen = server.screenshot()
             found = find(screen, expected, tolerance=2)
-        assert found is not None, "the quantized image at 1:1 is not on the screen"
+        PILImage.fromarray(screen).save(tmp_path / "screen.png")  # to look at if it fails
+        assert found is not None, f"the quantized image at 1:1 is not on {tmp_path}/screen.png"
         assert found[0] > screen.shape[1] // 3  # in the result pane, right of the original
     finally:
         server.close()

@@ -15,7 +15,7 @@ import textwrap
 
 import numpy as np
 from rich.color import Color
-from rich.segment import ControlType, Segment
+from rich.segment import Segment
 from rich.style import Style
 from textual.message import Message
 from textual.reactive import reactive
@@ -29,7 +29,6 @@ from ..viewport import Viewport, fit_scale
 UPPER_HALF = "\u2580"
 #: Bit 24 marks a terminal color number (256/16-color terminals) among packed 0xRRGGBB pixels.
 TERMINAL_COLOR = 1 << 24
-_NO_WIDTH = ((ControlType.CURSOR_FORWARD, 0),)  # a segment that takes no cells
 _kitty_ids = itertools.count(0x4B4D0001)  # "KM": image ids of this process's panes
 
 
@@ -151,6 +150,7 @@ class HalfBlockView(Widget):
         self._image: tuple | None = None  # (key, escape text, cell box) of the current frame
         self._kitty_id = next(_kitty_ids)
         self._kitty_shown: object = None  # the frame key on screen (Kitty images persist)
+        self._draw_scheduled = False
 
     # -- what is shown (the partner's while flipped) ----------------------------------------
     @property
@@ -425,29 +425,32 @@ class HalfBlockView(Widget):
 
     def render_lines(self, crop):
         lines = super().render_lines(crop)
+        if self.graphics.pixels and lines and crop.bottom > 1 and not self._draw_scheduled:
+            # The image goes out after the screen's update that drew these (blank) cells, so
+            # nothing the update writes (a notification's edge, a later line) cuts it off.
+            self._draw_scheduled = True
+            self.call_after_refresh(self._draw_image)
+        return lines
+
+    def _draw_image(self) -> None:
+        self._draw_scheduled = False
+        if not self.is_attached or not self.display or not self.screen.is_active:
+            return  # hidden, closing, or a dialog is over the pane: drawing would go over it
         graphics = self.graphics
-        if not graphics.pixels or not lines or crop.bottom <= 1:
-            return lines
-        if not self.screen.is_active or not self.display:
-            return lines  # a dialog is over the pane: drawing would go over the dialog
         try:
             text = self._image_escape()
         except Exception as exc:  # noqa: BLE001 - a picture that cannot be drawn is not fatal
-            self._image = (self._image[0] if self._image else None, "")
             text = ""
             self.notify(f"cannot draw the picture: {exc}", severity="error", timeout=6)
         key = self._image[0] if self._image else None
         if graphics.protocol == "kitty":
             # Kitty images stay when cells are redrawn: send only a changed frame.
             if key == self._kitty_shown:
-                return lines
+                return
             if not text:
                 text = graphics.wrap(encoders.kitty_delete(self._kitty_id))
             self._kitty_shown = key
-        if text:
-            last = lines[-1]
-            lines[-1] = Strip([*last, Segment(text, None, _NO_WIDTH)], last.cell_length)
-        return lines
+        write_to_terminal(self.app, text)
 
     def clear_pixels(self) -> None:
         """Take a Kitty image off the screen now (the pane is hidden, covered or closing).
