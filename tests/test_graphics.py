@@ -387,3 +387,42 @@ def test_pixel_pane_geometry_and_flip(folder):
             assert result.picture is shown and result.title.startswith("Result")
 
     asyncio.run(run())
+
+
+# -- inside tmux: passthrough off is half-blocks with a note; a 16-color terminal is said -------
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+@pytest.mark.parametrize(
+    "passthrough, term, note",
+    [
+        ("off", "screen-256color", "allow-passthrough is off"),
+        ("on", "screen", "16 colors: previews approximate"),
+    ],
+)
+def test_inside_tmux_the_app_says_what_limits_the_previews(tmp_path, passthrough, term, note):
+    import uuid
+
+    shutil.copy(HOPPER, tmp_path / "hopper.png")
+    tmux = ["tmux", "-L", f"kmc-graphics-{uuid.uuid4().hex[:8]}"]
+    script = Path(os.sys.executable).parent / "kmc-tui"
+    command = f"env -u KMC_TUI_GRAPHICS TERM={term} {script} hopper.png"
+    subprocess.run(
+        [*tmux, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "36"],
+        cwd=tmp_path,
+        check=True,
+        timeout=30,
+    )
+    try:
+        subprocess.run([*tmux, "set", "-g", "allow-passthrough", passthrough], check=True)
+        subprocess.run([*tmux, "respawn-pane", "-k", "-c", str(tmp_path), command], check=True)
+        deadline = time.monotonic() + 60
+        screen = ""
+        while note not in " ".join(screen.split()):
+            assert time.monotonic() < deadline, f"no note {note!r} on screen:\n{screen}"
+            time.sleep(0.3)
+            screen = subprocess.run(
+                [*tmux, "capture-pane", "-p"], capture_output=True, text=True
+            ).stdout
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
