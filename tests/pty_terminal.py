@@ -26,7 +26,10 @@ def kmc_tui_command() -> str:
 
 
 class PtyTerminal:
-    """`columns` × `rows` cells of `cell` pixels, the size told through TIOCSWINSZ."""
+    """`columns` × `rows` cells of `cell` pixels, the size told through TIOCSWINSZ.
+
+    Runs ``kmc-tui *args``, or `command` when given.
+    """
 
     def __init__(
         self,
@@ -38,6 +41,7 @@ class PtyTerminal:
         cell: tuple[int, int] | None = (10, 20),
         env: dict[str, str] | None = None,
         answers: dict[bytes, bytes] | None = None,
+        command: list[str] | None = None,
     ):
         self.output = bytearray()
         self.arrivals: list[tuple[float, int]] = []  # (time.perf_counter(), output length)
@@ -50,7 +54,7 @@ class PtyTerminal:
         environment.update({"TERM": "xterm-256color", "COLORTERM": "truecolor"})
         environment.update(env or {})
         self.process = subprocess.Popen(
-            [kmc_tui_command(), *args],
+            command or [kmc_tui_command(), *args],
             cwd=cwd,
             stdin=slave,
             stdout=slave,

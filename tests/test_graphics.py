@@ -426,3 +426,32 @@ def test_inside_tmux_the_app_says_what_limits_the_previews(tmp_path, passthrough
             ).stdout
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+def test_tmux_passes_kitty_images_through_when_allowed(tmp_path):
+    import uuid
+
+    shutil.copy(HOPPER, tmp_path / "hopper.png")
+    tmux = ["tmux", "-L", f"kmc-graphics-{uuid.uuid4().hex[:8]}", "-f", "/dev/null"]
+    script = Path(os.sys.executable).parent / "kmc-tui"
+    subprocess.run([*tmux, "new-session", "-d", "-x", "120", "-y", "36"], check=True, timeout=30)
+    outer = None
+    try:
+        subprocess.run([*tmux, "set", "-g", "allow-passthrough", "on"], check=True)
+        subprocess.run([*tmux, "set", "-g", "status", "off"], check=True)
+        # The outer terminal: a client attached in a pty; what tmux passes through lands there.
+        outer = PtyTerminal([], cwd=tmp_path, command=[*tmux, "attach"])
+        outer.wait_for(lambda out: len(out) > 0, what="tmux drawing")
+        command = f"env -u KMC_TUI_GRAPHICS {script} --graphics kitty hopper.png"
+        subprocess.run([*tmux, "respawn-pane", "-k", "-c", str(tmp_path), command], check=True)
+        outer.wait_for(lambda out: out.count(b"\x1b_Ga=T,f=100") >= 2, what="kitty images")
+        time.sleep(0.5)
+        stream = outer.snapshot()
+    finally:
+        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        if outer is not None:
+            outer.close()
+    assert b"\x1bPtmux;" not in stream  # tmux unwrapped it for the outer terminal
+    images = images_in(stream)
+    assert len(images) >= 2 and all(protocol == "kitty" for _, _, protocol, _ in images)
