@@ -22,22 +22,36 @@ _SIXEL_WEIGHTS = np.array([1, 2, 4, 8, 16, 32], np.uint8)
 
 
 def _run_length(data: bytes) -> bytes:
-    """Sixel's repeat introducer: runs of four or more equal characters as ``!<count><char>``."""
+    """Sixel's repeat introducer: runs of four or more equal characters as ``!<count><char>``.
+
+    Vectorized: each run's output length is known up front (the run itself when short,
+    ``!``, its digits and the character when long), so every byte is placed in one pass.
+    """
     array = np.frombuffer(data, np.uint8)
     if len(array) < 4:
         return data
     starts = np.flatnonzero(np.concatenate(([True], array[1:] != array[:-1])))
     lengths = np.diff(np.append(starts, len(array)))
-    long_runs = np.flatnonzero(lengths >= 4)
-    out = bytearray()
-    done = 0
-    for run in long_runs.tolist():
-        start, length = int(starts[run]), int(lengths[run])
-        out += data[done:start]
-        out += b"!%d%c" % (length, data[start])
-        done = start + length
-    out += data[done:]
-    return bytes(out)
+    chars = array[starts]
+    long_run = lengths >= 4
+    digits = np.where(long_run, np.floor(np.log10(np.maximum(lengths, 1))).astype(np.int64) + 1, 0)
+    sizes = np.where(long_run, digits + 2, lengths)
+    offsets = np.concatenate(([0], np.cumsum(sizes)[:-1]))
+    out = np.empty(int(sizes.sum()), np.uint8)
+    short = ~long_run
+    short_lengths = lengths[short]
+    within = np.arange(short_lengths.sum()) - np.repeat(
+        np.cumsum(short_lengths) - short_lengths, short_lengths
+    )
+    out[np.repeat(offsets[short], short_lengths) + within] = np.repeat(chars[short], short_lengths)
+    at, count, n_digits = offsets[long_run], lengths[long_run], digits[long_run]
+    out[at] = ord("!")
+    for place in range(int(n_digits.max()) if len(n_digits) else 0):
+        has = n_digits > place
+        digit = (count[has] // 10 ** (n_digits[has] - 1 - place)) % 10
+        out[at[has] + 1 + place] = ord("0") + digit
+    out[at + 1 + n_digits] = chars[long_run]
+    return out.tobytes()
 
 
 def sixel(indices: np.ndarray, palette: np.ndarray) -> str:
@@ -75,14 +89,28 @@ def sixel(indices: np.ndarray, palette: np.ndarray) -> str:
     column_index = np.arange(width)[None, :]
     for bit in range(6):
         codes[band_index, padded[bit::6], column_index] += _SIXEL_WEIGHTS[bit]
-    codes = codes[:, :colors]
-    present = codes.any(axis=2)
-    codes += 63
+    band_of, color_of = np.nonzero(codes[:, :colors].any(axis=2))  # band-major order
+    lines = codes[band_of, color_of]
+    drawn = lines != 0
+    # Each line from its first drawn column (the columns before it: one "!n?" run) to its
+    # last: a color of a photo covers part of a band, and less text is less to compress.
+    first = drawn.argmax(axis=1)
+    end = width - drawn[:, ::-1].argmax(axis=1)
+    lines += 63
     pieces = []
-    for band in range(bands):
-        rows = [b"#%d" % c + codes[band, c].tobytes() for c in np.flatnonzero(present[band])]
-        pieces.append(b"$".join(rows))
-    body = _run_length(b"-".join(pieces) + b"-")
+    previous = -1
+    for n, (band, color, a, b) in enumerate(
+        zip(band_of.tolist(), color_of.tolist(), first.tolist(), end.tolist(), strict=True)
+    ):
+        if band != previous:
+            pieces.append(b"-" * (band - previous) if previous >= 0 else b"-" * band)
+            previous = band
+        else:
+            pieces.append(b"$")
+        lead = b"!%d?" % a if a > 3 else b"?" * a
+        pieces.append(b"#%d%s%s" % (color, lead, lines[n, a:b].tobytes()))
+    pieces.append(b"-" * (bands - previous) if previous >= 0 else b"-" * bands)
+    body = _run_length(b"".join(pieces))
     return "".join(out) + body.decode("ascii") + ST
 
 
