@@ -84,6 +84,23 @@ class KmcApp(App):
             start_error=self._start_error,
         )
 
+    def _display(self, screen: Screen, renderable) -> None:
+        """Write the screen's update, then the pictures it went over (real-pixel panes).
+
+        Images are not cells Textual knows about: a Sixel or iTerm2 image is erased by the
+        blank cells under it whenever Textual rewrites them, so it is written again right
+        after, and only then.
+        """
+        super()._display(screen, renderable)
+        if not self.graphics.pixels or renderable is None or self._batch_count:
+            return
+        from .widgets.preview import HalfBlockView, written_spans
+
+        spans = written_spans(renderable)
+        if self.screen_stack:
+            for pane in self.main.query(HalfBlockView):
+                pane.after_screen_update(spans)
+
     def exit(self, *args, **kwargs) -> None:
         """Take images off the terminal while the screen is still the app's, then exit."""
         from .widgets.preview import HalfBlockView

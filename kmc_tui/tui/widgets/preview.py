@@ -150,7 +150,6 @@ class HalfBlockView(Widget):
         self._image: tuple | None = None  # (key, escape text, cell box) of the current frame
         self._kitty_id = next(_kitty_ids)
         self._kitty_shown: object = None  # the frame key on screen (Kitty images persist)
-        self._draw_scheduled = False
 
     # -- what is shown (the partner's while flipped) ----------------------------------------
     @property
@@ -423,17 +422,25 @@ class HalfBlockView(Widget):
         self._image = (key, text)
         return text
 
-    def render_lines(self, crop):
-        lines = super().render_lines(crop)
-        if self.graphics.pixels and lines and crop.bottom > 1 and not self._draw_scheduled:
-            # The image goes out after the screen's update that drew these (blank) cells, so
-            # nothing the update writes (a notification's edge, a later line) cuts it off.
-            self._draw_scheduled = True
-            self.call_after_refresh(self._draw_image)
-        return lines
+    def after_screen_update(self, spans) -> None:
+        """Draw the image again if the update just written went over the pane's picture area.
+
+        `spans` are the ``(y, x1, x2)`` cell spans the update wrote, or None for the whole
+        screen. Textual renders a pane for any update whose bounding box touches it but writes
+        only the spans, so redrawing on every render would resend unchanged images.
+        """
+        if not self.graphics.pixels or not self.is_attached or not self.display:
+            return
+        region = self.region
+        top, bottom = region.y + 1, region.bottom  # below the title line
+        if spans is not None and not any(
+            top <= y < bottom and x1 < region.right and x2 > region.x for y, x1, x2 in spans
+        ):
+            if self.graphics.protocol != "kitty":
+                return
+        self._draw_image()
 
     def _draw_image(self) -> None:
-        self._draw_scheduled = False
         if not self.is_attached or not self.display or not self.screen.is_active:
             return  # hidden, closing, or a dialog is over the pane: drawing would go over it
         graphics = self.graphics
@@ -480,6 +487,12 @@ class HalfBlockView(Widget):
         y = ys[min(max((offset.y - 1) * cell_h + cell_h // 2, 0), len(ys) - 1)]
         if x >= 0 and y >= 0:
             self.post_message(self.Clicked(float(x), float(y)))
+
+
+def written_spans(update) -> list[tuple[int, int, int]] | None:
+    """The ``(y, x1, x2)`` spans a screen update writes; None when it writes everything."""
+    spans = getattr(update, "spans", None)
+    return None if spans is None else list(spans)
 
 
 def write_to_terminal(app, text: str) -> None:
