@@ -385,6 +385,15 @@ def test_pixel_pane_geometry_and_flip(folder):
             app.post_message(events.Key("o", "o"))
             await pilot.pause(0.2)
             assert result.picture is shown and result.title.startswith("Result")
+            # The help screen says how pictures are drawn and why.
+            from kmc_tui.tui.screens.help import HelpScreen
+
+            app.action_help()
+            await pilot.pause(0.2)
+            assert isinstance(app.screen, HelpScreen)
+            line = str(app.screen.query_one("#graphics").render())
+            assert "Sixel (real pixels, 256 colors per image), because test" in line
+            assert "Cell: 8×16 pixels" in line
 
     asyncio.run(run())
 
