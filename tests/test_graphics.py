@@ -425,14 +425,21 @@ def test_inside_tmux_the_app_says_what_limits_the_previews(tmp_path, passthrough
     try:
         subprocess.run([*tmux, "set", "-g", "allow-passthrough", passthrough], check=True)
         subprocess.run([*tmux, "respawn-pane", "-k", "-c", str(tmp_path), command], check=True)
-        deadline = time.monotonic() + 60
-        screen = ""
-        while note not in " ".join(screen.split()):
-            assert time.monotonic() < deadline, f"no note {note!r} on screen:\n{screen}"
-            time.sleep(0.3)
-            screen = subprocess.run(
-                [*tmux, "capture-pane", "-p"], capture_output=True, text=True
-            ).stdout
+
+        def wait_for_text(text: str) -> None:
+            deadline = time.monotonic() + 60
+            screen = ""
+            while text not in " ".join(screen.split()):
+                assert time.monotonic() < deadline, f"no {text!r} on screen:\n{screen}"
+                time.sleep(0.3)
+                screen = subprocess.run(
+                    [*tmux, "capture-pane", "-p"], capture_output=True, text=True
+                ).stdout
+
+        wait_for_text(note)
+        if term == "screen":  # ctrl+o: ordered dithering of the 16-color previews
+            subprocess.run([*tmux, "send-keys", "C-o"], check=True)
+            wait_for_text("16 colors: dithering on")
     finally:
         subprocess.run([*tmux, "kill-server"], capture_output=True)
 

@@ -95,6 +95,13 @@ class MainScreen(Screen):
             show=False,
             tooltip="Flip: original and result swap places",
         ),
+        Binding(
+            "ctrl+o",
+            "dither_preview",
+            "Preview dithering",
+            show=False,
+            tooltip="Ordered dithering of previews in 256 or 16 colors",
+        ),
         Binding("z", "zoom(1)", "Zoom in", show=False),
         Binding("x", "zoom(-1)", "Zoom out", show=False),
         Binding("1", "zoom_one", "Zoom to 1:1 pixels", show=False),
@@ -620,6 +627,19 @@ class MainScreen(Screen):
         for pane in panes:
             pane.flipped = flipped
         self.notify("flipped: original and result swapped" if flipped else "unflipped", timeout=2)
+
+    def action_dither_preview(self) -> None:
+        """Ordered dithering of half-block previews in a 256- or 16-color terminal."""
+        panes = list(self.query(HalfBlockView))
+        colors = panes[0].terminal_colors
+        if colors is None:
+            self.notify("previews show every color here: nothing to dither", timeout=3)
+            return
+        dither = not panes[0].dither_preview
+        for pane in panes:
+            pane.dither_preview = dither
+        state = "on" if dither else "off"
+        self.notify(f"{colors} colors: dithering {state}", timeout=3)
 
     def action_cancel(self) -> None:
         files = self.query_one("#files", FileBrowser)

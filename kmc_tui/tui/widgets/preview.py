@@ -126,6 +126,8 @@ class HalfBlockView(Widget):
 
     viewport: reactive[Viewport] = reactive(Viewport, layout=False)
     flipped: reactive[bool] = reactive(False, layout=False)
+    #: Ordered dithering of half-blocks mapped to 256 or 16 colors.
+    dither_preview: reactive[bool] = reactive(False, layout=False)
 
     class Clicked(Message):
         """The pane was clicked at an image position (full-resolution pixels)."""
@@ -234,6 +236,15 @@ class HalfBlockView(Widget):
     def watch_flipped(self) -> None:
         self._invalidate()
 
+    def watch_dither_preview(self) -> None:
+        self._invalidate()
+
+    @property
+    def terminal_colors(self) -> int | None:
+        """256 or 16 when half-blocks are mapped to the terminal's palette, else None."""
+        palette = None if self.graphics.pixels else self._terminal_palette()
+        return None if palette is None else palette.colors
+
     def on_resize(self) -> None:
         self._invalidate()
 
@@ -271,8 +282,9 @@ class HalfBlockView(Widget):
         colors = {"256": 256, "standard": 16, "windows": 16}.get(str(system))
         if colors is None:
             return None
-        if self._palette is None or self._palette.colors != colors:
-            self._palette = TerminalPalette(colors)
+        palette = self._palette
+        if palette is None or palette.colors != colors or palette.dither != self.dither_preview:
+            self._palette = TerminalPalette(colors, dither=self.dither_preview)
         return self._palette
 
     def _style(self, top: int, bottom: int) -> Style:
