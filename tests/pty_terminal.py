@@ -50,7 +50,9 @@ class PtyTerminal:
         master, slave = os.openpty()
         xpixels, ypixels = (columns * cell[0], rows * cell[1]) if cell else (0, 0)
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, xpixels, ypixels))
-        environment = {k: v for k, v in os.environ.items() if not k.startswith(("KMC_TUI", "TMUX"))}
+        # pytest-xdist's workers have COLUMNS=80 and LINES=24, which override the pty's size.
+        dropped = ("KMC_TUI", "TMUX", "COLUMNS", "LINES")
+        environment = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
         environment.update({"TERM": "xterm-256color", "COLORTERM": "truecolor"})
         environment.update(env or {})
         self.process = subprocess.Popen(

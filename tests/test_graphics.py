@@ -415,7 +415,7 @@ def test_inside_tmux_the_app_says_what_limits_the_previews(tmp_path, passthrough
     shutil.copy(HOPPER, tmp_path / "hopper.png")
     tmux = ["tmux", "-L", f"kmc-graphics-{uuid.uuid4().hex[:8]}"]
     script = Path(os.sys.executable).parent / "kmc-tui"
-    command = f"env -u KMC_TUI_GRAPHICS TERM={term} {script} hopper.png"
+    command = f"env -u KMC_TUI_GRAPHICS -u COLUMNS -u LINES TERM={term} {script} hopper.png"
     subprocess.run(
         [*tmux, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "36"],
         cwd=tmp_path,
@@ -459,7 +459,9 @@ def test_tmux_passes_kitty_images_through_when_allowed(tmp_path):
         # The outer terminal: a client attached in a pty; what tmux passes through lands there.
         outer = PtyTerminal([], cwd=tmp_path, command=[*tmux, "attach"])
         outer.wait_for(lambda out: len(out) > 0, what="tmux drawing")
-        command = f"env -u KMC_TUI_GRAPHICS {script} --graphics kitty hopper.png"
+        command = (
+            f"env -u KMC_TUI_GRAPHICS -u COLUMNS -u LINES {script} --graphics kitty hopper.png"
+        )
         subprocess.run([*tmux, "respawn-pane", "-k", "-c", str(tmp_path), command], check=True)
         outer.wait_for(lambda out: out.count(b"\x1b_Ga=T,f=100") >= 2, what="kitty images")
         time.sleep(0.5)

@@ -38,7 +38,8 @@ class XServer:
             stderr=subprocess.DEVNULL,
         )
         self.env = {**os.environ, "DISPLAY": self.display}
-        for key in [k for k in self.env if k.startswith(("KMC_TUI", "TMUX"))]:
+        # xdist's COLUMNS/LINES would override xterm's size.
+        for key in [k for k in self.env if k.startswith(("KMC_TUI", "TMUX", "COLUMNS", "LINES"))]:
             del self.env[key]
         self.xterm: subprocess.Popen | None = None
         deadline = time.monotonic() + 20

@@ -114,7 +114,7 @@ class MainScreen(Screen):
             "dither_preview",
             "Preview dithering",
             show=False,
-            tooltip="Ordered dithering of previews in 256 or 16 colors",
+            tooltip="Dither previews in 256/16 colors",
         ),
         Binding("z", "zoom(1)", "Zoom in", show=False),
         Binding("x", "zoom(-1)", "Zoom out", show=False),
