@@ -127,16 +127,15 @@ class KmcApp(App):
         from .widgets.preview import HalfBlockView, written_spans
 
         spans = written_spans(renderable)
-        if self.screen_stack:
-            for pane in self.main.query(HalfBlockView):
-                pane.after_screen_update(spans)
+        for pane in screen.query(HalfBlockView):
+            pane.after_screen_update(spans)
 
     def exit(self, *args, **kwargs) -> None:
         """Take images off the terminal while the screen is still the app's, then exit."""
         from .widgets.preview import HalfBlockView
 
-        if self.screen_stack:
-            for pane in self.main.query(HalfBlockView):
+        for screen in self.screen_stack:
+            for pane in screen.query(HalfBlockView):
                 pane.clear_pixels()
         super().exit(*args, **kwargs)
 
