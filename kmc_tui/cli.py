@@ -350,6 +350,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="neither read nor write the remembered folder and settings",
     )
+    t.add_argument(
+        "--graphics",
+        choices=("auto", "kitty", "sixel", "iterm", "halfblock"),
+        default=None,
+        help="how previews draw pictures (default auto: ask the terminal; "
+        "or the KMC_TUI_GRAPHICS variable)",
+    )
     return parser
 
 
@@ -675,7 +682,13 @@ def cmd_plugins(args, out) -> int:
     return 0
 
 
-def cmd_tui(path: str | None, plugin_dirs: list[str], *, use_config: bool = True) -> int:
+def cmd_tui(
+    path: str | None,
+    plugin_dirs: list[str],
+    *,
+    use_config: bool = True,
+    graphics: str | None = None,
+) -> int:
     if path is not None and not Path(path).exists():
         print(f"kmc-tui: error: {shown(Path(path))}: no such file or folder", file=sys.stderr)
         return 2
@@ -689,11 +702,20 @@ def cmd_tui(path: str | None, plugin_dirs: list[str], *, use_config: bool = True
         return 2
     from .tui.app import KmcApp
     from .tui.config import default_config_path
+    from .tui.graphics import detect
 
+    try:
+        found = detect(graphics)  # asks the terminal: before the app reads the keyboard
+    except ValueError as exc:
+        print(f"kmc-tui: error: {exc}", file=sys.stderr)
+        return 2
     if path is None and not use_config:
         path = "."
     app = KmcApp(
-        path, plugin_dirs=plugin_dirs, config=default_config_path() if use_config else None
+        path,
+        plugin_dirs=plugin_dirs,
+        config=default_config_path() if use_config else None,
+        graphics=found,
     )
     app.run()
     if app.stopped_by is not None:  # the terminal is restored by now
@@ -812,7 +834,9 @@ def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
     logging.getLogger("PIL").addHandler(logging.NullHandler())
     if args.command == "tui":
         try:
-            return cmd_tui(args.path, args.plugin_dir, use_config=not args.no_config)
+            return cmd_tui(
+                args.path, args.plugin_dir, use_config=not args.no_config, graphics=args.graphics
+            )
         except KeyboardInterrupt:
             print("kmc-tui: interrupted", file=sys.stderr)
             return 130

@@ -23,6 +23,7 @@ from textual.screen import Screen
 from .. import Registry
 from ..errors import shown
 from .config import Config, load_config, save_config
+from .graphics import Graphics
 from .screens.main import NARROW, MainScreen
 from .session import Session
 
@@ -42,6 +43,9 @@ class KmcApp(App):
     config : path-like, optional
         Remember the folder, settings and file order in this file: read at start (its settings
         replace `k` and `plugin`; its folder is opened when `path` is None), written at exit.
+    graphics : Graphics, optional
+        How the panes draw pictures (`kmc_tui.tui.graphics.detect` asks the terminal before
+        the app starts); half-blocks by default.
     """
 
     TITLE = "kmc-tui"
@@ -62,8 +66,10 @@ class KmcApp(App):
         plugin: str = "kmeans",
         registry: Registry | None = None,
         config: str | os.PathLike | None = None,
+        graphics: Graphics | None = None,
     ):
         super().__init__()
+        self.graphics = graphics if graphics is not None else Graphics()
         self.registry = registry if registry is not None else Registry(plugin_dirs)
         self.config_path = Path(config) if config is not None else None
         self._config_warning: str | None = None
@@ -155,6 +161,31 @@ class KmcApp(App):
         #: Why the config could not be written, for the command line to say after the exit.
         self.config_error = save_config(self.config, self.config_path)
 
+    def _display(self, screen: Screen, renderable) -> None:
+        """Write the screen's update, then the pictures it went over (real-pixel panes).
+
+        Images are not cells Textual knows about: a Sixel or iTerm2 image is erased by the
+        blank cells under it whenever Textual rewrites them, so it is written again right
+        after, and only then.
+        """
+        super()._display(screen, renderable)
+        if not self.graphics.pixels or renderable is None or self._batch_count:
+            return
+        from .widgets.preview import HalfBlockView, written_spans
+
+        spans = written_spans(renderable)
+        for pane in screen.query(HalfBlockView):
+            pane.after_screen_update(spans)
+
+    def exit(self, *args, **kwargs) -> None:
+        """Take images off the terminal while the screen is still the app's, then exit."""
+        from .widgets.preview import HalfBlockView
+
+        for screen in self.screen_stack:
+            for pane in screen.query(HalfBlockView):
+                pane.clear_pixels()
+        super().exit(*args, **kwargs)
+
     @property
     def main(self) -> MainScreen:
         """The main screen (under any dialog open over it)."""
@@ -173,7 +204,31 @@ class KmcApp(App):
         from .screens.help import HelpScreen
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen([b for _, b in self.key_bindings()]))
+            self.push_screen(
+                HelpScreen([b for _, b in self.key_bindings()], graphics=self.graphics_line())
+            )
+
+    def graphics_line(self) -> str:
+        """Which way pictures are drawn, and why (for the help screen)."""
+        graphics = self.graphics
+        names = {
+            "kitty": "Kitty graphics (real pixels)",
+            "sixel": f"Sixel (real pixels, {graphics.color_registers} colors per image)",
+            "iterm": "iTerm2 inline images (real pixels)",
+            "halfblock": "half-blocks (two pixels per cell)",
+        }
+        line = f"Pictures: {names[graphics.protocol]}, because {graphics.reason}."
+        if graphics.pixels:
+            width, height = graphics.cell_size
+            line += f" Cell: {width}×{height} pixels."
+        elif not self.is_headless and str(self.console.color_system) in (
+            "256",
+            "standard",
+            "windows",
+        ):
+            colors = 256 if str(self.console.color_system) == "256" else 16
+            line += f" The terminal shows {colors} colors: previews approximate."
+        return line + " --graphics or KMC_TUI_GRAPHICS chooses."
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """Textual's commands, then one per key binding (the bindings are the one list)."""

@@ -61,9 +61,10 @@ class HelpScreen(ModalScreen[None]):
     }
     """
 
-    def __init__(self, bindings: list[Binding]):
+    def __init__(self, bindings: list[Binding], *, graphics: str = ""):
         super().__init__()
         self._key_bindings = bindings
+        self._graphics = graphics
 
     def on_mount(self) -> None:
         # Without a rack here, notifications wait under help and show on the screen below.
@@ -91,3 +92,5 @@ class HelpScreen(ModalScreen[None]):
                 Text("Reduce an image to k colors and see it before you keep it.\n", style="italic")
             )
             yield Static(table)
+            if self._graphics:
+                yield Static(Text("\n" + self._graphics), id="graphics")

@@ -127,6 +127,20 @@ class MainScreen(Screen):
         Binding("e", "export_palette", "Export palette", show=False, tooltip="Export palette"),
         Binding("f", "next_format", "Next output format", show=False),
         Binding("v", "cycle_view", "View", tooltip="Cycle view: both, result, original"),
+        Binding(
+            "b",
+            "flip",
+            "Flip",
+            show=False,
+            tooltip="Flip: original and result swap places",
+        ),
+        Binding(
+            "ctrl+o",
+            "dither_preview",
+            "Preview dithering",
+            show=False,
+            tooltip="Dither previews in 256/16 colors",
+        ),
         Binding("r", "rate_distortion", "R–D", tooltip="Rate–distortion view: size against ΔE2000"),
         Binding("t", "target", "Target", tooltip="Target: choose k for a ΔE2000 or a size"),
         Binding("c", "compare", "Compare", tooltip="Compare: both panes, 1:1, scrolling together"),
@@ -277,6 +291,10 @@ class MainScreen(Screen):
         return self._sort
 
     def on_mount(self) -> None:
+        original = self.query_one("#original", HalfBlockView)
+        result = self.query_one("#result", HalfBlockView)
+        original.partner, result.partner = result, original
+        self._tell_graphics()
         self.set_class(True, f"-view-{self.view_mode}")
         self.query_one(Controls).show(self.session.settings)
         self.query_one("#files", FileBrowser).focus()
@@ -313,6 +331,25 @@ class MainScreen(Screen):
 
     def on_unmount(self) -> None:
         self.session.stop()  # a computation still running ends at its next pass
+
+    def _tell_graphics(self) -> None:
+        """Say once when the terminal limits what the previews can show."""
+        graphics = getattr(self.app, "graphics", None)
+        if graphics is not None and graphics.note:
+            self.notify(graphics.note, timeout=10)
+        elif graphics is not None and not graphics.pixels and not self.app.is_headless:
+            system = str(self.app.console.color_system)
+            if system in ("256", "standard", "windows"):
+                colors = 256 if system == "256" else 16
+                self.notify(f"{colors} colors: previews approximate", timeout=6)
+
+    def on_screen_suspend(self) -> None:
+        for pane in self.query(HalfBlockView):
+            pane.clear_pixels()  # a dialog opens over the panes: no image over it
+
+    def on_screen_resume(self) -> None:
+        for pane in self.query(HalfBlockView):
+            pane.refresh()
 
     @property
     def shown_view(self) -> str:
@@ -790,6 +827,27 @@ class MainScreen(Screen):
 
     def on_controls_field_done(self, message: Controls.FieldDone) -> None:
         self.set_focus(self.query_one("#files", FileBrowser))
+
+    def action_flip(self) -> None:
+        """Swap what the two panes show, in place; again to swap back."""
+        panes = list(self.query(HalfBlockView))
+        flipped = not panes[0].flipped
+        for pane in panes:
+            pane.flipped = flipped
+        self.notify("flipped: original and result swapped" if flipped else "unflipped", timeout=2)
+
+    def action_dither_preview(self) -> None:
+        """Ordered dithering of half-block previews in a 256- or 16-color terminal."""
+        panes = list(self.query(HalfBlockView))
+        colors = panes[0].terminal_colors
+        if colors is None:
+            self.notify("previews show every color here: nothing to dither", timeout=3)
+            return
+        dither = not panes[0].dither_preview
+        for pane in panes:
+            pane.dither_preview = dither
+        state = "on" if dither else "off"
+        self.notify(f"{colors} colors: dithering {state}", timeout=3)
 
     def action_rate_distortion(self) -> None:
         from .rate_distortion import RateDistortionScreen

@@ -1,17 +1,20 @@
-"""An image drawn with half-block cells.
+"""An image pane: real pixels through a graphics protocol, or half-block cells.
 
-▀ with the upper pixel as foreground, the lower as background.
-
-Works in any terminal that shows colors (Textual downgrades truecolor for 256-color terminals).
-The widget samples its pixels with nearest-neighbour from what it is given, so a quantized
-result shows exactly the palette's colors; it never decodes or resizes images itself.
+With Kitty, Sixel or iTerm2 images (see :mod:`kmc_tui.tui.graphics`) the pane is measured in
+screen pixels, so 1:1 is one image pixel per screen pixel; the cells under the picture are
+blank and the image is written after them. Elsewhere ▀ with the upper pixel as foreground and
+the lower as background, mapped to the terminal's palette in CIELAB when it has 256 or 16
+colors. The widget samples its pixels with nearest-neighbour from what it is given, so a
+quantized result shows exactly the palette's colors; it never decodes or resizes images itself.
 """
 
 from __future__ import annotations
 
+import itertools
 import textwrap
 
 import numpy as np
+from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
 from textual.message import Message
@@ -19,9 +22,14 @@ from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
 
+from ..graphics import Graphics, encoders
+from ..graphics.terminal_colors import TerminalPalette
 from ..viewport import Viewport, fit_scale
 
 UPPER_HALF = "\u2580"
+#: Bit 24 marks a terminal color number (256/16-color terminals) among packed 0xRRGGBB pixels.
+TERMINAL_COLOR = 1 << 24
+_kitty_ids = itertools.count(0x4B4D0001)  # "KM": image ids of this process's panes
 
 
 class Picture:
@@ -56,8 +64,8 @@ class Picture:
         src = rgb if rgb is not None else indices
         self.height, self.width = src.shape[:2]
 
-    def sample(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-        """Pixels at full-resolution coordinates (nearest neighbour); -1 marks 'outside'."""
+    def _lookup(self, xs: np.ndarray, ys: np.ndarray):
+        """The picture to read, the rows and columns in it, and which are inside the image."""
         pic = self
         step = min(
             np.diff(xs).min() if len(xs) > 1 else 1.0, np.diff(ys).min() if len(ys) > 1 else 1.0
@@ -68,8 +76,17 @@ class Picture:
         sy = np.floor(ys * pic.height / pic.full_height).astype(np.int64)
         inside_x = (xs >= 0) & (sx >= 0) & (sx < pic.width)
         inside_y = (ys >= 0) & (sy >= 0) & (sy < pic.height)
-        sxc = np.clip(sx, 0, pic.width - 1)
-        syc = np.clip(sy, 0, pic.height - 1)
+        return (
+            pic,
+            np.clip(sy, 0, pic.height - 1),
+            np.clip(sx, 0, pic.width - 1),
+            inside_y,
+            inside_x,
+        )
+
+    def sample(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
+        """Pixels at full-resolution coordinates (nearest neighbour); -1 marks 'outside'."""
+        pic, syc, sxc, inside_y, inside_x = self._lookup(xs, ys)
         if pic.rgb is not None:
             out = pic.rgb[syc[:, None], sxc[None, :]]
         else:
@@ -83,9 +100,22 @@ class Picture:
         packed[:, ~inside_x] = -1
         return packed
 
+    def sample_block(self, xs: np.ndarray, ys: np.ndarray):
+        """The pixels at the image positions (all inside it): ``(rgb, None)`` for an RGB
+        picture, ``(indices, palette)`` for a quantized one."""
+        pic, syc, sxc, _, _ = self._lookup(xs, ys)
+        if pic.rgb is not None:
+            return pic.rgb[syc[:, None], sxc[None, :]], None
+        return pic.indices[syc[:, None], sxc[None, :]], pic.palette
+
 
 class HalfBlockView(Widget):
-    """One pane: a title line and the picture in half-block cells, under a shared viewport."""
+    """One pane: a title line and the picture under a shared viewport.
+
+    The picture is drawn with the app's graphics protocol (``app.graphics``, a
+    :class:`~kmc_tui.tui.graphics.Graphics`) or in half-block cells. `partner` is the other
+    pane: while `flipped`, this pane shows the partner's picture, title and caption in its place.
+    """
 
     COMPONENT_CLASSES = {"half-block-view--title", "half-block-view--message"}
 
@@ -95,6 +125,9 @@ class HalfBlockView(Widget):
     """
 
     viewport: reactive[Viewport] = reactive(Viewport, layout=False)
+    flipped: reactive[bool] = reactive(False, layout=False)
+    #: Ordered dithering of half-blocks mapped to 256 or 16 colors.
+    dither_preview: reactive[bool] = reactive(False, layout=False)
 
     class Scrolled(Message):
         """The mouse wheel turned over the pane: pan by (dx, dy) steps."""
@@ -116,46 +149,80 @@ class HalfBlockView(Widget):
         super().__init__(id=id, classes=classes)
         self._title_text = title
         self.caption = ""
-        self.picture: Picture | None = None
-        self.message = ""
+        self._picture: Picture | None = None
+        self._message = ""
+        self.partner: HalfBlockView | None = None
         self._strips: list[Strip] | None = None
         self._title: Strip | None = None
         self._styles: dict[tuple[int, int], Style] = {}
         self._base: Style | None = None
+        self._palette: TerminalPalette | None = None
+        self._image: tuple | None = None  # (key, escape text, cell box) of the current frame
+        self._kitty_id = next(_kitty_ids)
+        self._kitty_shown: object = None  # the frame key on screen (Kitty images persist)
+
+    # -- what is shown (the partner's while flipped) ----------------------------------------
+    @property
+    def _shown(self) -> HalfBlockView:
+        return self.partner if self.flipped and self.partner is not None else self
+
+    @property
+    def picture(self) -> Picture | None:
+        return self._shown._picture
+
+    @property
+    def message(self) -> str:
+        return self._shown._message
 
     @property
     def title(self) -> str:
-        return self._title_text
+        return self._shown._title_text
 
     @title.setter
     def title(self, text: str) -> None:
         if text != self._title_text:
             self._title_text = text
             self._title = None
-            self.refresh()
+            self._changed(content=False)
+
+    @property
+    def graphics(self) -> Graphics:
+        graphics = getattr(self.app, "graphics", None)
+        return graphics if isinstance(graphics, Graphics) else Graphics()
 
     # -- data -------------------------------------------------------------------------------
     def show(self, picture: Picture | None, caption: str = "") -> None:
-        self.picture = picture
+        self._picture = picture
         self.caption = caption
-        self.message = ""
-        self._invalidate()
+        self._message = ""
+        self._changed()
 
     def show_message(self, text: str) -> None:
         """Show text instead of a picture (nothing open, an error …), wrapped to the pane."""
-        self.picture = None
-        self.message = text
-        self._invalidate()
+        self._picture = None
+        self._message = text
+        self._changed()
 
     def set_caption(self, caption: str) -> None:
         if caption != self.caption:
             self.caption = caption
-            self._title = None
-            self.refresh(self.region.__class__(0, 0, self.size.width, 1))
+            self._changed(content=False)
+
+    def _changed(self, *, content: bool = True) -> None:
+        """Redraw this pane and the partner while it shows this pane's content."""
+        for pane in (self, self.partner):
+            if pane is None or (pane is not self and pane._shown is not self):
+                continue
+            if content:
+                pane._invalidate()
+            else:
+                pane._title = None
+                pane.refresh(pane.region.__class__(0, 0, pane.size.width, 1))
 
     def _invalidate(self) -> None:
         self._strips = None
         self._title = None
+        self._image = None
         self.refresh()
 
     def notify_style_update(self) -> None:
@@ -174,14 +241,33 @@ class HalfBlockView(Widget):
     def watch_viewport(self) -> None:
         self._invalidate()
 
+    def watch_flipped(self) -> None:
+        self._invalidate()
+
+    def watch_dither_preview(self) -> None:
+        self._invalidate()
+
+    @property
+    def terminal_colors(self) -> int | None:
+        """256 or 16 when half-blocks are mapped to the terminal's palette, else None."""
+        palette = None if self.graphics.pixels else self._terminal_palette()
+        return None if palette is None else palette.colors
+
     def on_resize(self) -> None:
         self._invalidate()
 
     # -- geometry ---------------------------------------------------------------------------
     @property
+    def cell_pixels(self) -> tuple[int, int]:
+        """Screen pixels per cell: the terminal's cell with a graphics protocol, else 1×2."""
+        graphics = self.graphics
+        return graphics.cell_size if graphics.pixels else (1, 2)
+
+    @property
     def pixel_size(self) -> tuple[int, int]:
-        """The picture area in pixels: one per cell across, two per cell down (no title)."""
-        return self.size.width, 2 * max(0, self.size.height - 1)
+        """The picture area in screen pixels (the title line excluded)."""
+        cell_w, cell_h = self.cell_pixels
+        return self.size.width * cell_w, max(0, self.size.height - 1) * cell_h
 
     def fit_scale(self) -> float:
         """Image pixels per screen pixel that fit the whole picture in the pane."""
@@ -192,7 +278,23 @@ class HalfBlockView(Widget):
     def _grid(self):
         return self.viewport.sample_grid(self.picture.full_size, self.pixel_size)
 
-    # -- rendering --------------------------------------------------------------------------
+    # -- half-block rendering ---------------------------------------------------------------
+    def _terminal_palette(self) -> TerminalPalette | None:
+        """The 256- or 16-color palette to map to, or None in truecolor.
+
+        Headless (tests, screenshots) nothing is downgraded, so nothing is mapped.
+        """
+        if self.app.is_headless:
+            return None
+        system = getattr(self.app.console, "color_system", "truecolor")
+        colors = {"256": 256, "standard": 16, "windows": 16}.get(str(system))
+        if colors is None:
+            return None
+        palette = self._palette
+        if palette is None or palette.colors != colors or palette.dither != self.dither_preview:
+            self._palette = TerminalPalette(colors, dither=self.dither_preview)
+        return self._palette
+
     def _style(self, top: int, bottom: int) -> Style:
         key = (top, bottom)
         style = self._styles.get(key)
@@ -200,16 +302,17 @@ class HalfBlockView(Widget):
             if len(self._styles) > 65536:
                 self._styles.clear()
             base = self.base_style
-            fg = base.bgcolor if top < 0 else _rgb(top)
-            bg = base.bgcolor if bottom < 0 else _rgb(bottom)
+            fg = base.bgcolor if top < 0 else _color(top)
+            bg = base.bgcolor if bottom < 0 else _color(bottom)
             style = Style.from_color(fg, bg)
             self._styles[key] = style
         return style
 
     def _title_strip(self, width: int) -> Strip:
         text = self.title
-        if self.caption:
-            text = f"{text}  {self.caption}" if text else self.caption
+        caption = self._shown.caption
+        if caption:
+            text = f"{text}  {caption}" if text else caption
         if len(text) > width:
             text = text[: max(0, width - 1)] + "…"
         text = text.ljust(width)
@@ -227,9 +330,9 @@ class HalfBlockView(Widget):
             return strips
         base = self.base_style
         blank = Strip([Segment(" " * width, base)], width)
-        if self.picture is None:
+        if self.picture is None or self.graphics.pixels:
             lines = [blank] * rows
-            if self.message:
+            if self.message and self.picture is None:
                 style = base + self.get_component_rich_style(
                     "half-block-view--message", partial=True
                 )
@@ -249,6 +352,10 @@ class HalfBlockView(Widget):
             return strips + lines
         xs, ys = self._grid()
         packed = self.picture.sample(xs, ys)
+        palette = self._terminal_palette()
+        if palette is not None:
+            numbers = palette.map(packed)
+            packed = np.where(numbers >= 0, numbers | TERMINAL_COLOR, -1)
         for r in range(rows):
             top, bottom = packed[2 * r], packed[2 * r + 1]
             # Runs of equal cells become one segment: quantized images have long runs.
@@ -292,18 +399,151 @@ class HalfBlockView(Widget):
         event.stop()
         self.post_message(self.Scrolled(-1, 0))
 
+    # -- pixel rendering --------------------------------------------------------------------
+    def frame(self):
+        """The pixels the pane shows, one per screen pixel, and where (in cells).
+
+        Returns ``(pixels, palette, (column, row))`` — palette indices and their palette, or
+        RGB and None — or None when there is nothing to draw. The block is the part of the
+        pane the image covers, placed at a cell of the picture area (row 0 is under the title).
+        """
+        picture = self.picture
+        width, height = self.pixel_size
+        if picture is None or width < 1 or height < 1:
+            return None
+        xs, ys = self._grid()
+        cols, rows = np.flatnonzero(xs >= 0), np.flatnonzero(ys >= 0)
+        if len(cols) == 0 or len(rows) == 0:
+            return None
+        cell_w, cell_h = self.cell_pixels
+        block_x = xs[cols[0] : cols[-1] + 1]
+        block_y = ys[rows[0] : rows[-1] + 1]
+        pixels, palette = picture.sample_block(block_x, block_y)
+        # An image starts at a cell: the block moves left and up to the cell it begins in.
+        return pixels, palette, (int(cols[0]) // cell_w, int(rows[0]) // cell_h)
+
+    def _image_escape(self) -> str:
+        """The escape sequence that draws the current frame (cached until something changes)."""
+        key = (id(self.picture), self.viewport, self.size, self.flipped, self.graphics)
+        if self._image is not None and self._image[0] == key:
+            return self._image[1]
+        self._image = (key, "")  # a failure below is not retried for the same frame
+        frame = self.frame()
+        text = ""
+        if frame is not None:
+            pixels, palette, (column, row) = frame
+            graphics = self.graphics
+            protocol = graphics.protocol
+            if protocol == "sixel":
+                if palette is None or len(palette) > graphics.color_registers:
+                    rgb = pixels if palette is None else palette[pixels]
+                    pixels, palette = encoders.reduce_colors(rgb, graphics.color_registers)
+                data = encoders.sixel(pixels, palette)
+            else:
+                if palette is None:
+                    png = encoders.png_bytes(pixels)
+                else:
+                    png = encoders.png_bytes(indices=pixels, palette=palette)
+                if protocol == "kitty":
+                    data = encoders.kitty(png, image_id=self._kitty_id)
+                else:
+                    height, width = pixels.shape[:2]
+                    data = encoders.iterm(png, width=width, height=height)
+            region = self.region
+            x = region.x + column + graphics.pane_offset[0]
+            y = region.y + 1 + row + graphics.pane_offset[1]
+            # Save and restore the cursor around the image: the screen's writes go on from
+            # where they were.
+            text = graphics.wrap("\x1b7" + encoders.move_to(x, y) + data + "\x1b8")
+        self._image = (key, text)
+        return text
+
+    def after_screen_update(self, spans) -> None:
+        """Draw the image again if the update just written went over the pane's picture area.
+
+        `spans` are the ``(y, x1, x2)`` cell spans the update wrote, or None for the whole
+        screen. Textual renders a pane for any update whose bounding box touches it but writes
+        only the spans, so redrawing on every render would resend unchanged images.
+        """
+        if not self.graphics.pixels or not self.is_attached or not self.display:
+            return
+        region = self.region
+        top, bottom = region.y + 1, region.bottom  # below the title line
+        if spans is not None and not any(
+            top <= y < bottom and x1 < region.right and x2 > region.x for y, x1, x2 in spans
+        ):
+            if self.graphics.protocol != "kitty":
+                return
+        self._draw_image()
+
+    def _draw_image(self) -> None:
+        if not self.is_attached or not self.display or not self.screen.is_active:
+            return  # hidden, closing, or a dialog is over the pane: drawing would go over it
+        graphics = self.graphics
+        try:
+            text = self._image_escape()
+        except Exception as exc:  # noqa: BLE001 - a picture that cannot be drawn is not fatal
+            text = ""
+            self.notify(f"cannot draw the picture: {exc}", severity="error", timeout=6)
+        key = self._image[0] if self._image else None
+        if graphics.protocol == "kitty":
+            # Kitty images stay when cells are redrawn: send only a changed frame.
+            if key == self._kitty_shown:
+                return
+            if not text:
+                text = graphics.wrap(encoders.kitty_delete(self._kitty_id))
+            self._kitty_shown = key
+        write_to_terminal(self.app, text)
+
+    def clear_pixels(self) -> None:
+        """Take a Kitty image off the screen now (the pane is hidden, covered or closing).
+
+        Sixel and iTerm2 images are cells: whatever is drawn over them replaces them.
+        """
+        if self.graphics.protocol == "kitty" and self._kitty_shown is not None:
+            self._kitty_shown = None
+            write_to_terminal(self.app, self.graphics.wrap(encoders.kitty_delete(self._kitty_id)))
+
+    def on_hide(self) -> None:
+        self.clear_pixels()
+
+    def on_show(self) -> None:
+        self._invalidate()
+
+    def on_unmount(self) -> None:
+        self.clear_pixels()
+
     def on_click(self, event) -> None:
         offset = event.get_content_offset(self)
         if self.picture is None or offset is None or offset.y < 1:
             return
         xs, ys = self._grid()
-        x = xs[min(max(offset.x, 0), len(xs) - 1)]
-        y = ys[min(max(2 * (offset.y - 1), 0), len(ys) - 1)]
+        cell_w, cell_h = self.cell_pixels
+        x = xs[min(max(offset.x * cell_w + cell_w // 2, 0), len(xs) - 1)]
+        y = ys[min(max((offset.y - 1) * cell_h + cell_h // 2, 0), len(ys) - 1)]
         if x >= 0 and y >= 0:
             self.post_message(self.Clicked(float(x), float(y)))
 
 
-def _rgb(packed: int):
-    from rich.color import Color
+def written_spans(update) -> list[tuple[int, int, int]] | None:
+    """The ``(y, x1, x2)`` spans a screen update writes; None when it writes everything."""
+    spans = getattr(update, "spans", None)
+    return None if spans is None else list(spans)
 
-    return Color.from_rgb((packed >> 16) & 255, (packed >> 8) & 255, packed & 255)
+
+def write_to_terminal(app, text: str) -> None:
+    """Write an escape sequence now, in order with the screen's own output.
+
+    Textual has no public call for this; its driver's ``write`` is what the screen's updates
+    go through. Nothing is written without a driver (tests run headless).
+    """
+    driver = getattr(app, "_driver", None)
+    if driver is not None and text and not getattr(driver, "is_headless", False):
+        driver.write(text)
+        driver.flush()
+
+
+def _color(value: int) -> Color:
+    if value & TERMINAL_COLOR:
+        return Color.from_ansi(value & 255)
+    return Color.from_rgb((value >> 16) & 255, (value >> 8) & 255, value & 255)
