@@ -71,7 +71,10 @@ class _Parser(argparse.ArgumentParser):
     """argparse whose refusals look like every other: one line, ``kmc-tui: error:``, exit 2."""
 
     def error(self, message: str):
-        self.exit(2, f"kmc-tui: error: {message} (see {self.prog} --help)\n")
+        if message.endswith("expected one argument"):
+            option = message.split(":")[0].split("/")[-1].removeprefix("argument ")
+            message += f" (for a name that starts with '-', write ./NAME or {option}=NAME)"
+        self.exit(2, f"kmc-tui: error: {shown(message)} (see {self.prog} --help)\n")
 
 
 def _target(kind: str):
@@ -602,8 +605,11 @@ def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
         return 2
     from .tui.app import KmcApp
 
-    KmcApp(target, plugin_dirs=plugin_dirs).run()
-    return 0
+    app = KmcApp(target, plugin_dirs=plugin_dirs)
+    app.run()
+    if app.stopped_by is not None:  # the terminal is restored by now
+        print(f"kmc-tui: stopped by {app.stopped_by}", file=sys.stderr)
+    return app.return_code or 0
 
 
 def _isatty(stream) -> bool:

@@ -24,6 +24,15 @@ def _same_file(a: Path, b: Path) -> bool:
         return a.resolve() == b.resolve()
 
 
+def _short_name(path: Path) -> str:
+    """`path`'s name, or its start, for a temporary name beside it (a 255-byte name leaves
+    no room for the temporary's own prefix and suffix)."""
+    name = path.name
+    while len(os.fsencode(name)) > 200:
+        name = name[:-1]
+    return name
+
+
 def _exists_error(path: Path) -> OutputExists:
     return OutputExists(f"{path}: already exists (use --force to overwrite)")
 
@@ -73,7 +82,7 @@ def _link_unnamed(fd: int, folder_fd: int, path: Path, *, force: bool) -> None:
     # A name is needed for the rename that replaces atomically; it holds complete bytes only
     # for the two system calls between the link and the rename.
     while True:
-        tmp = f".{path.name}.{secrets.token_hex(4)}.tmp"
+        tmp = f".{_short_name(path)}.{secrets.token_hex(4)}.tmp"
         try:
             link(tmp)
             break
@@ -89,7 +98,7 @@ def _link_unnamed(fd: int, folder_fd: int, path: Path, *, force: bool) -> None:
 def _write_named(path: Path, folder: Path, data: bytes, *, force: bool) -> None:
     """The portable way: a hidden temporary file beside the target, then a link or rename."""
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{_short_name(path)}.", suffix=".tmp", dir=folder)
     except OSError as exc:
         raise OutputError(f"{folder}: cannot write here: {exc.strerror or exc}") from None
     tmp = Path(tmp_name)

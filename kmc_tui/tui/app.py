@@ -7,7 +7,9 @@ width breakpoints, and offers every key binding in the command palette.
 
 from __future__ import annotations
 
+import asyncio
 import os
+import signal
 from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
@@ -18,6 +20,7 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 
 from .. import Registry
+from ..errors import shown
 from .screens.main import NARROW, MainScreen
 from .session import Session
 
@@ -68,6 +71,33 @@ class KmcApp(App):
         else:
             self._folder = Path.cwd()
             self._start_error = f"{target}: no such file or folder"
+
+    #: Signals that end the app as ``q`` does, so the terminal is given back as it was found.
+    STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP, signal.SIGINT)
+
+    def on_mount(self) -> None:
+        self.stopped_by: str | None = None
+        if self.is_headless:
+            return  # under a test's pilot: the signals stay the test runner's
+        loop = asyncio.get_running_loop()
+        for signum in self.STOP_SIGNALS:
+            loop.add_signal_handler(signum, self._stop, signum)
+
+    def on_unmount(self) -> None:
+        if not self.is_headless:
+            loop = asyncio.get_running_loop()
+            for signum in self.STOP_SIGNALS:
+                loop.remove_signal_handler(signum)
+
+    def _stop(self, signum: int) -> None:
+        self.stopped_by = signal.Signals(signum).name
+        self.exit(return_code=128 + signum)
+
+    def notify(self, message: str, *, title: str = "", markup: bool = False, **kwargs) -> None:
+        """Textual's notify with the text taken literally and made printable: messages name
+        files, and a name may hold ``[``, a newline, an escape sequence or non-UTF-8 bytes."""
+        del markup  # plain text always (a widget's notify passes markup=True)
+        super().notify(shown(message), title=shown(title), markup=False, **kwargs)
 
     def get_default_screen(self) -> Screen:
         return MainScreen(

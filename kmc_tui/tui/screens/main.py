@@ -9,6 +9,7 @@ dropped. Quantizing goes through the session's one job runner (one computation a
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -23,7 +24,7 @@ from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from ...errors import Cancelled, KmcError, OutputError, OutputExists
+from ...errors import Cancelled, KmcError, OutputError, OutputExists, shown
 from ...formats import FORMAT_EXTENSIONS, human_bytes
 from ..session import (
     DISPLAY_PIXELS,
@@ -64,6 +65,19 @@ def display_palette(quantized) -> np.ndarray:
     if quantized.alpha is None:
         return quantized.palette
     return composite(quantized.palette[None], quantized.alpha[None])[0]
+
+
+#: The longest file name most filesystems take, in bytes.
+NAME_MAX = 255
+
+
+def fitting_name(stem: str, tail: str, room: str) -> str:
+    """`stem` + `tail`, the stem cut (at a character) so that ``room`` still fits after it
+    within NAME_MAX bytes: a 255-byte input name still gets a save name."""
+    budget = NAME_MAX - len(os.fsencode(tail + room))
+    while len(os.fsencode(stem)) > budget:
+        stem = stem[:-1]
+    return stem + tail
 
 
 def result_caption(settings: Settings, status: str) -> str:
@@ -193,7 +207,7 @@ class MainScreen(Screen):
         self.query_one(Controls).show(self.session.settings)
         self.query_one("#files", FileBrowser).focus()
         if self.open_on_start is not None:
-            self._show_no_image(f"reading {self.open_on_start.name}…")
+            self._show_no_image(f"reading {shown(self.open_on_start.name)}…")
         else:
             self._show_no_image("choose an image and press enter")
         self.query_one(StatsPanel).clear("no image open")
@@ -278,7 +292,7 @@ class MainScreen(Screen):
         """Read `path` in a worker; the panes show it when it is decoded."""
         self._stop_settling()
         request = self.session.begin_open()
-        self.query_one("#original", HalfBlockView).set_caption(f"loading {path.name}…")
+        self.query_one("#original", HalfBlockView).set_caption(f"loading {shown(path.name)}…")
         self._load(request, Path(path))
 
     @work(thread=True, exclusive=True, group="load", description="read image")
@@ -335,7 +349,7 @@ class MainScreen(Screen):
     def on_main_screen_load_failed(self, message: LoadFailed) -> None:
         if not self.session.open_failed(message.request):
             return
-        self._show_no_image(f"cannot open {message.path.name}")
+        self._show_no_image(f"cannot open {shown(message.path.name)}")
         self.query_one(StatsPanel).clear("no image open")
         self.query_one(PaletteView).show_palette(None, None)
         self.notify(message.text, title="cannot open", severity="error", timeout=8)
@@ -356,7 +370,7 @@ class MainScreen(Screen):
         if image is None:
             return ""
         # Name last: it is what gets cut when the pane is narrow.
-        name = image.path.name if image.path else ""
+        name = shown(image.path.name) if image.path else ""
         return f"{image.width}×{image.height} · {human_bytes(image.file_bytes)} · {name}"
 
     # -- quantizing ---------------------------------------------------------------------------
@@ -665,8 +679,8 @@ class MainScreen(Screen):
 
         image = result.image
         folder = image.path.parent
-        base = f"{image.path.stem}-k{settings.k}"
         ext = FORMAT_EXTENSIONS[settings.format][0]
+        base = fitting_name(image.path.stem, f"-k{settings.k}", f"-9999{ext}")
         for n in range(1, 10_000):
             target = folder / (base + ext if n == 1 else f"{base}-{n}{ext}")
             if target.exists() or target.is_symlink():

@@ -19,12 +19,14 @@ from rich.style import Style
 from textual import work
 from textual.binding import Binding
 from textual.geometry import Size
+from textual.markup import escape
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.worker import get_current_worker
 
+from ...errors import shown
 from ...formats import IMAGE_EXTENSIONS
 
 
@@ -211,7 +213,7 @@ class FileBrowser(ScrollView, can_focus=True):
         self.folder = folder
         self._select = select
         self.loading_folder = True
-        self.border_title = _short(folder)
+        self.border_title = escape(_short(folder))
         self.refresh()
         self._list(self._request, folder)
 
@@ -293,7 +295,7 @@ class FileBrowser(ScrollView, can_focus=True):
         elif entry.kind == "image":
             self.post_message(self.FileSelected(entry.path))
         else:
-            self.app.notify(f"{entry.name}: {entry.note}", severity="warning")
+            self.app.notify(f"{shown(entry.name)}: {entry.note}", severity="warning", markup=False)
 
     def select_path(self, path: Path) -> None:
         """Put the cursor on `path` if it is listed."""
@@ -346,15 +348,17 @@ class FileBrowser(ScrollView, can_focus=True):
         return self.get_component_rich_style(f"file-browser--{name}", partial=True)
 
     def _line(self, entry: Entry) -> tuple[str, str, Style]:
+        # A name may hold a newline, an escape sequence or bytes that are not UTF-8.
+        name = shown(entry.name)
         if entry.kind == "parent":
             return "../", "", self._part("parent")
         if entry.kind == "folder":
-            return entry.name + "/", "", self._part("folder")
+            return name + "/", "", self._part("folder")
         if entry.kind == "image":
-            return entry.name, human_size(entry.size), Style()
+            return name, human_size(entry.size), Style()
         if entry.kind == "unreadable":
-            return entry.name + "/", entry.note, self._part("broken")
-        return entry.name, entry.note, self._part("broken")
+            return name + "/", entry.note, self._part("broken")
+        return name, entry.note, self._part("broken")
 
     def on_focus(self) -> None:
         self.refresh()
@@ -364,7 +368,7 @@ class FileBrowser(ScrollView, can_focus=True):
 
 
 def _short(folder: Path, limit: int = 40) -> str:
-    text = str(folder)
+    text = shown(folder)
     home = str(Path.home())
     if text.startswith(home + os.sep):
         text = "~" + text[len(home) :]
