@@ -310,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="kmc-tui",
         description="Reduce images to k colors. With no command (or a PATH), open the "
-        "terminal UI on PATH (a folder or an image; default: the current folder).",
+        "terminal UI on PATH (a folder or an image; default: the last folder, else the current "
+        "one).",
     )
     parser.add_argument("--version", action="version", version=f"kmc-tui {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -341,7 +342,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("tui", help="open the terminal UI (the default)")
     _add_plugin_dir(t)
-    t.add_argument("path", nargs="?", default=".")
+    t.add_argument(
+        "path", nargs="?", default=None, help="folder or image (default: the last folder, or .)"
+    )
+    t.add_argument(
+        "--no-config",
+        action="store_true",
+        help="neither read nor write the remembered folder and settings",
+    )
     return parser
 
 
@@ -667,10 +675,9 @@ def cmd_plugins(args, out) -> int:
     return 0
 
 
-def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
-    target = Path(path)
-    if not target.exists():
-        print(f"kmc-tui: error: {shown(target)}: no such file or folder", file=sys.stderr)
+def cmd_tui(path: str | None, plugin_dirs: list[str], *, use_config: bool = True) -> int:
+    if path is not None and not Path(path).exists():
+        print(f"kmc-tui: error: {shown(Path(path))}: no such file or folder", file=sys.stderr)
         return 2
     if not (_isatty(sys.stdin) and _isatty(sys.stdout)):
         # Textual would draw into the pipe and spin on a stdin it cannot read.
@@ -681,11 +688,18 @@ def cmd_tui(path: str, plugin_dirs: list[str]) -> int:
         )
         return 2
     from .tui.app import KmcApp
+    from .tui.config import default_config_path
 
-    app = KmcApp(target, plugin_dirs=plugin_dirs)
+    if path is None and not use_config:
+        path = "."
+    app = KmcApp(
+        path, plugin_dirs=plugin_dirs, config=default_config_path() if use_config else None
+    )
     app.run()
     if app.stopped_by is not None:  # the terminal is restored by now
         print(f"kmc-tui: stopped by {app.stopped_by}", file=sys.stderr)
+    if app.config_error:
+        print(f"kmc-tui: {app.config_error}", file=sys.stderr)
     return app.return_code or 0
 
 
@@ -798,7 +812,7 @@ def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
     logging.getLogger("PIL").addHandler(logging.NullHandler())
     if args.command == "tui":
         try:
-            return cmd_tui(args.path, args.plugin_dir)
+            return cmd_tui(args.path, args.plugin_dir, use_config=not args.no_config)
         except KeyboardInterrupt:
             print("kmc-tui: interrupted", file=sys.stderr)
             return 130

@@ -41,7 +41,11 @@ class Tmux:
             timeout=30,
         )
 
-    def start(self, command: list[str], cwd: Path, *, term: str = "xterm-256color") -> None:
+    def start(
+        self, command: list[str], cwd: Path, *, config_home: Path, term: str = "xterm-256color"
+    ) -> None:
+        """Run `command` in `cwd` under TERM=`term`, with `config_home` as the user's config
+        folder (the app remembers its settings there: never the real one)."""
         env_command = " ".join(_quote(c) for c in command)
         self.run(
             "new-session",
@@ -54,7 +58,8 @@ class Tmux:
             str(self.height),
             "-c",
             str(cwd),
-            f"env -u KMC_TUI_PLUGIN_PATH -u COLORTERM TERM={term} {env_command}",
+            f"env -u KMC_TUI_PLUGIN_PATH -u COLORTERM XDG_CONFIG_HOME={_quote(str(config_home))} "
+            f"TERM={term} {env_command}",
         )
 
     def screen(self, *, escapes: bool = False) -> str:
@@ -85,17 +90,19 @@ def _quote(text: str) -> str:
     return "'" + text.replace("'", "'\\''") + "'"
 
 
-def test_open_change_k_save_quit_in_a_real_terminal(tmp_path):
+def test_open_change_k_save_quit_in_a_real_terminal(tmp_path, tmp_path_factory):
     assert shutil.which("tmux"), "tmux is needed for this test (.ci/run installs it)"
     image = tmp_path / "hopper.png"
     shutil.copy(DATA / "pillow" / "hopper.png", image)
     before = hashlib.sha256(image.read_bytes()).hexdigest()
     tmux = Tmux(100, 30)
     try:
-        tmux.start([kmc_tui_command(), str(image)], tmp_path)
-        tmux.wait_for(lambda s: "k=16" in s and "colors" in s, 90, "the first result")
+        tmux.start(
+            [kmc_tui_command(), str(image)], tmp_path, config_home=tmp_path_factory.mktemp("xdg")
+        )
+        tmux.wait_for(lambda s: "k=16" in s and "palette" in s, 90, "the first result")
         tmux.keys("+")
-        tmux.wait_for(lambda s: "k=17" in s and "colors" in s, 60, "the result for k=17")
+        tmux.wait_for(lambda s: "k=17" in s and "palette" in s, 60, "the result for k=17")
         tmux.keys("s")
         saved = tmp_path / "hopper-k17.png"
         deadline = time.monotonic() + 30
@@ -124,7 +131,12 @@ def test_rate_distortion_view_at_80x24_in_256_colors_inside_tmux(tmp_path):
     shutil.copy(DATA / "pngsuite" / "basn2c08.png", image)
     tmux = Tmux(80, 24)
     try:
-        tmux.start([kmc_tui_command(), str(image)], tmp_path, term="screen-256color")
+        tmux.start(
+            [kmc_tui_command(), str(image)],
+            tmp_path,
+            config_home=tmp_path / "xdg",
+            term="screen-256color",
+        )
         tmux.wait_for(lambda s: "k=16" in s and "colors" in s, 90, "the first result")
         tmux.keys("r")
         screen = tmux.wait_for(
@@ -139,5 +151,51 @@ def test_rate_distortion_view_at_80x24_in_256_colors_inside_tmux(tmp_path):
         tmux.keys("Enter")
         tmux.wait_for(lambda s: "k=13 kmeans" in s and "colors" in s, 60, "the result at k=13")
         tmux.keys("q")
+    finally:
+        tmux.kill()
+
+
+def _quit(tmux: Tmux) -> None:
+    tmux.keys("q")
+    deadline = time.monotonic() + 20
+    while tmux.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not tmux.alive(), "kmc-tui did not quit on q"
+
+
+def test_the_config_remembers_the_folder_and_settings_unless_no_config(tmp_path):
+    """`kmc-tui` with no path opens the last folder with the last k; --no-config leaves
+    no file and reads none."""
+    assert shutil.which("tmux"), "tmux is needed for this test (.ci/run installs it)"
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(DATA / "pillow" / "hopper.png", images / "hopper.png")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config_home = tmp_path / "xdg"
+    config = config_home / "kmc-tui" / "config.json"
+    tmux = Tmux(100, 30)
+    try:
+        tmux.start([kmc_tui_command(), "--no-config", str(images)], images, config_home=config_home)
+        tmux.wait_for(lambda s: "hopper.png" in s, 60, "the file list")
+        tmux.keys("]")
+        tmux.wait_for(lambda s: "32" in s, 10, "k=32")
+        _quit(tmux)
+        assert not config.exists()
+        tmux.start([kmc_tui_command(), str(images)], images, config_home=config_home)
+        tmux.wait_for(lambda s: "hopper.png" in s, 60, "the file list")
+        tmux.keys("]")
+        tmux.wait_for(lambda s: "32" in s, 10, "k=32")
+        _quit(tmux)
+        assert config.exists()
+        # No path, started elsewhere: the last folder, the last k.
+        tmux.start([kmc_tui_command()], elsewhere, config_home=config_home)
+        tmux.wait_for(lambda s: "hopper.png" in s and "32" in s, 60, "the remembered state")
+        _quit(tmux)
+        # --no-config: neither the folder nor k comes back.
+        tmux.start([kmc_tui_command(), "--no-config"], elsewhere, config_home=config_home)
+        screen = tmux.wait_for(lambda s: "elsewhere" in s, 60, "the current folder")
+        assert "hopper.png" not in screen and "32" not in screen
+        _quit(tmux)
     finally:
         tmux.kill()

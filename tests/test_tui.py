@@ -186,7 +186,8 @@ async def test_typing_k_applies_it_and_refuses_bad_values(folder):
         await press(pilot, "backspace", "backspace", "5", "enter")
         result = await wait_result(pilot, app)
         assert app.session.settings.k == 5 and result.quantized.colors <= 5
-        await press(pilot, "backspace", "0", "enter")
+        assert app.focused.id == "files"  # enter leaves the field
+        await press(pilot, "k", "backspace", "0", "enter")
         await settle(pilot)
         assert app.session.settings.k == 5
         assert any(s == "error" and "k must be" in m for s, m in seen)
@@ -459,7 +460,12 @@ async def test_help_lists_every_key_and_command_palette_offers_actions(folder):
                 "app.quit",
                 "command_palette",
             )
-        for title in ("Save result", "Double k", "Next plugin", "Dithering: off, 0.5, 1"):
+        for title in (
+            "Save result",
+            "Double k",
+            "Next quantizer (cycle)",
+            "Dithering: off, 0.5, 1",
+        ):
             assert title in titles
         await press(pilot, "ctrl+p")
         from textual.command import CommandPalette
@@ -591,7 +597,7 @@ async def test_failing_plugins_are_shown_where_they_can_be_found_again(folder, t
         assert app.session.result is None
         # Not only a toast: the result pane says what failed, and no longer "computing…".
         assert "deliberately broken" in " ".join(widget_text(pane).split())
-        assert pane.caption == "k=4 tui_raises · failed"
+        assert pane.caption == "k=4 tui_raises · failed · hopper.png"
         assert "quantizing failed" in widget_text(app.screen.query_one("#stats"))
         # The plugins screen keeps the error and its traceback, down to the plugin's function.
         await press(pilot, "f2")
@@ -610,7 +616,7 @@ async def test_failing_plugins_are_shown_where_they_can_be_found_again(folder, t
         app.query_one("#plugin").value = "kmeans"
         result = await wait_result(pilot, app)
         assert result.quantized.plugin == "kmeans" and app.is_running
-        assert "failed" not in pane.caption and "colors" in pane.caption
+        assert "failed" not in pane.caption and "palette" in pane.caption
         # Once working again the errors are still there to read.
         await press(pilot, "f2")
         text = plugin_list_text(app.screen)

@@ -36,7 +36,9 @@ def _no_env_plugins(monkeypatch):
 
 
 @sync
-async def test_open_file_deleted_while_shown(tmp_path):
+async def test_open_file_deleted_while_shown(tmp_path, monkeypatch):
+    # The watcher's look is made rare so an entry deleted since is still listed when opened.
+    monkeypatch.setattr(FileBrowser, "poll_seconds", 3600.0)
     image = tmp_path / "hopper.png"
     shutil.copy(HOPPER, image)
     app = KmcApp(image, k=4)
@@ -54,9 +56,24 @@ async def test_open_file_deleted_while_shown(tmp_path):
         await wait_until(
             pilot, lambda: any("input file is gone" in m for _, m in seen), 10, "notice"
         )
-        # Opening the stale entry again is one clear error, not a crash.
+        # Saving lists the folder again: the file is gone from it, the saved one is in it.
         browser = app.query_one(FileBrowser)
-        browser.select_path(image)
+        await wait_until(
+            pilot,
+            lambda: [e.name for e in browser.entries] == ["..", "hopper-k5.png"],
+            10,
+            "the list to follow the disk",
+        )
+        # Opening an entry deleted since the last look is one clear error, not a crash.
+        other = tmp_path / "other.png"
+        shutil.copy(HOPPER, other)
+        await wait_until(pilot, lambda: browser.current is not None, 10, "listing")
+        browser.refresh_listing()
+        await wait_until(
+            pilot, lambda: "other.png" in [e.name for e in browser.entries], 10, "other listed"
+        )
+        browser.select_path(other)
+        other.unlink()
         await press(pilot, "enter")
         await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
         assert any("no such file" in m for s, m in seen if s == "error")

@@ -22,7 +22,9 @@ DATA = Path(__file__).resolve().parent / "data"
 class Shell(Tmux):
     """A tmux pane running a shell, so what the TUI leaves behind can be looked at after it."""
 
-    def start_shell(self, cwd: Path) -> None:
+    def start_shell(self, cwd: Path, *, config_home: Path) -> None:
+        """A shell in `cwd`; the app it runs keeps its config in `config_home`, not the
+        user's."""
         self.run(
             "new-session",
             "-d",
@@ -34,7 +36,8 @@ class Shell(Tmux):
             str(self.height),
             "-c",
             str(cwd),
-            "env -u KMC_TUI_PLUGIN_PATH TERM=xterm-256color PS1='$ ' bash --norc --noprofile",
+            f"env -u KMC_TUI_PLUGIN_PATH XDG_CONFIG_HOME={_quote(str(config_home))} "
+            "TERM=xterm-256color PS1='$ ' bash --norc --noprofile",
         )
 
     def type_line(self, line: str) -> None:
@@ -66,10 +69,10 @@ def assert_terminal_given_back(tmux: Shell) -> str:
 
 
 @pytest.fixture
-def shell(tmp_path):
+def shell(tmp_path, tmp_path_factory):
     assert shutil.which("tmux"), "tmux is needed for this test (.ci/run installs it)"
     tmux = Shell(100, 30)
-    tmux.start_shell(tmp_path)
+    tmux.start_shell(tmp_path, config_home=tmp_path_factory.mktemp("xdg"))
     yield tmux
     tmux.kill()
 
@@ -79,7 +82,7 @@ def test_tui_stopped_by_a_signal_gives_the_terminal_back(tmp_path, shell, signum
     image = tmp_path / "hopper.png"
     shutil.copy(DATA / "pillow" / "hopper.png", image)
     shell.type_line(f"{_quote(kmc_tui_command())} {_quote(str(image))}; echo EXIT=$?")
-    shell.wait_for(lambda s: "k=16" in s and "colors" in s, 90, "the first result")
+    shell.wait_for(lambda s: "k=16" in s and "palette" in s, 90, "the first result")
     assert shell.flags()["alternate_on"] == "1"  # the TUI indeed owned the terminal
     pid = shell.pid_of_pane_child()
     os.kill(pid, signum)
@@ -116,7 +119,7 @@ def test_signal_during_a_tui_save_leaves_no_partial_file(tmp_path, shell):
         """)
     )
     shell.type_line(f"{_quote(sys.executable)} {_quote(str(wrapper))}; echo EXIT=$?")
-    shell.wait_for(lambda s: "k=16" in s and "colors" in s, 90, "the first result")
+    shell.wait_for(lambda s: "k=16" in s and "palette" in s, 90, "the first result")
     shell.keys("s")
     deadline = time.monotonic() + 30
     while not writing.exists() and time.monotonic() < deadline:

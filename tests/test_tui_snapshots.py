@@ -1,4 +1,5 @@
-"""Snapshots of the main screen at 80x24 and 120x40 (pytest-textual-snapshot).
+"""Snapshots of the main screen at each layout: 80x24, 100x30 (narrow: one pane), 120x36 and
+200x50 (wide: both panes), with an image open (pytest-textual-snapshot).
 
 Deterministic by construction: a 15-color PngSuite image quantized with k=16 by a small plugin
 written here (so the frame does not change when the built-in plugins' parameters do), workers
@@ -74,7 +75,9 @@ async def settle(pilot) -> None:
     await pilot.pause()
 
 
-@pytest.mark.parametrize("size", [(80, 24), (120, 40)], ids=["80x24", "120x40"])
+@pytest.mark.parametrize(
+    "size", [(80, 24), (100, 30), (120, 36), (200, 50)], ids=["80x24", "100x30", "120x36", "200x50"]
+)
 def test_main_screen(snap_compare, snapshot_folder, registry, size):
     app = KmcApp(snapshot_folder / "basn3p04.png", k=16, plugin="most_used", registry=registry)
     assert snap_compare(app, terminal_size=size, run_before=settle)

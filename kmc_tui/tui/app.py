@@ -2,7 +2,8 @@
 
 The app composes and routes: it builds the :class:`~kmc_tui.tui.session.Session`, opens the
 :class:`~kmc_tui.tui.screens.main.MainScreen` (which owns the layout and the work), sets the
-width breakpoints, and offers every key binding in the command palette.
+width breakpoints, offers every key binding in the command palette, and reads and writes the
+config file (:mod:`~kmc_tui.tui.config`) when it is given one.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from textual.screen import Screen
 
 from .. import Registry
 from ..errors import shown
+from .config import Config, load_config, save_config
 from .screens.main import NARROW, MainScreen
 from .session import Session
 
@@ -34,9 +36,12 @@ class KmcApp(App):
         A folder to browse, or an image (its folder opens with it selected and shown).
     plugin_dirs : sequence of path-like
         Folders of single-file quantizer plugins.
-    k, plugin : initial settings.
+    k, plugin : initial settings (when there is no config).
     registry : Registry, optional
         Use this registry instead of discovering plugins.
+    config : path-like, optional
+        Remember the folder, settings and file order in this file: read at start (its settings
+        replace `k` and `plugin`; its folder is opened when `path` is None), written at exit.
     """
 
     TITLE = "kmc-tui"
@@ -56,10 +61,28 @@ class KmcApp(App):
         k: int = 16,
         plugin: str = "kmeans",
         registry: Registry | None = None,
+        config: str | os.PathLike | None = None,
     ):
         super().__init__()
         self.registry = registry if registry is not None else Registry(plugin_dirs)
-        self.session = Session(self.registry.names(), k=k, plugin=plugin)
+        self.config_path = Path(config) if config is not None else None
+        self._config_warning: str | None = None
+        self.config_error: str | None = None
+        if self.config_path is not None:
+            remembered, self._config_warning = load_config(self.config_path)
+        else:
+            remembered = Config(k=k, plugin=plugin)
+        self.config = remembered
+        self.session = Session(
+            self.registry.names(),
+            k=remembered.k,
+            plugin=remembered.plugin,
+            dither=remembered.dither,
+            format=remembered.format,
+            params=remembered.params,
+        )
+        if path is None and remembered.folder and Path(remembered.folder).is_dir():
+            path = remembered.folder
         target = Path(path if path is not None else Path.cwd()).absolute()
         self._open_on_start: Path | None = None
         self._start_error: str | None = None
@@ -77,6 +100,8 @@ class KmcApp(App):
 
     def on_mount(self) -> None:
         self.stopped_by: str | None = None
+        if self._config_warning:
+            self.notify(self._config_warning, title="config", severity="warning", timeout=8)
         if self.is_headless:
             return  # under a test's pilot: the signals stay the test runner's
         loop = asyncio.get_running_loop()
@@ -84,6 +109,7 @@ class KmcApp(App):
             loop.add_signal_handler(signum, self._stop, signum)
 
     def on_unmount(self) -> None:
+        self._remember()
         if not self.is_headless:
             loop = asyncio.get_running_loop()
             for signum in self.STOP_SIGNALS:
@@ -100,13 +126,34 @@ class KmcApp(App):
         super().notify(shown(message), title=shown(title), markup=False, **kwargs)
 
     def get_default_screen(self) -> Screen:
-        return MainScreen(
+        self._main = MainScreen(
             self.session,
             self.registry,
             folder=self._folder,
             open_on_start=self._open_on_start,
             start_error=self._start_error,
+            sort=self.config.sort,
         )
+        return self._main
+
+    def _remember(self) -> None:
+        """Write the folder and the settings to the config file (when there is one)."""
+        if self.config_path is None:
+            return
+        main = self._main
+        settings = self.session.settings
+        folder = main.folder  # the last folder listed
+        self.config = Config(
+            folder=str(folder) if folder is not None else self.config.folder,
+            k=settings.k,
+            plugin=settings.plugin,
+            dither=settings.dither,
+            format=settings.format,
+            params=self.session.chosen_params(),
+            sort=main.file_order,
+        )
+        #: Why the config could not be written, for the command line to say after the exit.
+        self.config_error = save_config(self.config, self.config_path)
 
     @property
     def main(self) -> MainScreen:
@@ -134,6 +181,8 @@ class KmcApp(App):
 
         titles = set()
         for command in super().get_system_commands(screen):
+            if command.title == "Keys":
+                continue  # Textual's key panel: ours (the help screen) lists every key
             titles.add(command.title)
             yield command
         for node, binding in self.key_bindings(screen):

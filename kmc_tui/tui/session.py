@@ -15,7 +15,7 @@ import threading
 import time
 import traceback as traceback_module
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
@@ -349,16 +349,36 @@ class Session:
     ----------
     plugins : iterable of str
         Names of the usable plugins, in the order the `p` key goes through them.
-    k, plugin : initial settings (k is clamped; an unknown plugin becomes the first one).
+    k, plugin, dither, format : initial settings (k is clamped; an unknown plugin becomes the
+        first one; an unknown format is PNG).
+    params : mapping of str to mapping, optional
+        Parameter values chosen earlier, per plugin (applied once each plugin's specs are known;
+        values it does not declare are dropped then).
     """
 
-    def __init__(self, plugins: Iterable[str], *, k: int = 16, plugin: str = "kmeans"):
+    def __init__(
+        self,
+        plugins: Iterable[str],
+        *,
+        k: int = 16,
+        plugin: str = "kmeans",
+        dither: bool | float = False,
+        format: str = "png",
+        params: Mapping[str, Mapping[str, Any]] | None = None,
+    ):
         self.plugin_names = list(plugins)
         if plugin not in self.plugin_names and self.plugin_names:
             plugin = self.plugin_names[0]
         #: The one copy of the settings; changed only through the methods below.
-        self.settings = Settings(k=clamp_k(k), plugin=plugin)
+        self.settings = Settings(
+            k=clamp_k(k),
+            plugin=plugin,
+            dither=check_dither(dither),
+            format=format if format in FORMATS else "png",
+        )
         self.plugins: dict[str, PluginState] = {}
+        for name, values in (params or {}).items():
+            self.plugin(name).chosen.update(values)
         self.image: Any = None  # kmc_tui.read.Image (an animation's first frame)
         self.animation: Any = None  # kmc_tui.animation.Animation, when the image is one
         self.frames: FrameView | None = None  # the frame shown of `animation`
@@ -378,6 +398,10 @@ class Session:
         self._told: set[str] = set()
         #: The latest rate–distortion curve (kmc_tui.tui.curve.Curve), kept for the R–D view.
         self.curve: Any = None
+        #: Files saved since the start, and the bytes of their inputs and of what was written.
+        self.saved_files = 0
+        self.saved_input_bytes = 0
+        self.saved_output_bytes = 0
 
     # -- settings ---------------------------------------------------------------------------
     def plugin(self, name: str) -> PluginState:
@@ -455,6 +479,10 @@ class Session:
         chosen = self.plugin(name).chosen
         values.update({key: v for key, v in chosen.items() if key in values})
         self.settings = replace(self.settings, params=tuple(sorted(values.items())))
+
+    def chosen_params(self) -> dict[str, dict[str, Any]]:
+        """Parameter values chosen per plugin (to remember them between runs)."""
+        return {name: dict(state.chosen) for name, state in self.plugins.items() if state.chosen}
 
     def plugin_loaded(self, name: str, specs: tuple) -> bool:
         """A plugin was imported; True when it is the current one (its parameters now set)."""
@@ -640,3 +668,9 @@ class Session:
         if self.result is not None and self.result_settings == self.settings:
             return self.result
         return None
+
+    def record_save(self, input_bytes: int | None, output_bytes: int) -> None:
+        """A file was written: counted in the totals (an input of unknown size counts as 0)."""
+        self.saved_files += 1
+        self.saved_input_bytes += input_bytes or 0
+        self.saved_output_bytes += output_bytes

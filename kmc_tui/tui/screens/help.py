@@ -16,7 +16,9 @@ WIDGET_KEYS = (
     ("enter", "open the folder or image under the cursor"),
     ("backspace", "go to the parent folder"),
     ("tab / shift+tab", "next / previous control (file list, settings)"),
-    ("enter (in a field)", "apply a typed k or parameter"),
+    ("enter (in a field)", "apply a typed k or parameter and leave the field"),
+    ("escape (in a field)", "leave the field (the filter: clear it)"),
+    ("mouse wheel", "pan both pictures when zoomed (shift: sideways)"),
     ("mouse", "click a file to open it; click the picture to zoom there"),
 )
 
@@ -62,6 +64,11 @@ class HelpScreen(ModalScreen[None]):
     def __init__(self, bindings: list[Binding]):
         super().__init__()
         self._key_bindings = bindings
+
+    def on_mount(self) -> None:
+        # Without a rack here, notifications wait under help and show on the screen below.
+        for rack in self.query("#textual-toastrack"):
+            rack.remove()
 
     def compose(self) -> ComposeResult:
         table = Table.grid(padding=(0, 2))

@@ -14,14 +14,14 @@ import time
 from pathlib import Path
 
 import numpy as np
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer
+from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from ...errors import (
@@ -33,6 +33,7 @@ from ...errors import (
     shown,
 )
 from ...formats import FORMAT_EXTENSIONS, human_bytes
+from ..config import SORT_ORDERS
 from ..session import (
     DISPLAY_PIXELS,
     PREVIEW_PIXELS,
@@ -45,6 +46,7 @@ from ..viewport import Viewport
 from ..widgets.controls import Controls
 from ..widgets.file_browser import FileBrowser
 from ..widgets.palette import PaletteView
+from ..widgets.pane_pair import PanePair
 from ..widgets.preview import HalfBlockView, Picture
 from ..widgets.stats_panel import StatsPanel
 
@@ -87,9 +89,20 @@ def fitting_name(stem: str, tail: str, room: str) -> str:
     return stem + tail
 
 
-def result_caption(settings: Settings, status: str) -> str:
+def result_caption(settings: Settings, status: str, name: str = "") -> str:
+    """The result pane's title: the settings, what is shown, the file it is of (last: it is
+    what gets cut when the pane is narrow)."""
     dither = f" dithered {settings.dither:g}" if settings.dither else ""
-    return f"k={settings.k} {settings.plugin}{dither} · {status}"
+    text = f"k={settings.k} {settings.plugin}{dither} · {status}"
+    return f"{text} · {name}" if name else text
+
+
+def key_is_typed(key: str) -> bool:
+    """Whether a key is a character a text field takes for itself."""
+    return len(key) == 1 or key in {
+        "plus", "minus", "equals_sign", "question_mark", "full_stop", "comma", "slash",
+        "left_square_bracket", "right_square_bracket", "space",
+    }  # fmt: skip
 
 
 class MainScreen(Screen):
@@ -97,14 +110,16 @@ class MainScreen(Screen):
 
     BINDINGS = [
         Binding("q", "app.quit", "Quit"),
-        Binding("question_mark,f1", "app.help", "Help", tooltip="Help: every key"),
+        Binding("question_mark,f1", "app.help", "Help", tooltip="Keys"),
         Binding("plus,equals_sign", "step_k(1)", "k+1", key_display="+", tooltip="k + 1"),
         Binding("minus", "step_k(-1)", "k-1", key_display="-", tooltip="k - 1"),
         Binding("right_square_bracket", "scale_k(2)", "k×2", key_display="]", tooltip="Double k"),
         Binding("left_square_bracket", "scale_k(0.5)", "k÷2", key_display="[", tooltip="Halve k"),
-        Binding("k", "focus_k", "Type k", show=False),
+        # Keys that move focus are priority bindings: run at once, before the keys typed next
+        # are routed (those then land in the field, not in the list).
+        Binding("k", "focus_k", "Type k", show=False, priority=True),
         Binding("s", "save", "Save", tooltip="Save result"),
-        Binding("p", "next_plugin", "Plugin", tooltip="Next plugin"),
+        Binding("p", "next_plugin", "Plugin", tooltip="Next quantizer (cycle)"),
         Binding("f2,P", "plugins", "Plugins", show=False, tooltip="Plugins, with their errors"),
         Binding("d", "next_dither", "Dither", show=False, tooltip="Dithering: off, 0.5, 1"),
         Binding("comma", "step_frame(-1)", "Frame back", show=False, tooltip="Previous frame"),
@@ -114,6 +129,16 @@ class MainScreen(Screen):
         Binding("v", "cycle_view", "View", tooltip="Cycle view: both, result, original"),
         Binding("r", "rate_distortion", "R–D", tooltip="Rate–distortion view: size against ΔE2000"),
         Binding("t", "target", "Target", tooltip="Target: choose k for a ΔE2000 or a size"),
+        Binding("c", "compare", "Compare", tooltip="Compare: both panes, 1:1, scrolling together"),
+        Binding("o", "sort", "Sort", show=False, tooltip="Sort files by name, size or date"),
+        Binding(
+            "slash",
+            "filter",
+            "Filter",
+            key_display="/",
+            tooltip="Filter the file list",
+            priority=True,
+        ),
         Binding("z", "zoom(1)", "Zoom in", show=False),
         Binding("x", "zoom(-1)", "Zoom out", show=False),
         Binding("1", "zoom_one", "Zoom to 1:1 pixels", show=False),
@@ -181,9 +206,12 @@ class MainScreen(Screen):
             self.name, self.specs, self.error = name, specs, error
 
     class Saved(Message):
-        def __init__(self, path: Path | None, size: int, text: str = "") -> None:
+        def __init__(
+            self, path: Path | None, size: int, text: str = "", input_bytes: int | None = None
+        ) -> None:
             super().__init__()
             self.path, self.size, self.text = path, size, text
+            self.input_bytes = input_bytes
 
     class PaletteExported(Message):
         """The palette was written to `path`, or not (None) for the reason in `text`."""
@@ -200,8 +228,10 @@ class MainScreen(Screen):
         folder: Path,
         open_on_start: Path | None = None,
         start_error: str | None = None,
+        sort: str = "name",
     ) -> None:
         super().__init__()
+        self._sort = sort
         self.session = session
         self.registry = registry
         self.folder = folder
@@ -209,6 +239,8 @@ class MainScreen(Screen):
         self.start_error = start_error
         self.viewport = Viewport()
         self.view_mode = "auto"  # or "both", "original", "result"
+        self.comparing = False
+        self._view_before_compare = "auto"
         self._no_image_text = ""
         self._preview_input = None
         self._last_request = 0.0
@@ -219,12 +251,15 @@ class MainScreen(Screen):
     def compose(self) -> ComposeResult:
         with Horizontal(id="main"):
             with Vertical(id="sidebar"):
-                yield FileBrowser(self.folder, select=self.open_on_start, id="files")
+                yield Input(placeholder="filter: type part of a name", compact=True, id="filter")
+                yield FileBrowser(
+                    self.folder, select=self.open_on_start, sort=self._sort, id="files"
+                )
                 controls = Controls(plugins=self.session.plugin_names, id="controls")
                 controls.border_title = "settings"
                 yield controls
             with Vertical(id="center"):
-                with Horizontal(id="panes"):
+                with PanePair(id="panes"):
                     yield HalfBlockView("Original", id="original")
                     yield HalfBlockView("Result", id="result")
                 with Horizontal(id="info"):
@@ -235,6 +270,11 @@ class MainScreen(Screen):
                     palette.border_title = "palette"
                     yield palette
         yield Footer(compact=True)
+
+    @property
+    def file_order(self) -> str:
+        """The file list's order: "name", "size" or "date"."""
+        return self._sort
 
     def on_mount(self) -> None:
         self.set_class(True, f"-view-{self.view_mode}")
@@ -255,6 +295,21 @@ class MainScreen(Screen):
         width, height = event.size
         self.query_one(PaletteView).set_rows(2 if width < NARROW else 6 if height >= 36 else 4)
         self._show_no_image(self._no_image_text)
+
+    def check_action(self, action: str, parameters: tuple) -> bool | None:
+        """A key a text field types into is not offered (nor run) while one has focus."""
+        if isinstance(self.focused, Input):
+            for binding in self.BINDINGS:
+                if isinstance(binding, Binding) and binding.action.split("(")[0] == action:
+                    keys = [key.strip() for key in binding.key.split(",")]
+                    return not all(key_is_typed(key) for key in keys)
+        return True
+
+    def on_descendant_focus(self) -> None:
+        self.refresh_bindings()
+
+    def on_descendant_blur(self) -> None:
+        self.refresh_bindings()
 
     def on_unmount(self) -> None:
         self.session.stop()  # a computation still running ends at its next pass
@@ -319,6 +374,7 @@ class MainScreen(Screen):
         self.open_image(message.path)
 
     def on_file_browser_folder_listed(self, message: FileBrowser.FolderListed) -> None:
+        self.folder = message.folder
         if message.error:
             self.notify(f"{message.folder}: {message.error}", severity="error")
 
@@ -406,6 +462,10 @@ class MainScreen(Screen):
         shown = self.shown_view
         self.query_one("#result", HalfBlockView).show_message("" if shown != "result" else text)
 
+    def _image_name(self) -> str:
+        image = self.session.image
+        return image.path.name if image is not None and image.path else ""
+
     def _original_caption(self) -> str:
         image = self.session.image
         if image is None:
@@ -430,7 +490,7 @@ class MainScreen(Screen):
         if rapid and self.session.ready():
             self.session.stop()
             self.query_one("#result", HalfBlockView).set_caption(
-                result_caption(self.session.settings, "computing…")
+                result_caption(self.session.settings, "computing…", self._image_name())
             )
             self._settling = self.set_timer(SETTLE_SECONDS, self._start_job_now)
         else:
@@ -451,7 +511,9 @@ class MainScreen(Screen):
             self._show_result(job.result, job.settings)
             return
         settings = job.settings
-        self.query_one("#result", HalfBlockView).set_caption(result_caption(settings, "computing…"))
+        self.query_one("#result", HalfBlockView).set_caption(
+            result_caption(settings, "computing…", self._image_name())
+        )
         stats = self.query_one(StatsPanel)
         shown = session.result
         if shown is not None:
@@ -529,7 +591,7 @@ class MainScreen(Screen):
             (image.width, image.height), indices=q.indices, palette=display_palette(q)
         )
         self.query_one("#result", HalfBlockView).show(
-            picture, result_caption(message.job.settings, "preview…")
+            picture, result_caption(message.job.settings, "preview…", self._image_name())
         )
         self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
 
@@ -542,7 +604,7 @@ class MainScreen(Screen):
             return
         blocker = message.blocker.settings
         self.query_one("#result", HalfBlockView).set_caption(
-            result_caption(message.job.settings, f"waiting for k={blocker.k}…")
+            result_caption(message.job.settings, f"waiting for k={blocker.k}…", self._image_name())
         )
         self.notify(
             f"plugin {blocker.plugin!r} (k={blocker.k}) has not stopped yet; escape leaves it "
@@ -559,8 +621,10 @@ class MainScreen(Screen):
         picture = Picture(
             (indices.shape[1], indices.shape[0]), indices=indices, palette=display_palette(q)
         )
+        # The palette's size; the stats give the colors a decoder sees in the file (more,
+        # for JPEG).
         self.query_one("#result", HalfBlockView).show(
-            picture, result_caption(settings, f"{q.colors} colors")
+            picture, result_caption(settings, f"{q.colors}-color palette", self._image_name())
         )
         self.query_one(StatsPanel).show_stats(result.stats, input_bytes=image.file_bytes)
         self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
@@ -580,7 +644,7 @@ class MainScreen(Screen):
         settings = message.job.settings
         result = self.query_one("#result", HalfBlockView)
         result.show_message(f"{text} — F2 lists the plugins with their last errors")
-        result.set_caption(result_caption(settings, "failed"))
+        result.set_caption(result_caption(settings, "failed", self._image_name()))
         self.query_one(StatsPanel).clear("no result: quantizing failed")
         self.query_one(PaletteView).show_palette(None, None)
         self.notify(text, title="quantizing failed", severity="error", timeout=8)
@@ -630,7 +694,7 @@ class MainScreen(Screen):
         self._settings_changed(self.session.scale_k(factor))
 
     def action_focus_k(self) -> None:
-        self.query_one("#k").focus()
+        self.set_focus(self.query_one("#k"))  # now: digits typed right after "k" go to it
 
     def action_next_plugin(self) -> None:
         if not self.session.plugin_names:
@@ -661,12 +725,71 @@ class MainScreen(Screen):
     def action_next_format(self) -> None:
         self._settings_changed(self.session.next_format())
 
-    def action_cycle_view(self) -> None:
-        order = ("both", "result", "original")
+    def _set_view(self, mode: str) -> None:
         self.set_class(False, f"-view-{self.view_mode}")
-        self.view_mode = order[(order.index(self.shown_view) + 1) % len(order)]
-        self.set_class(True, f"-view-{self.view_mode}")
+        self.view_mode = mode
+        self.set_class(True, f"-view-{mode}")
         self._show_no_image(self._no_image_text)
+        self.call_after_refresh(self.query_one(PanePair).even_out)
+
+    def action_cycle_view(self) -> None:
+        """Both panes, the result, the original: each press changes what is on screen."""
+        if self.comparing:
+            self._end_compare()
+        order = ("both", "result", "original")
+        self._set_view(order[(order.index(self.shown_view) + 1) % len(order)])
+
+    def action_compare(self) -> None:
+        """Both panes at 1:1 around the same place; scrolling either moves both. Again: back."""
+        if self.comparing:
+            self._end_compare()
+            return
+        self.comparing = True
+        self._view_before_compare = self.view_mode
+        self.set_class(True, "-comparing")
+        self._set_view("both")
+        image = self.session.image
+        if image is not None and self.viewport.scale is None:
+            self._set_viewport(self.viewport.one_to_one((image.width, image.height)))
+        else:
+            self._set_viewport(self.viewport)  # the titles say "compare"
+
+    def _end_compare(self) -> None:
+        self.comparing = False
+        self.set_class(False, "-comparing")
+        self._set_view(self._view_before_compare)
+        self._set_viewport(Viewport())
+
+    def action_sort(self) -> None:
+        files = self.query_one("#files", FileBrowser)
+        order = SORT_ORDERS[(SORT_ORDERS.index(files.file_order) + 1) % len(SORT_ORDERS)]
+        files.sort_by(order)
+        self._sort = order
+        self.notify(f"files sorted by {order}", timeout=2)
+
+    def action_filter(self) -> None:
+        field = self.query_one("#filter", Input)
+        field.add_class("-shown")
+        self.set_focus(field)  # now: keys typed right after "/" go to the field
+
+    @on(Input.Changed, "#filter")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        self.query_one("#files", FileBrowser).filter(event.value.strip())
+
+    @on(Input.Submitted, "#filter")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        self._leave_filter(keep=True)
+
+    def _leave_filter(self, *, keep: bool) -> None:
+        field = self.query_one("#filter", Input)
+        if not keep:
+            field.value = ""
+            self.query_one("#files", FileBrowser).filter("")
+        field.set_class(bool(field.value.strip()), "-shown")
+        self.set_focus(self.query_one("#files", FileBrowser))
+
+    def on_controls_field_done(self, message: Controls.FieldDone) -> None:
+        self.set_focus(self.query_one("#files", FileBrowser))
 
     def action_rate_distortion(self) -> None:
         from .rate_distortion import RateDistortionScreen
@@ -766,17 +889,20 @@ class MainScreen(Screen):
         files = self.query_one("#files", FileBrowser)
         focused = self.focused
         controls = self.query_one(Controls)
+        if focused is not None and focused.id == "filter":
+            self._leave_filter(keep=False)  # escape clears the filter; enter keeps it
+            return
         if focused is not None and focused is not files and controls in focused.ancestors:
-            files.focus()  # leaving a field: not a request to stop anything
+            self.set_focus(files)  # leaving a field: not a request to stop anything
             return
         settling = self._settling is not None
         self._stop_settling()
         if not self.session.cancel() and not settling:
-            files.focus()
+            self.set_focus(files)
             return
         pane = self.query_one("#result", HalfBlockView)
         pane.show_message("cancelled: change a setting to try again")
-        pane.set_caption(result_caption(self.session.settings, "cancelled"))
+        pane.set_caption(result_caption(self.session.settings, "cancelled", self._image_name()))
         self.query_one(StatsPanel).clear("cancelled")
         self.notify("cancelled the running job", timeout=3)
 
@@ -791,6 +917,8 @@ class MainScreen(Screen):
     def _set_viewport(self, viewport: Viewport) -> None:
         self.viewport = viewport
         zoom = "" if viewport.scale is None else f" [{viewport.label}]"
+        if self.comparing:
+            zoom = f" [compare {viewport.label}]"
         for pane in self.query(HalfBlockView):
             pane.viewport = viewport
         self.query_one("#original", HalfBlockView).title = f"Original{zoom}"
@@ -824,6 +952,9 @@ class MainScreen(Screen):
 
     def on_half_block_view_clicked(self, message: HalfBlockView.Clicked) -> None:
         self._set_viewport(self.viewport.centered_on(message.x, message.y))
+
+    def on_half_block_view_scrolled(self, message: HalfBlockView.Scrolled) -> None:
+        self.action_pan(message.dx, message.dy)
 
     # -- saving -------------------------------------------------------------------------------
     def action_save(self) -> None:
@@ -861,7 +992,7 @@ class MainScreen(Screen):
                 self.post_message(self.Saved(None, 0, f"{target}: {exc}"))
                 return
             note = "" if image.path.exists() else " (the input file is gone)"
-            self.post_message(self.Saved(saved.output, len(result.data), note))
+            self.post_message(self.Saved(saved.output, len(result.data), note, image.file_bytes))
             return
         self.post_message(self.Saved(None, 0, f"{folder}: no free name for {base}{ext}"))
 
@@ -910,6 +1041,14 @@ class MainScreen(Screen):
         if message.path is None:
             self.notify(message.text, title="save failed", severity="error", timeout=8)
         else:
+            session = self.session
+            session.record_save(message.input_bytes, message.size)
+            self.query_one(StatsPanel).show_totals(
+                session.saved_files, session.saved_input_bytes, session.saved_output_bytes
+            )
+            files = self.query_one("#files", FileBrowser)
+            if files.folder == message.path.parent:
+                files.refresh_listing()
             self.notify(
                 f"{message.path} ({human_bytes(message.size)}){message.text}",
                 title="saved",

@@ -56,6 +56,9 @@ class Controls(Vertical):
             self.name = name
             self.value = value
 
+    class FieldDone(Message):
+        """Enter was pressed in a typed field: the user is done with it (focus can go)."""
+
     class Invalid(Message):
         """A typed value was refused (shown to the user; nothing changes)."""
 
@@ -195,8 +198,10 @@ class Controls(Vertical):
                     f"k must be a whole number from {K_MIN} to {K_MAX}; got {text or 'nothing'}"
                 )
             )
-            return
-        self.post_message(self.Changed("k", int(text)))
+        else:
+            self.post_message(self.Changed("k", int(text)))
+        if isinstance(event, Input.Submitted):
+            self.post_message(self.FieldDone())
 
     @on(Select.Changed, "#plugin")
     def _plugin_chosen(self, event: Select.Changed) -> None:
@@ -230,11 +235,12 @@ class Controls(Vertical):
         event.stop()
         name = event.input.id.removeprefix("param-")
         spec = self._specs.get(name)
-        if spec is None:
-            return
-        try:
-            value = spec.coerce(event.value)
-        except ValueError as exc:  # ParameterError is a ValueError
-            self.post_message(self.Invalid(str(exc)))
-            return
-        self.post_message(self.Changed(f"param:{name}", value))
+        if spec is not None:
+            try:
+                value = spec.coerce(event.value)
+            except ValueError as exc:  # ParameterError is a ValueError
+                self.post_message(self.Invalid(str(exc)))
+            else:
+                self.post_message(self.Changed(f"param:{name}", value))
+        if isinstance(event, Input.Submitted):
+            self.post_message(self.FieldDone())

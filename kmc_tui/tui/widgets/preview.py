@@ -96,6 +96,14 @@ class HalfBlockView(Widget):
 
     viewport: reactive[Viewport] = reactive(Viewport, layout=False)
 
+    class Scrolled(Message):
+        """The mouse wheel turned over the pane: pan by (dx, dy) steps."""
+
+        def __init__(self, dx: int, dy: int) -> None:
+            super().__init__()
+            self.dx = dx
+            self.dy = dy
+
     class Clicked(Message):
         """The pane was clicked at an image position (full-resolution pixels)."""
 
@@ -267,6 +275,22 @@ class HalfBlockView(Widget):
         if 0 <= y - 1 < len(self._strips):
             return self._strips[y - 1]
         return Strip.blank(self.size.width, self.base_style)
+
+    def on_mouse_scroll_down(self, event) -> None:
+        event.stop()
+        self.post_message(self.Scrolled(*((1, 0) if event.shift else (0, 1))))
+
+    def on_mouse_scroll_up(self, event) -> None:
+        event.stop()
+        self.post_message(self.Scrolled(*((-1, 0) if event.shift else (0, -1))))
+
+    def on_mouse_scroll_right(self, event) -> None:
+        event.stop()
+        self.post_message(self.Scrolled(1, 0))
+
+    def on_mouse_scroll_left(self, event) -> None:
+        event.stop()
+        self.post_message(self.Scrolled(-1, 0))
 
     def on_click(self, event) -> None:
         offset = event.get_content_offset(self)

@@ -1,4 +1,5 @@
-"""The numbers of the current result: sizes, ratio, bits per pixel, colors, PSNR, ΔE2000, time."""
+"""The numbers of the current result: sizes, ratio, bits per pixel, colors, PSNR, ΔE2000, time;
+and the bytes saved by every file written since the app started."""
 
 from __future__ import annotations
 
@@ -21,23 +22,56 @@ def format_seconds(seconds: float | None) -> str:
 class StatsPanel(Static):
     """Figures for the full-resolution result (or what is known while it is computed)."""
 
-    COMPONENT_CLASSES = {"stats-panel--label", "stats-panel--status", "stats-panel--larger"}
+    COMPONENT_CLASSES = {
+        "stats-panel--label",
+        "stats-panel--status",
+        "stats-panel--larger",
+        "stats-panel--totals",
+    }
 
     DEFAULT_CSS = """
     StatsPanel { height: auto; }
     StatsPanel > .stats-panel--label { text-style: dim; }
     StatsPanel > .stats-panel--status { text-style: italic; color: ansi_yellow; }
     StatsPanel > .stats-panel--larger { text-style: bold reverse; color: $error; }
+    StatsPanel > .stats-panel--totals { color: ansi_green; }
     """
 
     #: Turned off by tests that need a frame independent of the machine's speed.
     show_times = True
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._body = None
+        self._totals: Text | None = None
+
     def _part(self, name: str):
         return self.get_component_rich_style(f"stats-panel--{name}", partial=True)
 
+    def _show(self, body) -> None:
+        self._body = body
+        self.update(body if self._totals is None else Group(body, self._totals))
+
     def clear(self, text: str = "") -> None:
-        self.update(Text(text, style=self._part("label")))
+        self._show(Text(text, style=self._part("label")))
+
+    def show_totals(self, files: int, input_bytes: int, output_bytes: int) -> None:
+        """What the files saved since the start weigh against their inputs (one line)."""
+        if not files:
+            self._totals = None
+        else:
+            saved = input_bytes - output_bytes
+            share = f" ({100 * saved / input_bytes:.0f}%)" if input_bytes else ""
+            what = "saved" if saved >= 0 else "grew by"
+            self._totals = Text(
+                f"since start: {files} file{'s' if files != 1 else ''} written, "
+                f"{what} {human_bytes(abs(saved))}{share}",
+                style=self._part("totals"),
+                no_wrap=True,
+                overflow="ellipsis",
+            )
+        if self._body is not None:
+            self._show(self._body)
 
     def show_stats(self, stats, *, input_bytes: int | None, status: str = "") -> None:
         """Render a :class:`kmc_tui.stats.Stats`."""
@@ -64,8 +98,9 @@ class StatsPanel(Static):
             "ΔE00",
             f"{stats.delta_e:.2f}",
         )
+        # The colors a decoder sees in the file: the palette's for PNG and GIF, more for JPEG.
         table.add_row(
-            "bpp", f"{stats.bits_per_pixel:.2f}", "colors", str(stats.colors), "time", took
+            "bpp", f"{stats.bits_per_pixel:.2f}", "file colors", str(stats.colors), "time", took
         )
         lines = [table]
         if larger:
@@ -77,4 +112,4 @@ class StatsPanel(Static):
             )
         if status:
             lines.append(Text(status, style=self._part("status")))
-        self.update(Group(*lines) if len(lines) > 1 else table)
+        self._show(Group(*lines) if len(lines) > 1 else table)
