@@ -250,6 +250,7 @@ class Progress:
             completed=t.finished,
             rate=f"{t.files_per_second():.2f} files/s",
             saved=f"{human_bytes(t.saved_bytes)} saved",
+            refresh=True,  # every file finished is drawn, even two within one refresh period
         )
 
     def print(self, line: str, *, stderr: bool = False) -> None:
