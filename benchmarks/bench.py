@@ -169,7 +169,7 @@ def quality(src_png: Path, out_png: Path) -> tuple[float, float]:
     return color_error(parts[:, :3], parts[:, 3:], counts)
 
 
-def machine() -> dict:
+def machine(convert: str) -> dict:
     cpu = "?"
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -186,7 +186,7 @@ def machine() -> dict:
             versions[mod] = "?"
     for tool, argv in (
         ("pngquant", ["pngquant", "--version"]),
-        ("imagemagick", [ARGS.convert, "-version"]),
+        ("imagemagick", [convert, "-version"]),
     ):
         try:
             versions[tool] = (
@@ -207,7 +207,6 @@ def machine() -> dict:
 
 
 def main() -> int:
-    global ARGS
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3, help="runs per command (median shown)")
     parser.add_argument("--quick", action="store_true", help="real-size photos only")
@@ -228,13 +227,13 @@ def main() -> int:
         help="ImageMagick's convert (the real one, not a stand-in)",
     )
     parser.add_argument("--json", type=Path, default=WORK / "results.json")
-    args = ARGS = parser.parse_args()
+    args = parser.parse_args()
 
     sizes = args.sizes.split(",") if args.sizes else (["real"] if args.quick else list(SIZES))
     names = args.images.split(",") if args.images else list(SKLEARN_PHOTOS + SAMPLE_PHOTOS)
     ks = [int(k) for k in args.ks.split(",")]
     tools = [t for t in args.tools.split(",") if t in TOOLS]
-    info = machine()
+    info = machine(args.convert)
     info["command"] = " ".join([Path(sys.executable).name] + sys.argv)
 
     cases = [make_case(n, s) for s in sizes for n in names if s == "real" or n in UPSCALED]
@@ -319,8 +318,6 @@ def render(info: dict, results: list[dict]) -> str:
         )
     return "\n".join(lines)
 
-
-ARGS: argparse.Namespace
 
 if __name__ == "__main__":
     sys.exit(main())

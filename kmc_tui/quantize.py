@@ -28,8 +28,6 @@ from .plugin_api import ColorHistogram, takes_should_stop, validate_output
 from .read import Image
 from .registry import Registry, default_registry
 
-#: Below this many pixels np.unique beats a bincount over all 2**24 colors.
-_BINCOUNT_MIN_PIXELS = 1 << 20
 #: Without alpha support, pixels with alpha below this are "transparent".
 ALPHA_THRESHOLD = 128
 
@@ -147,18 +145,20 @@ def distinct_colors(pixels: np.ndarray):
     to_pixels : callable mapping per-color values (n,) to per-pixel values (N,)
     """
     channels = pixels.shape[-1]
-    if channels == 3 and len(pixels) >= _BINCOUNT_MIN_PIXELS:
-        # O(N): 17x faster than np.unique (a sort) on a 12 MP photo. The codes are packed in
-        # place as intp, which bincount uses without a copy (uint32 codes cost 48 MB more at 12 MP).
-        codes = pixels[:, 0].astype(np.intp)
+    if channels == 3:
+        # One plain sort of packed 24-bit codes: faster than np.unique's argsort at every size
+        # and than a bincount over all 2**24 colors at 12 MP, in far less memory. Packed in place.
+        codes = pixels[:, 0].astype(np.uint32)
         for i in (1, 2):
             codes <<= 8
             codes |= pixels[:, i]
-        counts_all = np.bincount(codes, minlength=1 << 24)
-        distinct = np.flatnonzero(counts_all).astype(np.uint32)
-        counts = counts_all[distinct]
-        del counts_all
-        codes = codes.astype(np.uint32)  # kept for to_pixels: half the memory
+        ordered = np.sort(codes)
+        starts = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+        if len(ordered):
+            starts = np.concatenate(([0], starts))
+        distinct = ordered[starts]
+        counts = np.diff(np.append(starts, len(ordered)))
+        del ordered
 
         def to_pixels(values: np.ndarray) -> np.ndarray:
             lut = np.zeros(1 << 24, dtype=values.dtype)

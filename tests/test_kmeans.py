@@ -7,6 +7,8 @@ KMeans on every pixel (the reference) stays quick.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 
 import kmc_kmeans
 import numpy as np
@@ -344,3 +346,51 @@ def test_should_stop_is_polled_every_pass_and_stops_the_run_before_the_next(monk
             KMeansQuantizer().quantize(hist, k, seed=3, should_stop=stop_at(turn, asked))
         # It stopped at the first True: not asked again, and no pass started after it.
         assert len(asked) == turn and asked[-1] == passes[0], (turn, asked, passes)
+
+
+def test_quantizing_runs_neither_scipy_stats_nor_sklearn_clusters_estimators_yet_both_work():
+    # scikit-learn's start-up imports scipy.stats and sklearn.cluster every estimator: about
+    # half of a CLI run on a small photo. The plugin needs neither; they still work when used.
+    code = """
+import sys
+import numpy as np
+from kmc_kmeans import KMeansQuantizer
+from kmc_tui.registry import ColorHistogram
+rng = np.random.default_rng(0)
+colors = np.unique(rng.integers(0, 256, (5000, 3), dtype=np.uint8), axis=0)
+KMeansQuantizer.warm_up()
+out = KMeansQuantizer().quantize(ColorHistogram(colors, np.ones(len(colors), np.int64)), 8)
+loaded = [name in sys.modules for name in ("scipy.stats._stats_py", "sklearn.cluster._kmeans")]
+print(len(out.palette), *loaded)
+import scipy.stats
+from sklearn.cluster import KMeans
+print(scipy.stats.norm.cdf(0.0), KMeans(2, n_init=1).fit(colors[:50].astype(float)).n_clusters)
+"""
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["8", "False", "False", "0.5", "2"], proc.stdout
+
+
+def test_dense_dark_region_gets_its_share_of_centers():
+    # A night sky: thousands of near-black colors on many pixels each, and a patch of brighter
+    # ones. Coarse cells would hold the whole dark region in a handful of points, and k-means on
+    # them would leave it far too few centers; cells with much error in them are refined.
+    rng = np.random.default_rng(0)
+    dark = rng.integers(0, 14, (6000, 3))
+    bright = rng.integers(90, 170, (6000, 3))
+    colors = np.unique(np.vstack([dark, bright]).astype(np.uint8), axis=0)
+    counts = np.where(colors.max(1) < 14, 400, 1).astype(np.int64)
+    feats, weights = to_features(colors, "lab").astype(np.float64), counts.astype(np.float64)
+
+    def objective(palette):
+        centers = to_features(palette, "lab").astype(np.float64)
+        d = ((feats[:, None] - centers[None]) ** 2).sum(2)
+        return float(d.min(1) @ weights)
+
+    k = 64
+    ours = objective(KMeansQuantizer().quantize(ColorHistogram(colors, counts), k).palette)
+    refs = []
+    for seed in range(3):
+        model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(feats, sample_weight=weights)
+        refs.append(objective(from_features(model.cluster_centers_.astype(np.float32), "lab")))
+    assert ours <= 1.01 * float(np.median(refs)), (ours, refs)
