@@ -8,20 +8,18 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import json
 import logging
 import math
 import os
 import signal
 import sys
-import tempfile
 import threading
-import time
-import warnings
 from pathlib import Path
 
-from .errors import KmcError, TargetUnreachable, shown
-from .formats import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, human_bytes
+from .errors import KmcError, shown
+from .formats import FORMAT_EXTENSIONS
 
 
 def _param(text: str) -> tuple[str, str]:
@@ -108,17 +106,26 @@ def _exit_now(code: int, *streams) -> int:
     os._exit(code)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+COMPRESS_DESCRIPTION = (
+    "Quantize images to k colors. One input and -o FILE writes that file; several inputs, a "
+    "folder or --recursive with -o FOLDER mirror the inputs there; without -o each result is "
+    "written beside its input as <stem>-k<k>.<ext>. '-' is stdin (input) or stdout (-o -). "
+    "Names that start with '-' go after '--'."
+)
 
-    parser = _Parser(
-        prog="kmc-tui",
-        description="Reduce images to k colors. With no command (or a PATH), open the "
-        "terminal UI on PATH (a folder or an image; default: the current folder).",
-    )
-    parser.add_argument("--version", action="version", version=f"kmc-tui {__version__}")
-    plugin_dirs = argparse.ArgumentParser(add_help=False)
-    plugin_dirs.add_argument(
+
+def _jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of processes >= 1, got {text!r}")
+    return value
+
+
+def _add_plugin_dir(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--plugin-dir",
         action="append",
         type=_folder,
@@ -126,33 +133,35 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="folder of single-file plugins (repeatable; also KMC_TUI_PLUGIN_PATH)",
     )
-    debug = argparse.ArgumentParser(add_help=False)
-    debug.add_argument(
+
+
+def _add_debug(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
         "--debug", action="store_true", help="after a plugin's one-line error, print its traceback"
     )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
-    c = sub.add_parser(
-        "compress",
-        parents=[plugin_dirs, debug],
-        help="quantize images to k colors and write them",
-        description="Quantize one image (-i IN -o OUT) or many (several -i, or a "
-        "folder, with -o a folder).",
+
+def add_compress_arguments(c: argparse.ArgumentParser) -> None:
+    c.add_argument(
+        "inputs",
+        nargs="*",
+        metavar="IN",
+        help="input images or folders ('-': standard input)",
     )
     c.add_argument(
         "-i",
         "--input",
         action="append",
-        required=True,
+        default=[],
         metavar="IN",
-        help="input image or folder (repeatable)",
+        help="input image or folder (repeatable; the same as a positional IN)",
     )
     c.add_argument(
         "-o",
         "--output",
-        required=True,
         metavar="OUT",
-        help="output file, or folder when there are several inputs",
+        help="output file, or folder for several inputs ('-': standard output); default: "
+        "beside each input as <stem>-k<k>.<ext>",
     )
     c.add_argument(
         "-k",
@@ -197,10 +206,37 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument(
         "--format",
         choices=(*FORMAT_EXTENSIONS, "jpg"),
-        help="output format (default: from the output's extension; png for folders)",
+        help="output format (default: from the output's extension; png otherwise)",
+    )
+    c.add_argument(
+        "-r",
+        "--recursive",
+        action="store_true",
+        help="walk folders' whole trees (mirrored under an output folder)",
     )
     c.add_argument("--force", action="store_true", help="overwrite existing files")
+    c.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave outputs that are already there (resumes a stopped run)",
+    )
+    c.add_argument(
+        "-j",
+        "--jobs",
+        type=_jobs,
+        metavar="N",
+        help="worker processes (default: the cores this process may use)",
+    )
+    c.add_argument(
+        "--dask",
+        metavar="ADDRESS",
+        default=os.environ.get("DASK_SCHEDULER_ADDRESS") or None,
+        help="run on the Dask cluster whose scheduler is at ADDRESS (default: "
+        "$DASK_SCHEDULER_ADDRESS); needs pip install 'kmc-tui[dask]'",
+    )
     c.add_argument("--json", action="store_true", help="print one JSON object per file")
+    _add_plugin_dir(c)
+    _add_debug(c)
     c.add_argument(
         "--timeout",
         type=_seconds,
@@ -209,13 +245,33 @@ def build_parser() -> argparse.ArgumentParser:
         "runs); also bounds loading the plugin; inf: no limit",
     )
 
+
+def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+
+    parser = _Parser(
+        prog="kmc-tui",
+        description="Reduce images to k colors. With no command (or a PATH), open the "
+        "terminal UI on PATH (a folder or an image; default: the current folder).",
+    )
+    parser.add_argument("--version", action="version", version=f"kmc-tui {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    c = sub.add_parser(
+        "compress",
+        help="quantize images to k colors and write them",
+        description=COMPRESS_DESCRIPTION,
+    )
+    add_compress_arguments(c)
+
     p = sub.add_parser(
         "plugins",
-        parents=[plugin_dirs, debug],
         help="list quantizer plugins, their parameters and errors",
         description="List every quantizer plugin found: origin, parameters, and why it "
         "cannot be used if it cannot.",
     )
+    _add_plugin_dir(p)
+    _add_debug(p)
     p.add_argument("--json", action="store_true", help="print one JSON array")
     p.add_argument(
         "--timeout",
@@ -225,210 +281,65 @@ def build_parser() -> argparse.ArgumentParser:
         help="give up on a plugin whose import takes longer (default 10)",
     )
 
-    t = sub.add_parser("tui", parents=[plugin_dirs], help="open the terminal UI (the default)")
+    t = sub.add_parser("tui", help="open the terminal UI (the default)")
+    _add_plugin_dir(t)
     t.add_argument("path", nargs="?", default=".")
     return parser
 
 
-def _collect_inputs(inputs: list[str]) -> list[Path]:
-    files: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            files.extend(
-                sorted(
-                    p
-                    for p in path.iterdir()
-                    if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                )
-            )
-        else:
-            files.append(path)
-    return files
+def _usage_error(message: str) -> int:
+    print(f"kmc-tui: error: {message}", file=sys.stderr)
+    return 2
 
 
-class _Progress:
-    """A one-line progress bar on stderr, drawn only on a terminal."""
-
-    def __init__(self, total: int):
-        self.total = total
-        self.enabled = total > 1 and sys.stderr.isatty()
-        self.start = time.perf_counter()
-
-    def update(self, done: int, name: str) -> None:
-        if not self.enabled:
-            return
-        width = 24
-        filled = int(width * done / self.total)
-        elapsed = time.perf_counter() - self.start
-        eta = f" eta {elapsed / done * (self.total - done):.0f}s" if done else ""
-        line = f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{self.total}{eta} {name}"
-        sys.stderr.write(line[:100].ljust(100))
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\r" + " " * 100 + "\r")
-            sys.stderr.flush()
-
-
-def _fmt_float(x: float, digits: int = 2) -> str:
-    return "inf" if math.isinf(x) else f"{x:.{digits}f}"
-
-
-def _record(result) -> dict:
-    """The JSON record of one file: the stats' own, with what a target or a skip adds."""
-    record = result.stats.as_dict()
-    if result.output is None:
-        record.update(output=None, status="skipped")
-    if result.search is not None:
-        record.update(result.search.as_dict())
-    return record
-
-
-def _search_line(search) -> str:
-    """How a target chose k, for the line under a result."""
-    real = {t.k: t for t in search.trials if not t.estimate}
-    estimates = len(search.trials) - len(real)
-    runs = f"{len(real)} run{'s' if len(real) != 1 else ''}"
-    if estimates:
-        runs += f" and {estimates} estimate{'s' if estimates != 1 else ''}"
-    runs += f" in {sum(t.seconds for t in search.trials):.1f} s"
-    if search.at_bound:
-        return f"target {search.target}: k={search.k}, the end of the range ({runs})"
-    kind = search.target.kind
-    other = real[search.k - 1 if kind == "delta_e" else search.k + 1]
-    figure = f"ΔE2000 {other.delta_e:.3f}" if kind == "delta_e" else f"{other.bytes} B"
-    return f"target {search.target}: k={search.k} (k={other.k} gives {figure}; {runs})"
-
-
-def _line(result) -> str:
-    s = result.stats
-    ratio = "-" if s.ratio is None else f"{s.ratio:.3f} ({s.saved_percent:.0f}% saved)"
-    exact = "" if s.exact else " (lossy format: not exactly k colors)"
-    return (
-        f"{shown(result.image.path)} -> {shown(result.output)}: {s.colors} colors{exact}, "
-        f"{human_bytes(s.input_bytes)} -> {human_bytes(s.output_bytes)}, ratio {ratio}, "
-        f"{s.bits_per_pixel:.2f} bpp, PSNR {_fmt_float(s.psnr)} dB, "
-        f"ΔE2000 {s.delta_e:.2f}, {s.total_seconds:.2f} s"
-    )
-
-
-def _skipped_line(result) -> str:
-    s = result.stats
-    return (
-        f"{shown(result.image.path)}: skipped: {human_bytes(s.output_bytes)} would not be smaller "
-        f"than the input's {human_bytes(s.input_bytes)}"
-    )
-
-
-def _summary(rows: list[tuple[Path, object]]) -> str:
-    head = (
-        f"{'file':<32} {'in':>9} {'out':>9} {'ratio':>6} {'colors':>6} "
-        f"{'PSNR':>6} {'ΔE':>5} {'s':>6}"
-    )
-    lines = [head, "-" * len(head)]
-    total_in = total_out = 0
-    for path, res in rows:
-        name = shown(path.name)
-        name = name if len(name) <= 32 else "…" + name[-31:]
-        if isinstance(res, TargetUnreachable):
-            lines.append(f"{name:<32} not reachable: {shown(str(res))}")
-            continue
-        if isinstance(res, Exception):
-            lines.append(f"{name:<32} failed: {shown(str(res))}")
-            continue
-        s = res.stats
-        if res.output is None:
-            lines.append(
-                f"{name:<32} {human_bytes(s.input_bytes):>9} {human_bytes(s.output_bytes):>9} "
-                f"{(s.ratio or 0):>6.3f} skipped: not smaller"
-            )
-            continue
-        total_in += s.input_bytes or 0
-        total_out += s.output_bytes
-        lines.append(
-            f"{name:<32} {human_bytes(s.input_bytes):>9} {human_bytes(s.output_bytes):>9} "
-            f"{(s.ratio or 0):>6.3f} {s.colors:>6} {_fmt_float(s.psnr, 1):>6} "
-            f"{s.delta_e:>5.2f} {s.total_seconds:>6.2f}"
-        )
-    done = sum(not isinstance(r, Exception) and r.output is not None for _, r in rows)
-    skipped = sum(not isinstance(r, Exception) and r.output is None for _, r in rows)
-    unreachable = sum(isinstance(r, TargetUnreachable) for _, r in rows)
-    failed = len(rows) - done - skipped - unreachable
-    ratio = f"{total_out / total_in:.3f}" if total_in else "-"
-    lines.append("-" * len(head))
-    lines.append(
-        f"{done} of {len(rows)} done, {human_bytes(total_in)} -> {human_bytes(total_out)}"
-        f" (ratio {ratio}), {skipped} skipped, {unreachable} not reachable, {failed} failed"
-    )
-    return "\n".join(lines)
-
-
-@contextlib.contextmanager
-def _decoder_chatter(lines: list[str]):
-    """Collect what decoders say while reading, so a bad file gives one clean line.
-
-    Python warnings (Pillow's "Corrupt EXIF data" …) are recorded, and C libraries that write
-    straight to file descriptor 2 (libtiff's "Fax4Decode: Bad code word …") are redirected to a
-    temporary file; both end up in `lines`, for the caller to show as notes or drop.
-    """
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("default")
-        try:
-            fd = sys.stderr.fileno()
-            sys.stderr.flush()
-            saved = os.dup(fd)
-        except (AttributeError, OSError, ValueError):  # no real stderr (embedded, tests)
-            saved = None
-        with tempfile.TemporaryFile() as sink:
-            if saved is not None:
-                os.dup2(sink.fileno(), fd)
-            try:
-                yield
-            finally:
-                if saved is not None:
-                    sys.stderr.flush()
-                    os.dup2(saved, fd)
-                    os.close(saved)
-                    sink.seek(0)
-                    lines.extend(
-                        f"decoder said: {ln.strip()}"
-                        for ln in sink.read(4096).decode(errors="replace").splitlines()
-                        if ln.strip()
-                    )
-    for w in caught:
-        text = (str(w.message).strip().splitlines() or [""])[0]
-        if text:
-            from_decoder = any(part in Path(w.filename).parts for part in ("PIL", "imageio"))
-            lines.append(f"{'decoder said' if from_decoder else 'warning'}: {text}")
-
-
-def _report(exc: KmcError, *, debug: bool, where: Path | None = None) -> None:
+def _report(exc: KmcError, *, debug: bool) -> None:
     """One line on stderr; with --debug, the plugin's traceback after it."""
-    message = str(exc)
-    if where is not None and str(where) not in message:
-        message = f"{where}: {message}"
-    print(f"kmc-tui: error: {shown(message)}", file=sys.stderr)
+    print(f"kmc-tui: error: {shown(str(exc))}", file=sys.stderr)
     traceback = getattr(exc, "traceback", None)
     if debug and traceback:
         sys.stderr.write(traceback if traceback.endswith("\n") else traceback + "\n")
 
 
 def cmd_compress(args, out) -> int:
-    """``kmc-tui compress``; results go to `out`, errors to stderr."""
-    from .api import compress
+    """``kmc-tui compress``; results go to `out`, errors and notes to stderr."""
+    from . import batch
+    from .batch import STDIO
     from .errors import PluginTimeout
     from .formats import PALETTE_FORMATS, format_for
     from .quantize import call_with_timeout, check_k
-    from .registry import Registry, warm_up_in_background
 
-    err = sys.stderr
+    inputs = [*args.input, *args.inputs]
+    if not inputs:
+        return _usage_error("no input: name image files or folders (or - for standard input)")
+    if args.force and args.skip_existing:
+        return _usage_error("--force and --skip-existing contradict each other; choose one")
+    folders = [i for i in inputs if i != STDIO and os.path.isdir(i)]
+    if STDIO in inputs and len(inputs) > 1:
+        return _usage_error("- (standard input) must be the only input")
+    if STDIO in inputs and sys.stdin is not None and sys.stdin.isatty():
+        return _usage_error("refusing to read image data from a terminal; pipe it in")
+    to_stdout = args.output == STDIO or (inputs == [STDIO] and args.output is None)
+    if to_stdout:
+        if len(inputs) > 1 or folders:
+            return _usage_error("-o - (standard output) takes exactly one input file")
+        if args.json:
+            return _usage_error("--json and -o - would both write to standard output")
+        if out.isatty():
+            return _usage_error("refusing to write image data to a terminal; redirect it")
+    into_folder = (
+        not to_stdout
+        and args.output is not None
+        and (len(inputs) > 1 or bool(folders) or args.recursive or os.path.isdir(args.output))
+    )
+    many = len(inputs) > 1 or bool(folders)
+    plugin_dirs = batch.plugin_dirs_with_env(args.plugin_dir)
     try:
-        registry = Registry(args.plugin_dir)
-        batch = len(args.input) > 1 or Path(args.input[0]).is_dir()
+        registry = batch.registry_for(plugin_dirs)
+        named_output = args.output is not None and not into_folder and not to_stdout
         fmt = (
-            format_for("", args.format or "png") if batch else format_for(args.output, args.format)
+            format_for(args.output, args.format)
+            if named_output
+            else format_for("", args.format or "png")
         )
         if args.k is None:
             args.k = 64 if args.target is None else 256
@@ -442,102 +353,168 @@ def cmd_compress(args, out) -> int:
                 args.timeout,
                 what=f"loading plugin {args.plugin!r}",
             )
+        client = batch.connect_dask(args.dask) if args.dask else None
     except KmcError as exc:
         _report(exc, debug=args.debug)
         # A plugin that hangs while loading failed at run time, as one that hangs on a file.
         return _exit_now(1, out) if isinstance(exc, PluginTimeout) else 2
-    params = dict(args.param)
-    warm_up_in_background(record)  # e.g. import scikit-learn while the image is decoded
-    if batch:
+    if into_folder:
         out_dir = Path(args.output)
         if out_dir.exists() and not out_dir.is_dir():
-            print(
-                f"kmc-tui: error: {shown(out_dir)}: several inputs need an output folder", file=err
-            )
-            return 2
+            return _usage_error(f"{shown(out_dir)}: several inputs need an output folder")
         try:
             out_dir.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            print(
-                f"kmc-tui: error: {shown(out_dir)}: cannot create folder: {exc.strerror}", file=err
-            )
-            return 2
-        ext = FORMAT_EXTENSIONS[fmt][0]
-        inputs = _collect_inputs(args.input)
-        if not inputs:
-            print(f"kmc-tui: error: no image files in {shown(', '.join(args.input))}", file=err)
-            return 1
-        stems = [p.stem for p in inputs]
-        # Two inputs with one stem (a.jpg, a.png) keep their whole names: a.jpg.png, a.png.png.
-        jobs = [
-            (p, out_dir / ((p.name if stems.count(p.stem) > 1 else p.stem) + ext)) for p in inputs
-        ]
-    else:
-        jobs = [(Path(args.input[0]), Path(args.output))]
+            return _usage_error(f"{shown(out_dir)}: cannot create folder: {exc.strerror}")
 
-    progress = _Progress(len(jobs))
-    rows: list[tuple[Path, object]] = []
-    failed = unreachable = 0
-    abandoned = False  # a plugin timed out: its thread still runs
-    for n, (src, dst) in enumerate(jobs):
-        progress.update(n, src.name)
-        chatter: list[str] = []
+    with batch.stop_on_signals():
         try:
-            with _decoder_chatter(chatter):
-                result = compress(
-                    src,
-                    dst,
-                    args.k,
-                    plugin=args.plugin,
-                    params=params,
-                    seed=args.seed,
-                    dither=args.dither,
-                    format=args.format,
-                    force=args.force,
-                    registry=registry,
-                    timeout=args.timeout,
-                    target=args.target,
-                    skip_if_larger=args.skip_if_larger,
-                )
-        except TargetUnreachable as exc:
-            unreachable += 1
-            rows.append((src, exc))
-            progress.close()
-            print(f"{src}: {exc}", file=err)
-            if args.json:
-                record = {"input": str(src), "output": None, "status": "not reachable"}
-                record.update(message=str(exc), best=exc.best, target=args.target.as_dict())
-                record["tried"] = [t.as_dict() for t in exc.trials]
-                print(json.dumps(record), file=out, flush=True)
-            continue
-        except KmcError as exc:
-            abandoned = abandoned or isinstance(exc, PluginTimeout)
-            failed += 1
-            rows.append((src, exc))
-            progress.close()
-            _report(exc, debug=args.debug, where=src if batch else None)
-            continue
-        rows.append((src, result))
-        progress.close()
-        said = list(dict.fromkeys(chatter))[:3]  # what the decoders said, gathered here
-        if args.json:
-            record = _record(result)
-            record["notes"] += said
-            print(json.dumps(record), file=out, flush=True)
-        elif result.output is None:
-            print(_skipped_line(result), file=out, flush=True)
-        else:
-            print(_line(result), file=out, flush=True)
-            if result.search is not None:
-                print(f"  {_search_line(result.search)}", file=out)
-            for note in [*result.notes, *said]:
-                print(f"  note: {shown(note)}", file=out)
-    progress.close()
-    if batch and not args.json:
-        print(_summary(rows), file=out)
+            return _run_compress(
+                args, out, inputs, fmt, into_folder, many, plugin_dirs, record, client
+            )
+        except batch.Interrupted as exc:  # before the run started
+            print(f"kmc-tui: stopped by {exc}", file=sys.stderr)
+            return exc.exit_code
+        finally:
+            if client is not None:
+                with contextlib.suppress(Exception):
+                    client.close()
+
+
+def _show(outcome, progress, *, json_lines: bool, many: bool, debug: bool) -> None:
+    """What is said about one file as it finishes: errors and notes on stderr (a failed file's
+    line names it when there are several; with `debug`, a plugin's traceback follows), then
+    its JSON record or its line."""
+    from . import batch
+    from .batch import CANCELLED, DONE, FAILED, NOT_SMALLER, SKIPPED, STDIO, UNREACHABLE
+    from .report import file_line, json_line, search_line, skipped_line
+
+    if outcome.status == FAILED:
+        message = outcome.message
+        if many and outcome.input not in message:
+            message = f"{outcome.input}: {message}"
+        progress.print(f"kmc-tui: error: {shown(message)}", stderr=True)
+        if debug and outcome.traceback:
+            progress.print(outcome.traceback.rstrip("\n"), stderr=True)
+    elif outcome.status == UNREACHABLE:  # not an error: exit 3 says it
+        progress.print(f"{shown(outcome.input)}: {outcome.message}", stderr=True)
+    elif outcome.status == SKIPPED and outcome.message not in (batch.ALREADY_THERE, NOT_SMALLER):
+        progress.print(f"kmc-tui: note: {shown(outcome.message)}", stderr=True)
+    if json_lines and outcome.status != CANCELLED:
+        progress.print(json_line(outcome, traceback=debug))
+    elif outcome.status == SKIPPED and outcome.message == NOT_SMALLER:
+        progress.print(skipped_line(outcome), stderr=outcome.output == STDIO)
+    elif outcome.status == DONE:
+        # With the image on stdout (-o -), what is said about it goes to stderr.
+        to_stderr = outcome.output == STDIO
+        progress.print(file_line(outcome), stderr=to_stderr)
+        if outcome.search is not None:
+            progress.print(f"  {search_line(outcome.search)}", stderr=to_stderr)
+        for note in outcome.notes:
+            progress.print(f"  note: {shown(note)}", stderr=to_stderr)
+
+
+def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record, client) -> int:
+    from . import batch
+    from .batch import STDIO
+    from .registry import warm_up_in_background
+    from .report import Progress, Tally
+
+    found = batch.walk_inputs(
+        inputs, recursive=args.recursive, skip_folders=[args.output] if into_folder else []
+    )
+    plan = batch.plan(
+        found,
+        output=STDIO if args.output == STDIO else args.output,
+        into_folder=into_folder,
+        k=args.k,
+        format=fmt,
+        skip_existing=args.skip_existing,
+        force=args.force,
+        target=args.target,
+    )
+    tasks = plan.tasks
+    if not tasks and not plan.settled:
+        print(
+            f"kmc-tui: error: no image files in {', '.join(map(shown, inputs))}",
+            file=sys.stderr,
+        )
+        return 1
+    local_only = any(STDIO in (t.input, t.output) for t in tasks)
+    on_dask = client is not None and not local_only
+    cores = batch.default_jobs()
+    jobs = min(args.jobs or cores, len(tasks))
+    in_process = not on_dask and jobs <= 1
+    settings = batch.Settings(
+        k=args.k,
+        plugin=args.plugin,
+        params=tuple(args.param),
+        seed=args.seed,
+        dither=args.dither,
+        format=fmt,
+        force=args.force,
+        plugin_dirs=plugin_dirs,
+        timeout=args.timeout,
+        threads=batch.threads_per_file(cores, jobs, files=len(tasks), on_dask=on_dask),
+        make_folders=into_folder,
+        target=args.target,
+        skip_if_larger=args.skip_if_larger,
+    )
+    tally = Tally(total=len(tasks) + len(plan.settled))
+    abandoned = False  # a plugin timed out: its thread still runs in this process
+    broken = runner = None
+    # Work in this process stops where a signal finds it; workers stop between stages.
+    with (
+        batch.stop_on_signals(immediate=in_process) as stop,
+        Progress(tally, out=out, enabled=many and sys.stderr.isatty()) as progress,
+    ):
+        try:
+            if on_dask:
+                runner = batch.run_dask(tasks, settings, client, stop=stop)
+            elif not in_process:
+                runner = batch.run_pool(tasks, settings, jobs=jobs, stop=stop)
+            else:
+                if settings.threads is None:  # a lone file; a batch warms up before the cap
+                    warm_up_in_background(record)  # import scikit-learn while decoding
+                runner = batch.run_in_process(tasks, settings, stdout=getattr(out, "buffer", None))
+            for outcome in itertools.chain(plan.settled, runner):
+                tally.add(outcome)
+                abandoned = abandoned or (outcome.abandoned and in_process)
+                _show(outcome, progress, json_lines=args.json, many=many, debug=args.debug)
+                progress.update()
+        except batch.Interrupted:
+            pass  # `stop` says which signal
+        except Exception as exc:  # noqa: BLE001 - the runner broke (a cluster gone): say so
+            first = (str(exc).strip().splitlines() or [""])[0]
+            broken = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        finally:
+            if runner is not None:
+                runner.close()
+    if many and not args.json:
+        print(tally.table(), file=out)
+    if stop and not many:
+        print(f"kmc-tui: stopped by {stop.name} (nothing partial was written)", file=sys.stderr)
+        return stop.exit_code
+    if stop:
+        left = tally.total - tally.finished
+        print(
+            f"kmc-tui: stopped by {stop.name}: {tally.done} done, {tally.skipped} skipped, "
+            + (f"{tally.unreachable} not reachable, " if tally.unreachable else "")
+            + f"{tally.failed} failed, {left} not finished (nothing partial was written)",
+            file=sys.stderr,
+        )
+        return stop.exit_code
+    if broken is not None:
+        left = tally.total - tally.finished
+        print(
+            f"kmc-tui: error: the run broke off ({shown(broken)}): {tally.done} done, "
+            f"{left} not finished (nothing partial was written)",
+            file=sys.stderr,
+        )
+        return 1
     if abandoned:
         return _exit_now(1, out)
-    return 1 if failed else 3 if unreachable else 0
+    return 1 if tally.failed else 3 if tally.unreachable else 0
 
 
 def _plugin_info(record, *, rejected: bool, timeout: float) -> tuple[dict, tuple, bool]:
@@ -642,16 +619,10 @@ def _isatty(stream) -> bool:
         return False
 
 
-class _Stopped(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived: unwind (writes are atomic), then exit 128 + its number."""
+def _interrupt(signum, frame):
+    from .batch import Interrupted
 
-    def __init__(self, signum: int):
-        super().__init__(signal.Signals(signum).name)
-        self.exit_code = 128 + signum
-
-
-def _stop(signum, frame):
-    raise _Stopped(signum)
+    raise Interrupted(signum)
 
 
 @contextlib.contextmanager
@@ -738,7 +709,14 @@ def _with_command_first(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
     argv = _with_command_first(list(sys.argv[1:] if argv is None else argv))
-    args = build_parser().parse_args(argv)
+    if argv and argv[0] == "compress":
+        # Options and inputs in any order: `compress a.png -k 8 b.png -o out/`.
+        compress = _Parser(prog="kmc-tui compress", description=COMPRESS_DESCRIPTION)
+        add_compress_arguments(compress)
+        args = compress.parse_intermixed_args(argv[1:])
+        args.command = "compress"
+    else:
+        args = build_parser().parse_args(argv)
     # Pillow logs some decoding problems (an error is raised as well): keep them off the terminal.
     logging.getLogger("PIL").addHandler(logging.NullHandler())
     if args.command == "tui":
@@ -749,19 +727,22 @@ def main(argv: list[str] | None = None, *, _restore_stdout: bool = True) -> int:
             return 130
     previous = {}
     if args.command == "compress" and threading.current_thread() is threading.main_thread():
-        # SIGTERM unwinds like Ctrl+C, so a write in progress leaves nothing behind.
+        # SIGTERM unwinds like Ctrl+C, so a write in progress leaves nothing behind (a run
+        # installs its own handlers, which also say what was done).
         previous = {
-            signum: signal.signal(signum, _stop) for signum in (signal.SIGINT, signal.SIGTERM)
+            signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)
         }
     command = cmd_compress if args.command == "compress" else cmd_plugins
     try:
         with _own_stdout(restore=_restore_stdout) as out:
             try:
                 return command(args, out)
-            except _Stopped as exc:
-                print(f"kmc-tui: stopped by {exc} (nothing partial was written)", file=sys.stderr)
-                return exc.exit_code
-            except KeyboardInterrupt:
+            except KeyboardInterrupt as exc:
+                if getattr(exc, "signum", None) is not None:  # before or after a run
+                    print(
+                        f"kmc-tui: stopped by {exc} (nothing partial was written)", file=sys.stderr
+                    )
+                    return exc.exit_code
                 print("kmc-tui: interrupted", file=sys.stderr)
                 return 130
             except BrokenPipeError:

@@ -35,6 +35,7 @@ def run_cli(*args, env=None, timeout=120, cwd=None) -> subprocess.CompletedProce
     """Run the real `kmc-tui` command line in a subprocess."""
     full_env = dict(os.environ)
     full_env.pop("KMC_TUI_PLUGIN_PATH", None)
+    full_env.pop("DASK_SCHEDULER_ADDRESS", None)  # would send `compress` to a cluster
     full_env.update(env or {})
     return subprocess.run(
         [sys.executable, "-m", "kmc_tui", *map(str, args)],

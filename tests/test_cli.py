@@ -246,7 +246,11 @@ def test_batch_json_one_object_per_file(cli, tmp_path, photo):
     )
     assert proc.returncode == 0, proc.stderr
     recs = [json.loads(line) for line in proc.stdout.splitlines()]
-    assert [r["output"] for r in recs] == [str(out / "coffee-small.gif"), str(out / "camera.gif")]
+    # Workers report files as they finish, in either order.
+    assert sorted(r["output"] for r in recs) == [
+        str(out / "camera.gif"),
+        str(out / "coffee-small.gif"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -464,7 +468,7 @@ def test_batch_shows_progress_on_a_terminal(tmp_path, photo):
     assert proc.wait(timeout=120) == 0
     os.close(master)
     text = b"".join(chunks).decode()
-    assert "[" in text and "1/2" in text and "#" in text
+    assert "1/2" in text and "files/s" in text and "saved" in text  # rich's progress
 
 
 def test_plugins_listing_survives_a_plugin_whose_import_hangs(cli):

@@ -195,7 +195,7 @@ def _defer(name: str) -> None:
 
 @functools.lru_cache(maxsize=1)
 def lloyd_kernels():
-    """scikit-learn's compiled Lloyd pass, objective and thread count, or None if unusable.
+    """scikit-learn's compiled nearest-center pass and thread count, or None if unusable.
 
     They are private to scikit-learn (the same since 1.0). Should a release move or change them,
     the plugin falls back to plain ``KMeans.fit``: the same kind of result in more passes.
@@ -205,7 +205,6 @@ def lloyd_kernels():
         # estimators sklearn.cluster's __init__ imports: both run only if something uses them.
         _defer("scipy.stats")
         _defer("sklearn.cluster")
-        from sklearn.cluster._k_means_common import _inertia_dense
         from sklearn.cluster._k_means_lloyd import lloyd_iter_chunked_dense
         from sklearn.utils._openmp_helpers import _openmp_effective_n_threads
 
@@ -221,13 +220,14 @@ def lloyd_kernels():
             labels,
             np.empty(2, np.float32),
             1,
-            True,
+            False,
         )
-        _inertia_dense(points, weights, points, labels, 1)
+        if labels.tolist() != [0, 1]:
+            return None
         _openmp_effective_n_threads()
     except (ImportError, TypeError, ValueError):
         return None
-    return lloyd_iter_chunked_dense, _inertia_dense, _openmp_effective_n_threads
+    return lloyd_iter_chunked_dense, _openmp_effective_n_threads
 
 
 def kmeans_plusplus(
@@ -243,24 +243,29 @@ def kmeans_plusplus(
     w = np.asarray(weights, dtype=np.float64)
     n = len(x)
     trials = 2 + int(np.log(k))
-    squares = np.einsum("ij,ij->i", x, x)
     centers = np.empty((k, x.shape[1]), np.float64)
     first = random_state.choice(n, p=w / w.sum())
     centers[0] = x[first]
-    closest = np.maximum(squares - 2.0 * (x @ x[first]) + squares[first], 0.0)
-    potential = float(closest @ w)
+    closest = ((x - x[first]) ** 2).sum(1)
+    potential = float(np.einsum("i,i->", closest, w))
+    columns = np.ascontiguousarray(x.T)
+    distances, diff = np.empty((trials, n)), np.empty((trials, n))
     for c in range(1, k):
         draws = random_state.uniform(size=trials) * potential
         candidates = np.minimum(np.searchsorted(np.cumsum(w * closest), draws), n - 1)
-        distances = x[candidates] @ x.T
-        distances *= -2.0
-        distances += squares
-        distances += squares[candidates, None]
-        np.maximum(distances, 0.0, out=distances)
+        # Coordinate by coordinate and sums by einsum rather than BLAS: a threaded BLAS sums
+        # in an order that depends on its thread count, and the output must not.
+        for j, coordinate in enumerate(columns):
+            np.subtract(coordinate, x[candidates, j, None], out=diff)
+            diff *= diff
+            if j:
+                distances += diff
+            else:
+                distances, diff = diff, distances
         np.minimum(distances, closest, out=distances)
-        potentials = distances @ w
+        potentials = np.einsum("ij,j->i", distances, w)
         best = int(np.argmin(potentials))
-        closest, potential = distances[best], float(potentials[best])
+        closest, potential = distances[best].copy(), float(potentials[best])
         centers[c] = x[candidates[best]]
     return centers.astype(np.float32)
 
@@ -310,36 +315,67 @@ class RelaxedLloyd:
         self.tol = float(np.var(self.points, axis=0).mean()) * tol
         self.kernels = lloyd_kernels()
         self._labels = np.empty(len(points), np.int32)
+        # Each cluster's weight, weighted sum and weighted sum of squares are bincounts of these
+        # over the labels, in float64 and in one fixed order: new centers and objective come
+        # out the same bytes whatever the number of threads.
+        points64 = self.points.astype(np.float64)
+        self._weights64 = self.weights.astype(np.float64)
+        self._moments = [self._weights64 * column for column in points64.T]
+        self._squares = self._weights64 * np.einsum("ij,ij->i", points64, points64)
 
     def _threads(self, k: int) -> int:
         if len(self.points) * k < THREADED_MIN_WORK:
             return 1
-        return self.kernels[2]()
+        return self.kernels[1]()
 
     def check_stop(self) -> None:
         """Raise Cancelled if the caller asked to stop."""
         if self.should_stop is not None and self.should_stop():
             raise Cancelled("cancelled")
 
-    def step(self, centers: np.ndarray) -> tuple[np.ndarray, float]:
-        """One pass: (Lloyd's image of `centers`, objective of `centers`)."""
-        self.check_stop()
-        lloyd, inertia, _ = self.kernels
+    def _nearest(self, centers: np.ndarray) -> np.ndarray:
+        """Fill self._labels with the nearest of `centers` (float32, (k, d)); returns it.
+
+        Each point's distances come from the same computation whatever the number of threads
+        (scikit-learn's chunks are of a fixed size), so the labels do not depend on it.
+        """
         k = len(centers)
-        threads = self._threads(k)
-        moved = np.empty_like(centers)
-        lloyd(
+        self.kernels[0](
             self.points,
             self.weights,
             centers,
-            moved,
+            np.empty_like(centers),
             np.empty(k, np.float32),
             self._labels,
             np.empty(k, np.float32),
-            threads,
-            True,
+            self._threads(k),
+            False,
         )
-        return moved, float(inertia(self.points, self.weights, centers, self._labels, threads))
+        return self._labels
+
+    def step(self, centers: np.ndarray) -> tuple[np.ndarray, float]:
+        """One pass: (Lloyd's image of `centers`, objective of `centers`)."""
+        self.check_stop()
+        k = len(centers)
+        labels = self._nearest(centers).astype(np.intp)
+        totals = np.bincount(labels, weights=self._weights64, minlength=k)
+        sums = np.stack([np.bincount(labels, weights=m, minlength=k) for m in self._moments], 1)
+        squares = np.bincount(labels, weights=self._squares, minlength=k)
+        c = centers.astype(np.float64)
+        errors = (
+            squares - 2.0 * np.einsum("ij,ij->i", sums, c) + totals * np.einsum("ij,ij->i", c, c)
+        )
+        objective = float(np.maximum(errors, 0.0).sum())
+        moved = c.copy()
+        filled = totals > 0
+        moved[filled] = sums[filled] / totals[filled, None]
+        if not filled.all():
+            # As scikit-learn: an empty cluster moves to a point farthest from its center.
+            empty = np.flatnonzero(~filled)
+            points64 = self.points.astype(np.float64)
+            far = ((points64 - c[labels]) ** 2).sum(1)
+            moved[empty] = points64[np.argsort(-far, kind="stable")[: len(empty)]]
+        return moved.astype(np.float32), objective
 
     def run(self, centers: np.ndarray, *, max_iter: int) -> RelaxedLloyd:
         """Iterate from `centers` (k, d) until they settle or `max_iter` passes; returns self."""
@@ -393,19 +429,7 @@ class RelaxedLloyd:
             from sklearn.metrics import pairwise_distances_argmin
 
             return pairwise_distances_argmin(self.points, centers)
-        k = len(centers)
-        self.kernels[0](
-            self.points,
-            self.weights,
-            centers,
-            np.empty_like(centers),
-            np.empty(k, np.float32),
-            self._labels,
-            np.empty(k, np.float32),
-            self._threads(k),
-            False,
-        )
-        return self._labels.copy()
+        return self._nearest(centers).copy()
 
 
 def best_of_starts(
