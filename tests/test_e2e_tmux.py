@@ -41,7 +41,7 @@ class Tmux:
             timeout=30,
         )
 
-    def start(self, command: list[str], cwd: Path) -> None:
+    def start(self, command: list[str], cwd: Path, *, term: str = "xterm-256color") -> None:
         env_command = " ".join(_quote(c) for c in command)
         self.run(
             "new-session",
@@ -54,11 +54,12 @@ class Tmux:
             str(self.height),
             "-c",
             str(cwd),
-            f"env -u KMC_TUI_PLUGIN_PATH TERM=xterm-256color {env_command}",
+            f"env -u KMC_TUI_PLUGIN_PATH -u COLORTERM TERM={term} {env_command}",
         )
 
-    def screen(self) -> str:
-        return self.run("capture-pane", "-t", "e2e", "-p", check=False).stdout
+    def screen(self, *, escapes: bool = False) -> str:
+        flags = ["-p", "-e"] if escapes else ["-p"]
+        return self.run("capture-pane", "-t", "e2e", *flags, check=False).stdout
 
     def keys(self, *keys: str) -> None:
         self.run("send-keys", "-t", "e2e", *keys)
@@ -115,3 +116,28 @@ def test_open_change_k_save_quit_in_a_real_terminal(tmp_path):
         assert len(out.convert("RGB").getcolors(1 << 16)) <= 17
     assert hashlib.sha256(image.read_bytes()).hexdigest() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["hopper-k17.png", "hopper.png"]
+
+
+def test_rate_distortion_view_at_80x24_in_256_colors_inside_tmux(tmp_path):
+    assert shutil.which("tmux"), "tmux is needed for this test (.ci/run installs it)"
+    image = tmp_path / "basn2c08.png"  # 32x32: the whole curve in seconds
+    shutil.copy(DATA / "pngsuite" / "basn2c08.png", image)
+    tmux = Tmux(80, 24)
+    try:
+        tmux.start([kmc_tui_command(), str(image)], tmp_path, term="screen-256color")
+        tmux.wait_for(lambda s: "k=16" in s and "colors" in s, 90, "the first result")
+        tmux.keys("r")
+        screen = tmux.wait_for(
+            lambda s: "23/23 real runs" in s and "knee" in s, 120, "the curve, all real runs"
+        )
+        assert "mean ΔE2000" in screen and "◆ k=16:" in screen and "■ k=16 now" in screen
+        assert "× the input" in screen and "Kneedle" in screen
+        colored = tmux.screen(escapes=True)
+        assert "\x1b[38;5;" in colored and "\x1b[38;2;" not in colored  # 256 colors only
+        tmux.keys("Left")
+        tmux.wait_for(lambda s: "◆ k=13:" in s and "k=13 · " in s, 30, "k=13 and its preview")
+        tmux.keys("Enter")
+        tmux.wait_for(lambda s: "k=13 kmeans" in s and "colors" in s, 60, "the result at k=13")
+        tmux.keys("q")
+    finally:
+        tmux.kill()

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from kmc_tui import Cancelled, ParameterError, ParamSpec, PluginError
-from kmc_tui.tui.session import JobRunner, ResultCache, Session, Settings
+from kmc_tui.tui.session import Job, JobRunner, Preempted, ResultCache, Session, Settings
 
 KMEANS_SPECS = (
     ParamSpec("max_iter", int, 20, "passes", min=1, max=500, preview=6),
@@ -339,3 +339,53 @@ def test_runner_hands_back_what_the_computation_raised():
 
     with pytest.raises(KeyError, match="nope"):
         runner.run(job, broken)
+
+
+def test_a_background_job_gives_the_runner_up_to_a_foreground_one_and_waits_for_it():
+    session = ready_session()
+    runner, log, outcome = session.runner, [], {}
+    background = Job(100, session.settings, session.image, background=True)
+    t1 = run_in_thread(runner, background, passes(log, "background"), outcome)
+    deadline = time.monotonic() + 5
+    while runner.computing is not background and time.monotonic() < deadline:
+        time.sleep(0.001)
+    assert runner.computing is background
+    foreground = session.start_job()
+    t2 = run_in_thread(runner, foreground, passes(log, "foreground", count=5), outcome)
+    t1.join(5)
+    # Preempted, not cancelled: the background job itself was not stopped, it can go on.
+    assert isinstance(outcome[background.id], Preempted) and not background.should_stop()
+    # Asking again while the foreground job computes: it waits for it, then runs to the end.
+    t3 = run_in_thread(runner, background, passes(log, "again", count=3), outcome)
+    t2.join(5)
+    t3.join(5)
+    assert outcome[foreground.id] == "foreground" and outcome[background.id] == "again"
+    assert log == [
+        ("start", "background"),
+        ("stopped", "background"),
+        ("start", "foreground"),
+        ("done", "foreground"),
+        ("start", "again"),
+        ("done", "again"),
+    ]
+
+
+def test_a_background_job_waits_while_a_foreground_job_waits():
+    session = ready_session()
+    runner, log, outcome = session.runner, [], {}
+    release = threading.Event()
+    blocker = session.start_job()
+    t0 = run_in_thread(runner, blocker, lambda should_stop: release.wait(5), outcome)
+    while runner.computing is not blocker:
+        time.sleep(0.001)
+    session.step_k(1)
+    foreground = session.start_job()  # stops `blocker`, which does not poll: it holds on
+    t1 = run_in_thread(runner, foreground, passes(log, "foreground", count=2), outcome)
+    time.sleep(0.05)
+    background = Job(100, session.settings, session.image, background=True)
+    t2 = run_in_thread(runner, background, passes(log, "background", count=2), outcome)
+    time.sleep(0.05)
+    release.set()
+    for thread in (t0, t1, t2):
+        thread.join(5)
+    assert log[0] == ("start", "foreground") and log[-1] == ("done", "background")

@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 from ..errors import Cancelled, KmcError, PluginError
 from ..formats import FORMATS, K_MAX, K_MIN
+from ..quantize import check_dither
+from .frames import FrameView
 
 T = TypeVar("T")
 
@@ -30,6 +32,9 @@ RESULT_CACHE = 6
 PREVIEW_PIXELS = 16_000
 #: Pixels of the area-averaged copy the original pane is drawn from when zoomed out.
 DISPLAY_PIXELS = 160_000
+#: The dithering strengths the dither key goes through: off, half (pngquant's --floyd=0.5),
+#: full.
+DITHER_STEPS = (0.0, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class Settings:
     k: int = 16
     plugin: str = "kmeans"
     params: tuple[tuple[str, Any], ...] = ()  # sorted (name, value) pairs
-    dither: bool = False
+    dither: float = 0.0  # the share of the error diffused, 0..1
     format: str = "png"
 
     @property
@@ -111,8 +116,18 @@ class Job:
     (`abandon`).
     """
 
-    def __init__(self, id: int, settings: Settings, image: Any, result: Any = None):
+    def __init__(
+        self,
+        id: int,
+        settings: Settings,
+        image: Any,
+        result: Any = None,
+        *,
+        background: bool = False,
+    ):
         self.id = id
+        #: A background job gives the runner up whenever a foreground job asks for it.
+        self.background = background
         self.settings = settings
         self.image = image
         #: Set at once when the result came from the cache.
@@ -157,11 +172,21 @@ def release_free_memory() -> None:
         _malloc_trim(0)
 
 
+class Preempted(Cancelled):
+    """A background job's computation stopped because a foreground job wanted the runner."""
+
+
 class _Computation:
     """A job's computation in a daemon thread of its own (a Python thread cannot be killed)."""
 
-    def __init__(self, job: Job, fn: Callable[[Callable[[], bool]], Any]):
+    def __init__(
+        self,
+        job: Job,
+        fn: Callable[[Callable[[], bool]], Any],
+        should_stop: Callable[[], bool],
+    ):
         self.job = job
+        self.should_stop = should_stop
         self.value: Any = None
         self.error: BaseException | None = None
         self.finished = threading.Event()
@@ -171,7 +196,7 @@ class _Computation:
 
     def _run(self, fn) -> None:
         try:
-            self.value = fn(self.job.should_stop)
+            self.value = fn(self.should_stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the thread waiting for it
             self.error = exc
         finally:
@@ -190,6 +215,11 @@ class JobRunner:
     `should_stop` the wait is one pass. A computation that does not stop (a hung plugin) holds
     the runner until it is abandoned (:meth:`Session.cancel`, the escape key).
 
+    Background jobs (``job.background``, the rate–distortion curve) start only while no
+    foreground job waits, and their computation is told to stop as soon as one does: it ends
+    at its next pass and :meth:`run` raises :class:`Preempted`, so the caller can try again
+    later. A foreground job thus never waits for more than a pass of background work.
+
     Parameters
     ----------
     poll : float
@@ -200,6 +230,7 @@ class JobRunner:
         self.poll = poll
         self._lock = threading.Lock()
         self._current: _Computation | None = None
+        self._foreground_waiting = 0
 
     @property
     def computing(self) -> Job | None:
@@ -225,24 +256,52 @@ class JobRunner:
         """
         started = time.monotonic()
         told = False
-        while True:
+        if job.background:
+
+            def should_stop() -> bool:
+                return job.should_stop() or self._foreground_waiting > 0
+        else:
+            should_stop = job.should_stop
+        counted = not job.background  # in _foreground_waiting until it starts or gives up
+        if counted:
             with self._lock:
-                if job.should_stop():
-                    raise Cancelled("cancelled")
-                current = self._current
-                if current is None or not current.holds_the_runner:
-                    computation = _Computation(job, fn)
-                    self._current = computation
-                    computation.thread.start()
-                    break
-            if waiting is not None and not told and time.monotonic() - started >= notice_after:
-                told = True
-                waiting(current.job)
-            current.thread.join(self.poll)
+                self._foreground_waiting += 1
+        try:
+            while True:
+                with self._lock:
+                    if job.should_stop():
+                        raise Cancelled("cancelled")
+                    current = self._current
+                    free = current is None or not current.holds_the_runner
+                    if counted and free:
+                        self._foreground_waiting -= 1
+                        counted = False
+                    if free and not (job.background and self._foreground_waiting):
+                        computation = _Computation(job, fn, should_stop)
+                        self._current = computation
+                        computation.thread.start()
+                        break
+                if free:
+                    time.sleep(self.poll)  # a background job letting a foreground one go first
+                    continue
+                if waiting is not None and not told and time.monotonic() - started >= notice_after:
+                    told = True
+                    waiting(current.job)
+                current.thread.join(self.poll)
+        finally:
+            if counted:
+                with self._lock:
+                    self._foreground_waiting -= 1
         while not computation.finished.wait(self.poll):
             if job.should_stop():
                 raise Cancelled("cancelled")
         if computation.error is not None:
+            if (
+                job.background
+                and isinstance(computation.error, Cancelled)
+                and not job.should_stop()
+            ):
+                raise Preempted("a foreground job wanted the runner")
             raise computation.error
         return computation.value
 
@@ -300,7 +359,9 @@ class Session:
         #: The one copy of the settings; changed only through the methods below.
         self.settings = Settings(k=clamp_k(k), plugin=plugin)
         self.plugins: dict[str, PluginState] = {}
-        self.image: Any = None  # kmc_tui.read.Image
+        self.image: Any = None  # kmc_tui.read.Image (an animation's first frame)
+        self.animation: Any = None  # kmc_tui.animation.Animation, when the image is one
+        self.frames: FrameView | None = None  # the frame shown of `animation`
         self.opening = False  # an image is being read: a save waits for it
         self.loads = Request()
         self.cache = ResultCache()
@@ -315,6 +376,8 @@ class Session:
         #: Seconds from the latest request to its quick preview and to its full result.
         self.latency: dict[str, float] = {}
         self._told: set[str] = set()
+        #: The latest rate–distortion curve (kmc_tui.tui.curve.Curve), kept for the R–D view.
+        self.curve: Any = None
 
     # -- settings ---------------------------------------------------------------------------
     def plugin(self, name: str) -> PluginState:
@@ -339,8 +402,17 @@ class Session:
         k = self.settings.k
         return self.set_k(k * 2 if factor > 1 else max(1, k // 2))
 
-    def set_dither(self, on: bool) -> bool:
-        return self._change(dither=bool(on))
+    def set_dither(self, strength: bool | float) -> bool:
+        """Set the dithering strength (True is 1, False 0); ValueError outside 0..1."""
+        try:
+            return self._change(dither=check_dither(strength))
+        except KmcError as exc:
+            raise ValueError(str(exc)) from None
+
+    def next_dither(self) -> bool:
+        """Go to the next of :data:`DITHER_STEPS` (from a strength between them, the next up)."""
+        later = [s for s in DITHER_STEPS if s > self.settings.dither]
+        return self.set_dither(later[0] if later else DITHER_STEPS[0])
 
     def set_format(self, fmt: str) -> bool:
         if fmt not in FORMATS:
@@ -421,15 +493,20 @@ class Session:
         self.opening = True
         return self.loads.new()
 
-    def opened(self, request: int, image: Any) -> bool:
-        """The image of `request` was read; False (and nothing changes) when it is stale."""
+    def opened(self, request: int, image: Any, animation: Any = None) -> bool:
+        """The image of `request` was read (with its frames, when animated); False (and
+        nothing changes) when it is stale."""
         if not self.loads.is_current(request):
             return False
         self.opening = False
-        self.image = image
+        self.image, self.animation = image, animation
+        self.frames = None
+        if animation is not None:
+            self.frames = FrameView(len(animation.frames), animation.frames[0].height)
         self.cache.clear()
         self.result = self.result_settings = None
         self._told = set()
+        self.curve = None
         return True
 
     def open_failed(self, request: int) -> bool:
@@ -437,7 +514,7 @@ class Session:
             return False
         self.opening = False
         self.pending_save = False
-        self.image = None
+        self.image = self.animation = self.frames = None
         self.cache.clear()
         self.result = self.result_settings = None
         return True
@@ -467,6 +544,33 @@ class Session:
         if cached is not None:
             self.finished(job, cached)
         return job
+
+    def start_search(self) -> Job | None:
+        """A job for a target search with the current settings (the previous job stopped);
+        None when not `ready`."""
+        if not self.ready():
+            return None
+        if self.job is not None:
+            self.job.stop()
+        self.jobs += 1
+        self.job = Job(self.jobs, self.settings, self.image)
+        return self.job
+
+    def found(self, job: Job, result: Any) -> bool:
+        """A target search chose ``result.search.k``: k becomes it and the result (the same
+        as a plain run at that k) goes into the cache; True when `job` is still the latest."""
+        if not self.search_ended(job):
+            return False
+        self.set_k(result.search.k)
+        self.cache.put(self.settings, result)
+        return True
+
+    def search_ended(self, job: Job) -> bool:
+        """A target search ended; True (and the job is done) when it is the latest request's."""
+        if self.job is not job or job.should_stop():
+            return False
+        job.stop()
+        return True
 
     def previewed(self, job: Job) -> bool:
         """`job`'s quick preview came; True when it is still the latest request's."""
@@ -516,6 +620,13 @@ class Session:
             job.abandon()
         self.runner.abandon()
         return was_computing
+
+    def step_frame(self, delta: int) -> bool:
+        """Show the frame `delta` on (round the ends); False when the image is not animated."""
+        if self.frames is None:
+            return False
+        self.frames = self.frames.stepped(delta)
+        return True
 
     def notes_to_tell(self, notes: Iterable[str]) -> list[str]:
         """The notes not yet told for this image (told once, not at every k)."""

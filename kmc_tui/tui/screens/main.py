@@ -24,7 +24,14 @@ from textual.timer import Timer
 from textual.widgets import Footer
 from textual.worker import get_current_worker
 
-from ...errors import Cancelled, KmcError, OutputError, OutputExists, shown
+from ...errors import (
+    Cancelled,
+    KmcError,
+    OutputError,
+    OutputExists,
+    TargetUnreachable,
+    shown,
+)
 from ...formats import FORMAT_EXTENSIONS, human_bytes
 from ..session import (
     DISPLAY_PIXELS,
@@ -81,7 +88,7 @@ def fitting_name(stem: str, tail: str, room: str) -> str:
 
 
 def result_caption(settings: Settings, status: str) -> str:
-    dither = " dithered" if settings.dither else ""
+    dither = f" dithered {settings.dither:g}" if settings.dither else ""
     return f"k={settings.k} {settings.plugin}{dither} · {status}"
 
 
@@ -99,9 +106,14 @@ class MainScreen(Screen):
         Binding("s", "save", "Save", tooltip="Save result"),
         Binding("p", "next_plugin", "Plugin", tooltip="Next plugin"),
         Binding("f2,P", "plugins", "Plugins", show=False, tooltip="Plugins, with their errors"),
-        Binding("d", "toggle_dither", "Dither on/off", show=False, tooltip="Toggle dithering"),
+        Binding("d", "next_dither", "Dither", show=False, tooltip="Dithering: off, 0.5, 1"),
+        Binding("comma", "step_frame(-1)", "Frame back", show=False, tooltip="Previous frame"),
+        Binding("full_stop", "step_frame(1)", "Frame on", show=False, tooltip="Next frame"),
+        Binding("e", "export_palette", "Export palette", show=False, tooltip="Export palette"),
         Binding("f", "next_format", "Next output format", show=False),
         Binding("v", "cycle_view", "View", tooltip="Cycle view: both, result, original"),
+        Binding("r", "rate_distortion", "R–D", tooltip="Rate–distortion view: size against ΔE2000"),
+        Binding("t", "target", "Target", tooltip="Target: choose k for a ΔE2000 or a size"),
         Binding("z", "zoom(1)", "Zoom in", show=False),
         Binding("x", "zoom(-1)", "Zoom out", show=False),
         Binding("1", "zoom_one", "Zoom to 1:1 pixels", show=False),
@@ -117,9 +129,11 @@ class MainScreen(Screen):
     class ImageLoaded(Message):
         """An image was read, with the copies the panes and the quick preview use."""
 
-        def __init__(self, request: int, image, display, full_rgb, preview_input) -> None:
+        def __init__(
+            self, request: int, image, display, full_rgb, preview_input, animation=None
+        ) -> None:
             super().__init__()
-            self.request, self.image = request, image
+            self.request, self.image, self.animation = request, image, animation
             self.display, self.full_rgb, self.preview_input = display, full_rgb, preview_input
 
     class LoadFailed(Message):
@@ -149,6 +163,18 @@ class MainScreen(Screen):
             super().__init__()
             self.job, self.blocker = job, blocker
 
+    class TargetProgress(Message):
+        """A target search tried a k."""
+
+        def __init__(self, job: Job, target, trial) -> None:
+            super().__init__()
+            self.job, self.target, self.trial = job, target, trial
+
+    class TargetFound(Message):
+        def __init__(self, job: Job, target, result) -> None:
+            super().__init__()
+            self.job, self.target, self.result = job, target, result
+
     class PluginReady(Message):
         def __init__(self, name: str, specs: tuple | None, error: BaseException | None) -> None:
             super().__init__()
@@ -158,6 +184,13 @@ class MainScreen(Screen):
         def __init__(self, path: Path | None, size: int, text: str = "") -> None:
             super().__init__()
             self.path, self.size, self.text = path, size, text
+
+    class PaletteExported(Message):
+        """The palette was written to `path`, or not (None) for the reason in `text`."""
+
+        def __init__(self, path: Path | None, text: str = "") -> None:
+            super().__init__()
+            self.path, self.text = path, text
 
     def __init__(
         self,
@@ -180,6 +213,7 @@ class MainScreen(Screen):
         self._preview_input = None
         self._last_request = 0.0
         self._settling: Timer | None = None
+        self.target = None  # the last target asked for (kmc_tui.targets.Target)
 
     # -- layout -------------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -304,12 +338,19 @@ class MainScreen(Screen):
 
         def read():
             image = read_image(path)
+            animation = None
+            if image.frames > 1:
+                from ...animation import read_animation
+
+                animation = read_animation(path)
             display = image.downscaled(DISPLAY_PIXELS)
             preview_input = image.downscaled(PREVIEW_PIXELS)
             # Composite once here so drawing never touches alpha.
             display_rgb = composite(display.rgb, display.alpha)
             full_rgb = composite(image.rgb, image.alpha) if image.alpha is not None else image.rgb
-            return self.ImageLoaded(request, image, display_rgb, full_rgb, preview_input)
+            if animation is not None:
+                preview_input = image  # no quick preview: the result covers every frame
+            return self.ImageLoaded(request, image, display_rgb, full_rgb, preview_input, animation)
 
         try:
             loaded = call_with_timeout(
@@ -331,7 +372,7 @@ class MainScreen(Screen):
 
     def on_main_screen_image_loaded(self, message: ImageLoaded) -> None:
         image = message.image
-        if not self.session.opened(message.request, image):
+        if not self.session.opened(message.request, image, message.animation):
             return
         self._preview_input = message.preview_input
         size = (image.width, image.height)
@@ -371,7 +412,9 @@ class MainScreen(Screen):
             return ""
         # Name last: it is what gets cut when the pane is narrow.
         name = shown(image.path.name) if image.path else ""
-        return f"{image.width}×{image.height} · {human_bytes(image.file_bytes)} · {name}"
+        frames = self.session.frames
+        counter = f"{frames.label} · " if frames is not None else ""
+        return f"{counter}{image.width}×{image.height} · {human_bytes(image.file_bytes)} · {name}"
 
     # -- quantizing ---------------------------------------------------------------------------
     def start_job(self) -> None:
@@ -421,10 +464,11 @@ class MainScreen(Screen):
             stats.clear(f"computing k={settings.k}…")
         preview_input = self._preview_input if self._preview_input is not job.image else None
         specs = session.plugin(settings.plugin).specs or ()
-        self._quantize(job, preview_input, specs)
+        self._quantize(job, preview_input, specs, session.animation)
 
     @work(thread=True, exclusive=True, group="quantize", description="quantize")
-    def _quantize(self, job: Job, preview_input, specs: tuple) -> None:
+    def _quantize(self, job: Job, preview_input, specs: tuple, animation=None) -> None:
+        from ...animation import ANIMATED_FORMATS, process_animation
         from ...api import process
         from ...quantize import quantize
 
@@ -442,6 +486,17 @@ class MainScreen(Screen):
                     should_stop=should_stop,
                 )
                 self.post_message(self.PreviewReady(job, quick))
+            if animation is not None and settings.format in ANIMATED_FORMATS:
+                return process_animation(
+                    animation,
+                    settings.k,
+                    format=settings.format,
+                    plugin=settings.plugin,
+                    params=settings.param_dict,
+                    dither=settings.dither,
+                    registry=self.registry,
+                    should_stop=should_stop,
+                )
             return process(
                 job.image,
                 settings.k,
@@ -499,8 +554,10 @@ class MainScreen(Screen):
     def _show_result(self, result, settings: Settings) -> None:
         image = result.image
         q = result.quantized
+        frames = self.session.frames
+        indices = q.indices if frames is None else frames.rows(q.indices)
         picture = Picture(
-            (image.width, image.height), indices=q.indices, palette=display_palette(q)
+            (indices.shape[1], indices.shape[0]), indices=indices, palette=display_palette(q)
         )
         self.query_one("#result", HalfBlockView).show(
             picture, result_caption(settings, f"{q.colors} colors")
@@ -514,6 +571,9 @@ class MainScreen(Screen):
             self.action_save()
 
     def on_main_screen_job_failed(self, message: JobFailed) -> None:
+        if isinstance(message.error, TargetUnreachable):
+            self._target_unreachable(message.job, message.error)
+            return
         text = self.session.failed(message.job, message.error)
         if text is None:
             return  # a stale job (its plugin's error is still kept for the plugins screen)
@@ -524,6 +584,17 @@ class MainScreen(Screen):
         self.query_one(StatsPanel).clear("no result: quantizing failed")
         self.query_one(PaletteView).show_palette(None, None)
         self.notify(text, title="quantizing failed", severity="error", timeout=8)
+
+    def _target_unreachable(self, job: Job, error: TargetUnreachable) -> None:
+        """A target no k meets: say so; k and the result shown stay as they were."""
+        if not self.session.search_ended(job):
+            return
+        self.notify(str(error), title="target not reachable", severity="warning", timeout=8)
+        shown, settings = self.session.result, self.session.result_settings
+        if shown is not None and settings == self.session.settings:
+            self._show_result(shown, settings)
+        else:
+            self._start_job_now()
 
     # -- settings -----------------------------------------------------------------------------
     def _settings_changed(self, changed: bool) -> None:
@@ -584,8 +655,8 @@ class MainScreen(Screen):
             chosen,
         )
 
-    def action_toggle_dither(self) -> None:
-        self._settings_changed(self.session.set_dither(not self.session.settings.dither))
+    def action_next_dither(self) -> None:
+        self._settings_changed(self.session.next_dither())
 
     def action_next_format(self) -> None:
         self._settings_changed(self.session.next_format())
@@ -596,6 +667,100 @@ class MainScreen(Screen):
         self.view_mode = order[(order.index(self.shown_view) + 1) % len(order)]
         self.set_class(True, f"-view-{self.view_mode}")
         self._show_no_image(self._no_image_text)
+
+    def action_rate_distortion(self) -> None:
+        from .rate_distortion import RateDistortionScreen
+
+        if not self.session.ready():
+            self.notify("open an image first", severity="warning")
+            return
+
+        def taken(k: int | None) -> None:
+            if k is not None:
+                self._settings_changed(self.session.set_k(k))
+
+        screen = RateDistortionScreen(
+            self.session, self.registry, preview_input=self._preview_input
+        )
+        self.app.push_screen(screen, taken)
+
+    def action_target(self) -> None:
+        from .target import TargetScreen
+
+        if not self.session.ready():
+            self.notify("open an image first", severity="warning")
+            return
+        self.app.push_screen(TargetScreen(self.target), self.find_k)
+
+    def find_k(self, target) -> None:
+        """Search for k under `target` as the CLI does (same search, same settings), as a job
+        that escape or any new setting stops; k jumps to the answer when it comes."""
+        if target is None:
+            return
+        self.target = target
+        self._stop_settling()
+        job = self.session.start_search()
+        if job is None:
+            return
+        self.query_one("#result", HalfBlockView).set_caption(
+            result_caption(job.settings, f"finding k for {target}…")
+        )
+        self.query_one(StatsPanel).clear(f"finding k for {target}…")
+        self._search(job, target)
+
+    @work(thread=True, exclusive=True, group="quantize", description="find k")
+    def _search(self, job: Job, target) -> None:
+        from ...targets import search_k
+
+        settings = job.settings
+
+        def compute(should_stop):
+            return search_k(
+                job.image,
+                target,
+                plugin=settings.plugin,
+                params=settings.param_dict,
+                dither=settings.dither,
+                format=settings.format,
+                registry=self.registry,
+                should_stop=should_stop,
+                on_trial=lambda trial: self.post_message(self.TargetProgress(job, target, trial)),
+            )
+
+        try:
+            result = self.session.runner.run(job, compute)
+        except Cancelled:
+            return
+        except Exception as exc:  # noqa: BLE001 - unreachable, or a plugin's error
+            self.post_message(self.JobFailed(job, exc))
+            return
+        self.post_message(self.TargetFound(job, target, result))
+
+    def on_main_screen_target_progress(self, message: TargetProgress) -> None:
+        if message.job is not self.session.job or not self.session.computing:
+            return
+        trial = message.trial
+        kind = "estimate" if trial.estimate else "run"
+        self.query_one("#result", HalfBlockView).set_caption(
+            result_caption(
+                message.job.settings, f"finding k for {message.target}: {kind} k={trial.k}…"
+            )
+        )
+
+    def on_main_screen_target_found(self, message: TargetFound) -> None:
+        result = message.result
+        if not self.session.found(message.job, result):
+            return
+        search = result.search
+        real = sum(1 for t in search.trials if not t.estimate)
+        self.notify(
+            f"{message.target}: k={search.k} ({real} real runs, "
+            f"{len(search.trials) - real} estimates)",
+            title="target",
+            timeout=6,
+        )
+        self.query_one(Controls).show(self.session.settings)
+        self._start_job_now()  # the answer is in the cache: shown at once
 
     def action_cancel(self) -> None:
         files = self.query_one("#files", FileBrowser)
@@ -699,6 +864,47 @@ class MainScreen(Screen):
             self.post_message(self.Saved(saved.output, len(result.data), note))
             return
         self.post_message(self.Saved(None, 0, f"{folder}: no free name for {base}{ext}"))
+
+    def action_step_frame(self, delta: int) -> None:
+        session = self.session
+        if not session.step_frame(delta):
+            return
+        frame = session.animation.frames[session.frames.index]
+        rgb = composite(frame.rgb, frame.alpha)
+        self.query_one("#original", HalfBlockView).show(
+            Picture((frame.width, frame.height), rgb=rgb), self._original_caption()
+        )
+        if session.result is not None:
+            self._show_result(session.result, session.result_settings)
+
+    def action_export_palette(self) -> None:
+        session = self.session
+        result = session.result_to_save()
+        if result is None:
+            waiting = session.image is not None or session.opening
+            text = "no palette yet: wait for the result" if waiting else "open an image first"
+            self.notify(text, severity="warning")
+            return
+        self._export_palette(result, session.settings.k)
+
+    @work(thread=True, group="save", description="export palette")
+    def _export_palette(self, result, k: int) -> None:
+        from ..palette_export import export_palette
+
+        try:
+            path = export_palette(result, k)
+        except KmcError as exc:
+            self.post_message(self.PaletteExported(None, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - reported, never fatal
+            self.post_message(self.PaletteExported(None, f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(self.PaletteExported(path))
+
+    def on_main_screen_palette_exported(self, message: PaletteExported) -> None:
+        if message.path is None:
+            self.notify(message.text, title="palette not written", severity="error", timeout=8)
+        else:
+            self.notify(str(message.path), title="palette written", timeout=6)
 
     def on_main_screen_saved(self, message: Saved) -> None:
         if message.path is None:

@@ -21,12 +21,13 @@ def format_seconds(seconds: float | None) -> str:
 class StatsPanel(Static):
     """Figures for the full-resolution result (or what is known while it is computed)."""
 
-    COMPONENT_CLASSES = {"stats-panel--label", "stats-panel--status"}
+    COMPONENT_CLASSES = {"stats-panel--label", "stats-panel--status", "stats-panel--larger"}
 
     DEFAULT_CSS = """
     StatsPanel { height: auto; }
     StatsPanel > .stats-panel--label { text-style: dim; }
     StatsPanel > .stats-panel--status { text-style: italic; color: ansi_yellow; }
+    StatsPanel > .stats-panel--larger { text-style: bold reverse; color: $error; }
     """
 
     #: Turned off by tests that need a frame independent of the machine's speed.
@@ -45,6 +46,11 @@ class StatsPanel(Static):
         psnr = "∞" if math.isinf(stats.psnr) else f"{stats.psnr:.1f} dB"
         took = format_seconds(stats.total_seconds) if self.show_times else "—"
         label = self._part("label")
+        larger = stats.ratio is not None and stats.ratio > 1
+        if larger:
+            # Not a saving: the figures say so where they are read, and a line says it in words.
+            ratio = Text(f"{ratio} ▲", style=self._part("larger"))
+            saved = Text(saved, style=self._part("larger"))
         table = Table.grid(padding=(0, 1), expand=True)
         for _ in range(3):
             table.add_column(style=label, no_wrap=True)
@@ -61,7 +67,14 @@ class StatsPanel(Static):
         table.add_row(
             "bpp", f"{stats.bits_per_pixel:.2f}", "colors", str(stats.colors), "time", took
         )
+        lines = [table]
+        if larger:
+            lines.append(
+                Text(
+                    f"LARGER than the input: {stats.ratio:.2f}× its size",
+                    style=self._part("larger"),
+                )
+            )
         if status:
-            self.update(Group(table, Text(status, style=self._part("status"))))
-        else:
-            self.update(table)
+            lines.append(Text(status, style=self._part("status")))
+        self.update(Group(*lines) if len(lines) > 1 else table)
