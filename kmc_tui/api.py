@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .encode import encode
-from .errors import OutputError, OutputExists
+from .animation import ANIMATED_FORMATS, process_animation, read_animation
+from .encode import DEFAULT_OPTIMIZE, check_optimize, encode
+from .errors import OutputError, OutputExists, ParameterError
 from .formats import PALETTE_FORMATS, format_for
 from .fsio import write_atomic
 from .quantize import ALPHA_THRESHOLD, ImageHistogram, Quantized, quantize
@@ -65,11 +66,13 @@ def _quantize_and_encode(
     plugin: str,
     params: dict | None,
     seed: int,
-    dither: bool,
+    dither: bool | float,
     fmt: str,
     registry: Registry | None,
     should_stop: Callable[[], bool] | None,
     timeout: float | None,
+    optimize: int,
+    keep_metadata: bool,
     seconds: dict[str, float],
     histogram: ImageHistogram | None = None,
 ) -> tuple[Quantized, bytes, dict]:
@@ -88,12 +91,21 @@ def _quantize_and_encode(
         histogram=histogram,
     )
     seconds.update(q.seconds)
-    data, figures = _encode_and_measure(image, q, fmt, seconds)
+    data, figures = _encode_and_measure(
+        image, q, fmt, seconds, optimize=optimize, keep_metadata=keep_metadata
+    )
     return q, data, figures
 
 
 def _encode_and_measure(
-    image: Image, q: Quantized, fmt: str, seconds: dict[str, float], data: bytes | None = None
+    image: Image,
+    q: Quantized,
+    fmt: str,
+    seconds: dict[str, float],
+    data: bytes | None = None,
+    *,
+    optimize: int = DEFAULT_OPTIMIZE,
+    keep_metadata: bool = False,
 ) -> tuple[bytes, dict]:
     """Encode `q` (unless `data` is its encoding already) and measure it."""
     # The color error of an exact format needs only the palette: it is computed while the file
@@ -101,8 +113,9 @@ def _encode_and_measure(
     with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
         errors = pool.submit(lossless_color_error, q, fmt)
         if data is None:
+            metadata = image.metadata if keep_metadata else None
             t = time.perf_counter()
-            data = encode(q, fmt)
+            data = encode(q, fmt, optimize=optimize, metadata=metadata)
             seconds["encode"] = time.perf_counter() - t
         t = time.perf_counter()
         figures = measure(image, q, data, fmt, errors=errors.result())
@@ -134,18 +147,23 @@ def process(
     plugin: str = "kmeans",
     params: dict | None = None,
     seed: int = 0,
-    dither: bool = False,
+    dither: bool | float = False,
     format: str = "png",
     registry: Registry | None = None,
     should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
+    optimize: int = DEFAULT_OPTIMIZE,
+    keep_metadata: bool = False,
     histogram: ImageHistogram | None = None,
 ) -> Result:
     """Quantize `image`, encode it in `format` and compute its statistics; write nothing.
 
     `should_stop` is polled between stages and by plugins that take it (Cancelled when it
-    returns True); `timeout` bounds the plugin's seconds (PluginTimeout past it); `histogram`
-    is `image`'s :func:`~kmc_tui.quantize.image_histogram`, if already counted.
+    returns True); `timeout` bounds the plugin's seconds (PluginTimeout past it).
+    `optimize` is the PNG deflate effort (see :data:`~kmc_tui.encode.OPTIMIZE_LEVELS`);
+    `keep_metadata` writes the image's :attr:`~kmc_tui.read.Image.metadata` where the format
+    holds it; `histogram` is `image`'s :func:`~kmc_tui.quantize.image_histogram`, if already
+    counted.
     """
     fmt = format_for("", format)
     held = as_format_holds(image, fmt)
@@ -163,6 +181,8 @@ def process(
         registry=registry,
         should_stop=should_stop,
         timeout=timeout,
+        optimize=check_optimize(optimize),
+        keep_metadata=keep_metadata,
         seconds=seconds,
         histogram=histogram,
     )
@@ -170,13 +190,27 @@ def process(
 
 
 def finish(
-    image: Image, quantized: Quantized, *, format: str = "png", data: bytes | None = None
+    image: Image,
+    quantized: Quantized,
+    *,
+    format: str = "png",
+    data: bytes | None = None,
+    optimize: int = DEFAULT_OPTIMIZE,
+    keep_metadata: bool = False,
 ) -> Result:
     """Encode `quantized` (made from `image`) in `format` and compute its statistics: the
     steps of :func:`process` after the quantization. `data`: its encoding, if already made."""
     fmt = format_for("", format)
     seconds = dict(quantized.seconds)
-    data, figures = _encode_and_measure(image, quantized, fmt, seconds, data)
+    data, figures = _encode_and_measure(
+        image,
+        quantized,
+        fmt,
+        seconds,
+        data,
+        optimize=check_optimize(optimize),
+        keep_metadata=keep_metadata,
+    )
     return Result(image, quantized, data, fmt, Stats.of_run(image, quantized, figures, seconds))
 
 
@@ -207,16 +241,24 @@ def compress(
     plugin: str = "kmeans",
     params: dict | None = None,
     seed: int = 0,
-    dither: bool = False,
+    dither: bool | float = False,
     format: str | None = None,
     force: bool = False,
     registry: Registry | None = None,
     should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
+    max_pixels: int | None = None,
+    optimize: int = DEFAULT_OPTIMIZE,
+    keep_metadata: bool = False,
+    per_frame_palette: bool = False,
     target: Target | None = None,
     skip_if_larger: bool = False,
 ) -> Result:
     """Read `input`, reduce it to at most `k` colors and write `output`.
+
+    An animated GIF, APNG or WebP written as GIF, PNG or WebP stays animated (one shared
+    palette, or one per frame with `per_frame_palette` where the format allows); other outputs
+    get the first frame.
 
     The format comes from `format` or the extension of `output`. Nothing is written when
     anything fails; an existing file (or the input) is only replaced with ``force=True``.
@@ -238,8 +280,9 @@ def compress(
         raise OutputExists(f"{out_path}: already exists (use --force to overwrite)")
     if out_path.parent != Path("") and not out_path.parent.is_dir():
         raise OutputError(f"{out_path.parent}: output folder does not exist")
+    optimize = check_optimize(optimize)
     t = time.perf_counter()
-    image = as_format_holds(read_image(input), fmt)
+    image = as_format_holds(read_image(input, max_pixels=max_pixels, metadata=keep_metadata), fmt)
     seconds = {"read": time.perf_counter() - t}
     settings = dict(
         plugin=plugin,
@@ -249,18 +292,39 @@ def compress(
         registry=registry,
         should_stop=should_stop,
         timeout=timeout,
+        optimize=optimize,
     )
-    if target is None:
-        q, data, figures = _quantize_and_encode(image, k, fmt=fmt, seconds=seconds, **settings)
+    if image.frames > 1 and fmt in ANIMATED_FORMATS:
+        if target is not None:
+            raise ParameterError(
+                f"{input}: a target chooses k for one still image, not for an animation"
+            )
+        t = time.perf_counter()
+        animation = read_animation(input, max_pixels=max_pixels)
+        seconds["read"] += time.perf_counter() - t
+        result = process_animation(
+            animation,
+            k,
+            format=fmt,
+            per_frame_palette=per_frame_palette,
+            palette_format=fmt in PALETTE_FORMATS,
+            metadata=image.metadata if keep_metadata else None,
+            **settings,
+        )
+        seconds.update(result.stats.seconds)
+    elif target is None:
+        q, data, figures = _quantize_and_encode(
+            image, k, fmt=fmt, keep_metadata=keep_metadata, seconds=seconds, **settings
+        )
         result = Result(image, q, data, fmt, Stats.of_run(image, q, figures, seconds))
     else:
         from .targets import search_k
 
-        result = search_k(image, target, k_max=k, format=fmt, **settings)
-        seconds.update(result.stats.seconds)
-        result = dataclasses.replace(
-            result, stats=dataclasses.replace(result.stats, seconds=seconds)
+        result = search_k(
+            image, target, k_max=k, format=fmt, keep_metadata=keep_metadata, **settings
         )
+        seconds.update(result.stats.seconds)
+    result = dataclasses.replace(result, stats=dataclasses.replace(result.stats, seconds=seconds))
     if skip_if_larger and image.file_bytes is not None:
         if result.stats.output_bytes >= image.file_bytes:
             return result

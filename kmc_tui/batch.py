@@ -27,8 +27,10 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from .errors import Cancelled, KmcError, PluginTimeout, TargetUnreachable
-from .formats import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS
+from .animation import ANIMATED_FORMATS
+from .encode import DEFAULT_OPTIMIZE
+from .errors import Cancelled, KmcError, ParameterError, PluginTimeout, TargetUnreachable
+from .formats import FORMAT_EXTENSIONS, IMAGE_EXTENSIONS, PALETTE_FORMATS
 
 #: The input and output name of the standard streams.
 STDIO = "-"
@@ -375,14 +377,16 @@ class Settings:
     `threads` caps the threads of numeric libraries while a file is computed (None: as they
     are); `make_folders` creates missing output folders (mirrored trees). With a `target`
     (:class:`kmc_tui.targets.Target`) each file's k is searched for, `k` the most allowed;
-    with `skip_if_larger` a result not smaller than its input is not written.
+    with `skip_if_larger` a result not smaller than its input is not written. `optimize`,
+    `keep_metadata`, `per_frame_palette` and `max_pixels` are :func:`kmc_tui.api.compress`'s;
+    `palette_out` is a file the palette is also written to (one input only).
     """
 
     k: int
     plugin: str = "kmeans"
     params: tuple[tuple[str, object], ...] = ()
     seed: int = 0
-    dither: bool = False
+    dither: bool | float = False
     format: str = "png"
     force: bool = False
     plugin_dirs: tuple[str, ...] = ()
@@ -391,6 +395,11 @@ class Settings:
     make_folders: bool = False
     target: object = None
     skip_if_larger: bool = False
+    optimize: int = DEFAULT_OPTIMIZE
+    keep_metadata: bool = False
+    per_frame_palette: bool = False
+    max_pixels: int | None = None
+    palette_out: str | None = None
 
 
 _REGISTRIES: dict = {}
@@ -662,7 +671,9 @@ def _compress_file(task: Task, settings: Settings, should_stop, stdout) -> Outco
             image = _read_stdin()
         else:
             with decoder_chatter(chatter):
-                image = read_image(task.input)
+                image = read_image(
+                    task.input, max_pixels=settings.max_pixels, metadata=settings.keep_metadata
+                )
         read_seconds = time.perf_counter() - t
         if should_stop is not None and should_stop():
             raise Cancelled("cancelled")
@@ -675,15 +686,41 @@ def _compress_file(task: Task, settings: Settings, should_stop, stdout) -> Outco
             registry=registry,
             should_stop=should_stop,
             timeout=settings.timeout,
+            optimize=settings.optimize,
         )
-        if settings.target is None:
-            result = process(image, settings.k, **run)
+        animated = image.frames > 1 and settings.format in ANIMATED_FORMATS
+        if animated and task.input != STDIO:
+            if settings.target is not None:
+                raise ParameterError(
+                    f"{task.input}: a target chooses k for one still image, not for an animation"
+                )
+            from .animation import process_animation, read_animation
+
+            t = time.perf_counter()
+            animation = read_animation(task.input, max_pixels=settings.max_pixels)
+            read_seconds += time.perf_counter() - t
+            result = process_animation(
+                animation,
+                settings.k,
+                per_frame_palette=settings.per_frame_palette,
+                palette_format=settings.format in PALETTE_FORMATS,
+                metadata=image.metadata if settings.keep_metadata else None,
+                **run,
+            )
+        elif settings.target is None:
+            result = process(image, settings.k, keep_metadata=settings.keep_metadata, **run)
         else:
             from .api import as_format_holds
             from .targets import search_k
 
             held = as_format_holds(image, settings.format)  # what process() does first
-            result = search_k(held, settings.target, k_max=settings.k, **run)
+            result = search_k(
+                held,
+                settings.target,
+                k_max=settings.k,
+                keep_metadata=settings.keep_metadata,
+                **run,
+            )
         result = _with_seconds(result, read=read_seconds)
         if (
             settings.skip_if_larger
@@ -701,6 +738,13 @@ def _compress_file(task: Task, settings: Settings, should_stop, stdout) -> Outco
                 search=result.search,
             )
         result, note = _write_result(result, task, settings, stdout)
+        if settings.palette_out is not None:
+            from .palettes import Palette, write_palette
+
+            stem = Path(task.input).stem if task.input != STDIO else "stdin"
+            write_palette(
+                settings.palette_out, Palette.of(result.quantized, stem), force=settings.force
+            )
     except Cancelled:
         return Outcome(task.input, task.output, CANCELLED)
     except TargetUnreachable as exc:

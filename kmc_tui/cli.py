@@ -18,6 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
+from .encode import DEFAULT_OPTIMIZE
 from .errors import KmcError, shown
 from .formats import FORMAT_EXTENSIONS
 
@@ -34,6 +35,26 @@ def _k(text: str) -> int:
         return int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"k must be a whole number, got {text!r}") from None
+
+
+def _unit_interval(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number from 0 to 1, got {text!r}")
+    return value
+
+
+def _max_pixels(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive number of pixels, got {text!r}")
+    return value
 
 
 def _seconds(text: str) -> float | None:
@@ -204,6 +225,13 @@ def add_compress_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--seed", type=_seed, default=0, help="random seed, 0..4294967295 (default 0)")
     c.add_argument("--dither", action="store_true", help="Floyd-Steinberg dithering")
     c.add_argument(
+        "--dither-strength",
+        type=_unit_interval,
+        metavar="S",
+        help="dither with this share of the error diffused, 0..1 (--dither is 1; "
+        "0.5 is pngquant's --floyd=0.5)",
+    )
+    c.add_argument(
         "--format",
         choices=(*FORMAT_EXTENSIONS, "jpg"),
         help="output format (default: from the output's extension; png otherwise)",
@@ -243,6 +271,36 @@ def add_compress_arguments(c: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="give up on a file when the plugin takes longer (the next file still "
         "runs); also bounds loading the plugin; inf: no limit",
+    )
+    c.add_argument(
+        "--optimize",
+        type=int,
+        choices=(0, 1, 2),
+        default=DEFAULT_OPTIMIZE,
+        help="PNG size effort: 0 fastest, 1 balanced (default), 2 smallest, several times "
+        "slower; the pixels are the same at every level",
+    )
+    c.add_argument(
+        "--per-frame-palette",
+        action="store_true",
+        help="animations: a palette per frame (GIF, WebP) instead of one shared palette",
+    )
+    c.add_argument(
+        "--keep-metadata",
+        action="store_true",
+        help="keep EXIF (orientation reset), XMP and text where the output format holds them",
+    )
+    c.add_argument(
+        "--palette-out",
+        metavar="FILE",
+        help="also write the palette: .gpl .act .hex .json (with pixel shares) or .png (a strip)",
+    )
+    c.add_argument(
+        "--max-pixels",
+        type=_max_pixels,
+        metavar="N",
+        help="largest input (width x height) to decode; default Pillow's "
+        "decompression-bomb limit (89,478,485)",
     )
 
 
@@ -304,7 +362,7 @@ def cmd_compress(args, out) -> int:
     """``kmc-tui compress``; results go to `out`, errors and notes to stderr."""
     from . import batch
     from .batch import STDIO
-    from .errors import PluginTimeout
+    from .errors import OutputExists, ParameterError, PluginTimeout
     from .formats import PALETTE_FORMATS, format_for
     from .quantize import call_with_timeout, check_k
 
@@ -358,6 +416,20 @@ def cmd_compress(args, out) -> int:
         _report(exc, debug=args.debug)
         # A plugin that hangs while loading failed at run time, as one that hangs on a file.
         return _exit_now(1, out) if isinstance(exc, PluginTimeout) else 2
+    if args.palette_out is not None:
+        from .palettes import palette_format
+
+        try:
+            if many or into_folder:
+                raise ParameterError("--palette-out works with one input image")
+            if args.per_frame_palette:
+                raise ParameterError("--palette-out needs one palette: not --per-frame-palette")
+            palette_format(args.palette_out)
+            if Path(args.palette_out).exists() and not args.force:
+                raise OutputExists(f"{args.palette_out}: already exists (use --force to overwrite)")
+        except KmcError as exc:
+            _report(exc, debug=args.debug)
+            return 2
     if into_folder:
         out_dir = Path(args.output)
         if out_dir.exists() and not out_dir.is_dir():
@@ -450,7 +522,7 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
         plugin=args.plugin,
         params=tuple(args.param),
         seed=args.seed,
-        dither=args.dither,
+        dither=args.dither if args.dither_strength is None else args.dither_strength,
         format=fmt,
         force=args.force,
         plugin_dirs=plugin_dirs,
@@ -459,6 +531,11 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
         make_folders=into_folder,
         target=args.target,
         skip_if_larger=args.skip_if_larger,
+        optimize=args.optimize,
+        keep_metadata=args.keep_metadata,
+        per_frame_palette=args.per_frame_palette,
+        max_pixels=args.max_pixels,
+        palette_out=args.palette_out,
     )
     tally = Tally(total=len(tasks) + len(plan.settled))
     abandoned = False  # a plugin timed out: its thread still runs in this process

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .api import Result, finish
-from .encode import encode
+from .encode import DEFAULT_OPTIMIZE, check_optimize, encode
 from .errors import Cancelled, ParameterError, TargetUnreachable
 from .formats import PALETTE_FORMATS, format_for, human_bytes
 from .quantize import check_k, image_histogram, quantize
@@ -274,6 +274,13 @@ class _Settings:
     registry: Registry
     should_stop: Callable[[], bool] | None
     timeout: float | None
+    optimize: int = DEFAULT_OPTIMIZE
+    keep_metadata: bool = False
+
+    @property
+    def encoding(self) -> dict:
+        """The encoder's options, as :func:`~kmc_tui.api.finish` takes them."""
+        return dict(optimize=self.optimize, keep_metadata=self.keep_metadata)
 
     @property
     def exact(self) -> bool:
@@ -311,10 +318,11 @@ class _Runs:
         )
         if self.need == "bytes" and not s.exact:
             # ΔE2000 of a lossy or dithered file means decoding every pixel: not needed here.
-            data = encode(q, s.format)
+            metadata = self.image.metadata if s.keep_metadata else None
+            data = encode(q, s.format, optimize=s.optimize, metadata=metadata)
             return None, self._scaled(q, len(data)), (q, data)
         if self.need != "delta_e" or not s.exact:
-            result = finish(self.image, q, format=s.format)
+            result = finish(self.image, q, format=s.format, **s.encoding)
             return result.stats.delta_e, self._scaled(q, result.stats.output_bytes), result
         # ΔE2000 of an exact format comes from the palette alone: no need to encode.
         return lossless_color_error(q, s.format)[1], None, q
@@ -325,7 +333,8 @@ class _Runs:
         if self.scale == 1.0:
             return nbytes
         one_pixel = dataclasses.replace(quantized, indices=quantized.indices[:1, :1])
-        fixed = min(len(encode(one_pixel, self.settings.format)), nbytes)
+        s = self.settings
+        fixed = min(len(encode(one_pixel, s.format, optimize=s.optimize)), nbytes)
         return round(fixed + (nbytes - fixed) * self.scale)
 
 
@@ -519,12 +528,13 @@ class _Search:
         k = hi if kind == "delta_e" else lo
         assert self.kept is not None and self.kept[0] == k
         keep = self.kept[1]
+        s = self.settings
         if isinstance(keep, Result):
             result = keep
         elif isinstance(keep, tuple):
-            result = finish(self.image, keep[0], format=self.settings.format, data=keep[1])
+            result = finish(self.image, keep[0], format=s.format, data=keep[1], **s.encoding)
         else:
-            result = finish(self.image, keep, format=self.settings.format)
+            result = finish(self.image, keep, format=s.format, **s.encoding)
         at_bound = k == 1 if kind == "delta_e" else k == self.k_max
         search = TargetSearch(self.target, k, tuple(self.trials), at_bound)
         return dataclasses.replace(result, search=search)
@@ -558,6 +568,8 @@ def search_k(
     registry: Registry | None = None,
     should_stop: Callable[[], bool] | None = None,
     timeout: float | None = None,
+    optimize: int = DEFAULT_OPTIMIZE,
+    keep_metadata: bool = False,
     on_trial: Callable[[Trial], None] | None = None,
     sample: int | bool = True,
 ) -> Result:
@@ -569,7 +581,7 @@ def search_k(
     target : Target
     k_max : int
         The most colors allowed (the CLI's ``-k``); the fewest is 1.
-    plugin, params, seed, dither, format, registry, should_stop, timeout
+    plugin, params, seed, dither, format, registry, should_stop, timeout, optimize, keep_metadata
         As for :func:`~kmc_tui.api.process`; every run of the search uses them.
     on_trial : callable, optional
         Called with each :class:`Trial` as soon as it is done.
@@ -600,7 +612,16 @@ def search_k(
     if not isinstance(target, Target):
         raise ParameterError(f"target must be a Target; got {type(target).__name__}")
     settings = _Settings(
-        plugin, params, seed, dither, fmt, registry or default_registry(), should_stop, timeout
+        plugin,
+        params,
+        seed,
+        dither,
+        fmt,
+        registry or default_registry(),
+        should_stop,
+        timeout,
+        check_optimize(optimize),
+        keep_metadata,
     )
     return _Search(image, target, k_max, settings, on_trial=on_trial, sample=sample).run()
 

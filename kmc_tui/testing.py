@@ -348,9 +348,14 @@ def _edge_values(spec: ParamSpec) -> list[Any]:
 
 
 def _output_checks(
-    cls: type, name: str, runner: _Runner, hists: dict[str, ColorHistogram], seed: int
+    cls: type,
+    name: str,
+    runner: _Runner,
+    hists: dict[str, ColorHistogram],
+    seed: int,
+    given: dict[str, Any],
 ) -> list[tuple[str, Callable[[], None]]]:
-    defaults = _defaults(cls)
+    defaults = {**_defaults(cls), **given}
     photo = hists["photo"]
 
     def output_contract():
@@ -422,7 +427,13 @@ def _output_checks(
             try:
                 with runner.guard():
                     quantize(
-                        image, 8, plugin=name, seed=seed, registry=registry, timeout=runner.timeout
+                        image,
+                        8,
+                        plugin=name,
+                        params=given,
+                        seed=seed,
+                        registry=registry,
+                        timeout=runner.timeout,
                     )
             except (_Hung, KeyboardInterrupt):
                 raise
@@ -463,9 +474,14 @@ def _output_checks(
 
 
 def _error_checks(
-    cls: type, name: str, runner: _Runner, hists: dict[str, ColorHistogram], seed: int
+    cls: type,
+    name: str,
+    runner: _Runner,
+    hists: dict[str, ColorHistogram],
+    seed: int,
+    given: dict[str, Any],
 ) -> list[tuple[str, Callable[[], None]]]:
-    defaults = _defaults(cls)
+    defaults = {**_defaults(cls), **given}
     specs = [p for p in getattr(cls, "params", ()) or () if isinstance(p, ParamSpec)]
 
     def invalid_params_rejected():
@@ -488,7 +504,7 @@ def _error_checks(
                         image,
                         4,
                         plugin=name,
-                        params={key: value},
+                        params={**given, key: value},
                         seed=seed,
                         registry=registry,
                         timeout=runner.timeout,
@@ -541,7 +557,9 @@ def _error_checks(
     ]
 
 
-def check_quantizer(plugin: Any, *, seed: int = 0, timeout: float = 60.0) -> list[CheckResult]:
+def check_quantizer(
+    plugin: Any, *, seed: int = 0, timeout: float = 60.0, params: dict[str, Any] | None = None
+) -> list[CheckResult]:
     """Check that a quantizer plugin meets the contract the core relies on.
 
     Parameters
@@ -554,6 +572,9 @@ def check_quantizer(plugin: Any, *, seed: int = 0, timeout: float = 60.0) -> lis
     timeout : float, keyword-only
         Seconds any single call may take; a call that hangs fails ``finishes`` and the calls
         after it are skipped (its thread cannot be stopped and is abandoned).
+    params : dict, keyword-only
+        Parameters every call gets instead of the declared defaults, for a plugin that needs
+        one the user must give (the palette plugin's ``file``).
 
     Returns
     -------
@@ -573,8 +594,8 @@ def check_quantizer(plugin: Any, *, seed: int = 0, timeout: float = 60.0) -> lis
     hists = _fixtures()
     checks = (
         _declaration_checks(cls, name)
-        + _output_checks(cls, name, runner, hists, seed)
-        + _error_checks(cls, name, runner, hists, seed)
+        + _output_checks(cls, name, runner, hists, seed, dict(params or {}))
+        + _error_checks(cls, name, runner, hists, seed, dict(params or {}))
     )
     for check_name, check in checks:
         started = time.perf_counter()

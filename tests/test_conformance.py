@@ -13,6 +13,7 @@ import threading
 import time
 import warnings
 from importlib import metadata
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,13 +34,17 @@ BUILT_IN = sorted(
 
 
 def test_all_built_in_plugins_are_registered():
-    assert {"kmeans", "mediancut", "octree", "minibatch"} <= set(BUILT_IN)
+    assert {"kmeans", "mediancut", "octree", "minibatch", "palette"} <= set(BUILT_IN)
+
+
+#: Parameters a built-in needs from its user (the kit runs the others on their defaults).
+GIVEN = {"palette": {"file": str(Path(__file__).parent / "data" / "palettes" / "brand16.gpl")}}
 
 
 @pytest.mark.parametrize("name", BUILT_IN)
 def test_built_in_plugin_conforms(name):
     record = Registry(use_env=False).get(name)
-    results = check_quantizer(record)
+    results = check_quantizer(record, params=GIVEN.get(name))
     assert all(isinstance(r, CheckResult) and r.passed for r in results)
     names = {r.name for r in results}
     # The kit ran every family of checks, not just the first.

@@ -31,6 +31,11 @@ def _normalize(name: str) -> str:
 def _declared(pyproject: Path) -> set[str]:
     project = tomllib.loads(pyproject.read_text())["project"]
     requirements = list(project.get("dependencies", []))
+    # An extra a user installs for one feature (e.g. dask for --dask) declares its imports too;
+    # the test extra does not: nothing at run time may need it.
+    for extra, extra_requirements in project.get("optional-dependencies", {}).items():
+        if extra != "test":
+            requirements += extra_requirements
     return {_normalize(re.match(r"[A-Za-z0-9_.-]+", r).group()) for r in requirements}
 
 

@@ -135,7 +135,10 @@ def test_16_bit_gray_is_scaled_not_truncated(name):
     assert image.is_gray
     # The naive conversion is visibly wrong on these files, so the check above means something.
     assert np.abs(clipped.astype(int) - scale16(raw)).max() > 64
-    assert any("scaled" in note for note in image.notes)
+    if np.any(raw % 257):  # more than 8 bits of information: kept
+        np.testing.assert_array_equal(image.rgb16, np.repeat(raw[..., None], 3, axis=2))
+    else:
+        assert image.rgb16 is None
 
 
 @pytest.mark.parametrize(
@@ -148,6 +151,7 @@ def test_16_bit_color_and_alpha_scaled_exactly(name):
     ctype = info["ctype"]
     color = samples[..., :3] if ctype in (2, 6) else np.repeat(samples[..., :1], 3, axis=2)
     np.testing.assert_array_equal(image.rgb, scale16(color))
+    np.testing.assert_array_equal(image.rgb16, color)  # the full precision, kept as well
     if ctype in (4, 6):
         np.testing.assert_array_equal(image.alpha, scale16(samples[..., -1]))
     elif "trns" in info:  # 16-bit color key
@@ -341,10 +345,12 @@ def test_animation_first_frame_and_user_told(path, frames):
 
 
 def test_animated_gif_note_reaches_the_cli(tmp_path, cli):
-    out = tmp_path / "out.png"
-    done = cli("compress", "-i", PIL_DIR / "dispose_bgnd.gif", "-o", out, "-k", "4")
-    assert done.returncode == 0, done.stderr
-    assert "note: animated: first of 5 frames used" in done.stdout
+    # JPEG holds one frame: the note says which; PNG (APNG) keeps them all and says so.
+    for ext, note in ((".jpg", "animated: first of 5 frames used"), (".png", "animated: 5 frames")):
+        out = tmp_path / f"out{ext}"
+        done = cli("compress", "-i", PIL_DIR / "dispose_bgnd.gif", "-o", out, "-k", "4")
+        assert done.returncode == 0, done.stderr
+        assert f"note: {note}" in done.stdout
 
 
 # --- refused -------------------------------------------------------------------------------

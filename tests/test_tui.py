@@ -459,7 +459,7 @@ async def test_help_lists_every_key_and_command_palette_offers_actions(folder):
                 "app.quit",
                 "command_palette",
             )
-        for title in ("Save result", "Double k", "Next plugin", "Toggle dithering"):
+        for title in ("Save result", "Double k", "Next plugin", "Dithering: off, 0.5, 1"):
             assert title in titles
         await press(pilot, "ctrl+p")
         from textual.command import CommandPalette

@@ -207,7 +207,7 @@ async def test_t_with_a_delta_e_target_sets_the_k_the_cli_chooses(folder):
     app = KmcApp(folder / SMALL.name, k=4)
     async with app.run_test(size=(100, 30)) as pilot:
         await wait_result(pilot, app)
-        await press(pilot, "d")  # the search runs with the settings in use: dithered here
+        await press(pilot, "d")  # the search runs with the settings in use: dithered (0.5) here
         await wait_result(pilot, app)
         await press(pilot, "t")
         assert isinstance(app.screen, TargetScreen)
@@ -217,9 +217,9 @@ async def test_t_with_a_delta_e_target_sets_the_k_the_cli_chooses(folder):
         result = await wait_result(pilot, app)
         k = app.session.settings.k
         assert result.search is not None and result.search.k == k
-        assert result.stats.delta_e <= 2 and app.session.settings.dither
+        assert result.stats.delta_e <= 2 and app.session.settings.dither == 0.5
         assert str(k) == app.query_one("#k").value
-    assert k == cli_k(folder / SMALL.name, "--dither", "--max-delta-e", "2")
+    assert k == cli_k(folder / SMALL.name, "--dither-strength", "0.5", "--max-delta-e", "2")
 
 
 @sync

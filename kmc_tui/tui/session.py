@@ -21,6 +21,8 @@ from typing import Any, TypeVar
 
 from ..errors import Cancelled, KmcError, PluginError
 from ..formats import FORMATS, K_MAX, K_MIN
+from ..quantize import check_dither
+from .frames import FrameView
 
 T = TypeVar("T")
 
@@ -30,6 +32,9 @@ RESULT_CACHE = 6
 PREVIEW_PIXELS = 16_000
 #: Pixels of the area-averaged copy the original pane is drawn from when zoomed out.
 DISPLAY_PIXELS = 160_000
+#: The dithering strengths the dither key goes through: off, half (pngquant's --floyd=0.5),
+#: full.
+DITHER_STEPS = (0.0, 0.5, 1.0)
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class Settings:
     k: int = 16
     plugin: str = "kmeans"
     params: tuple[tuple[str, Any], ...] = ()  # sorted (name, value) pairs
-    dither: bool = False
+    dither: float = 0.0  # the share of the error diffused, 0..1
     format: str = "png"
 
     @property
@@ -354,7 +359,9 @@ class Session:
         #: The one copy of the settings; changed only through the methods below.
         self.settings = Settings(k=clamp_k(k), plugin=plugin)
         self.plugins: dict[str, PluginState] = {}
-        self.image: Any = None  # kmc_tui.read.Image
+        self.image: Any = None  # kmc_tui.read.Image (an animation's first frame)
+        self.animation: Any = None  # kmc_tui.animation.Animation, when the image is one
+        self.frames: FrameView | None = None  # the frame shown of `animation`
         self.opening = False  # an image is being read: a save waits for it
         self.loads = Request()
         self.cache = ResultCache()
@@ -395,8 +402,17 @@ class Session:
         k = self.settings.k
         return self.set_k(k * 2 if factor > 1 else max(1, k // 2))
 
-    def set_dither(self, on: bool) -> bool:
-        return self._change(dither=bool(on))
+    def set_dither(self, strength: bool | float) -> bool:
+        """Set the dithering strength (True is 1, False 0); ValueError outside 0..1."""
+        try:
+            return self._change(dither=check_dither(strength))
+        except KmcError as exc:
+            raise ValueError(str(exc)) from None
+
+    def next_dither(self) -> bool:
+        """Go to the next of :data:`DITHER_STEPS` (from a strength between them, the next up)."""
+        later = [s for s in DITHER_STEPS if s > self.settings.dither]
+        return self.set_dither(later[0] if later else DITHER_STEPS[0])
 
     def set_format(self, fmt: str) -> bool:
         if fmt not in FORMATS:
@@ -477,12 +493,16 @@ class Session:
         self.opening = True
         return self.loads.new()
 
-    def opened(self, request: int, image: Any) -> bool:
-        """The image of `request` was read; False (and nothing changes) when it is stale."""
+    def opened(self, request: int, image: Any, animation: Any = None) -> bool:
+        """The image of `request` was read (with its frames, when animated); False (and
+        nothing changes) when it is stale."""
         if not self.loads.is_current(request):
             return False
         self.opening = False
-        self.image = image
+        self.image, self.animation = image, animation
+        self.frames = None
+        if animation is not None:
+            self.frames = FrameView(len(animation.frames), animation.frames[0].height)
         self.cache.clear()
         self.result = self.result_settings = None
         self._told = set()
@@ -494,7 +514,7 @@ class Session:
             return False
         self.opening = False
         self.pending_save = False
-        self.image = None
+        self.image = self.animation = self.frames = None
         self.cache.clear()
         self.result = self.result_settings = None
         return True
@@ -600,6 +620,13 @@ class Session:
             job.abandon()
         self.runner.abandon()
         return was_computing
+
+    def step_frame(self, delta: int) -> bool:
+        """Show the frame `delta` on (round the ends); False when the image is not animated."""
+        if self.frames is None:
+            return False
+        self.frames = self.frames.stepped(delta)
+        return True
 
     def notes_to_tell(self, notes: Iterable[str]) -> list[str]:
         """The notes not yet told for this image (told once, not at every k)."""

@@ -19,7 +19,9 @@ Fast because Lloyd's iterations over all distinct colors start close to where th
 Both stages take over-relaxed Lloyd steps (:class:`RelaxedLloyd`): a step goes RELAX times as
 far as Lloyd's, and is kept only when it lowers the objective. Lloyd's slow tail of ever-smaller
 moves is where the passes went; this reaches the same objective in about half of them. Each
-pass is scikit-learn's own compiled, multi-threaded Lloyd pass.
+pass finds every point's nearest center with scikit-learn's compiled, multi-threaded pass; the
+new centers and the objective come from float64 bincounts over those labels, in one fixed
+order, so the bytes written do not depend on the number of threads.
 """
 
 from __future__ import annotations
@@ -39,45 +41,31 @@ from kmc_tui.stats import srgb8_to_lab
 
 #: Alpha is scaled to this range so a full step of opacity weighs like a full step of lightness.
 _ALPHA_SCALE = {"lab": 100.0 / 255.0, "rgb": 1.0}
-#: Width of the grid cells of the first stage, in feature units (ΔE76 for lab, levels for rgb).
-#: Measured: 36k cells for a 12 MP photo's 0.5 M colors, 7-21k for 0.3 MP photos. At 3.0 the
-#: full-data passes started 2-5% above their end (vs 0.5-4% at 2.0) and needed more of them;
-#: narrower cells shrink the problem too little to pay.
+#: Width of the grid cells of the first stage, in feature units (ΔE76 for lab, levels for rgb):
+#: wider cells start the full passes further from their end, narrower ones shrink too little.
+#: The measurements behind this and the constants below: docs/performance.md, "How the k-means
+#: plugin does less work".
 CELL_WIDTH = {"lab": 2.0, "rgb": 5.0}
 #: A cell holding more squared error than this share of one cluster's expected error is binned
 #: again at half the width, up to REFINE_DEPTH times: at large k, dense regions (a dark sky)
 #: need cells as fine as their clusters, or too few centers end up there.
 REFINE = 0.05
 REFINE_DEPTH = 2
-#: The grid stage is skipped unless it shrinks the problem at least this much. At 2 (rather
-#: than 3) a 16 k-pixel preview (11 k colors, 4 k cells) takes the grid: 29-44% faster at
-#: k=64-256 for two of four photos (the others already took it), objective within ±1.3% either
-#: way on six photos.
+#: The grid stage is skipped unless it shrinks the problem at least this much.
 MIN_REDUCTION = 2
-#: k-means++ tries by k (the best is kept; on the cells when there are cells): (up to this k,
-#: this many tries). Bad starts matter most at small k (full runs from k-means++ spread ±3% at
-#: k=16, ±0.3% at k=256), where tries are cheapest. Over 8 photos x 6 seeds at k=16, 6 tries
-#: instead of 3: mean objective -0.73% instead of -0.22% of the full runs' median, 3 runs of 48
-#: above +0.5% instead of 13, for ~25 ms a try at 12 MP. At k=64 6 tries also helped (-0.15%
-#: vs -0.01%) but cost ~70 ms a try at 12 MP: 3. Above k=64, one start.
+#: k-means++ tries by k, as (up to this k, this many tries); the best is kept. Bad starts cost
+#: most at small k, where tries are cheapest.
 CELL_TRIES = ((16, 6), (64, 3))
-#: Lloyd passes on the cells after which the tries are compared; only the best goes on. Over
-#: 6 photos x 6 seeds the objective was within 0.03-0.08% of comparing them at convergence.
+#: Lloyd passes on the cells after which the tries are compared; only the best goes on.
 TRY_ITER = 20
 #: Most Lloyd passes on the cells.
 CELL_MAX_ITER = 300
-#: Below this many distance evaluations per iteration (points × k), one thread: OpenMP's
-#: start-up and barriers cost more than they save there, and much more on a busy machine.
-#: Above it two threads were faster on a quiet machine even for the cells (12 MP, k=64:
-#: 0.26 -> 0.17 s).
+#: Below this many distance evaluations per pass (points × k), one thread: OpenMP's start-up
+#: and barriers cost more than they save there.
 THREADED_MIN_WORK = 1 << 20
 #: Relative tolerance (scikit-learn's meaning) for both stages.
 TOL = 1e-4
-#: Over-relaxation of the Lloyd steps (see RelaxedLloyd). Measured from the cell-stage centers
-#: of two 12 MP photos, 3 seeds each, k=256: after 20 passes at 1.8 the objective was 0.06-0.36%
-#: below plain Lloyd's after 30. 2.0 was a little better there but never settled to `tol` on
-#: the cells (the steps overshoot as far as they gain, 128-257 passes); at 1.8 the cells settle
-#: in 36-53 passes (plain: 43-67) 0.1-0.6% lower. 2.5 and 3.0 were no better.
+#: Over-relaxation of the Lloyd steps (see RelaxedLloyd): larger overshoots as far as it gains.
 RELAX = 1.8
 
 

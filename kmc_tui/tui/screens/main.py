@@ -88,7 +88,7 @@ def fitting_name(stem: str, tail: str, room: str) -> str:
 
 
 def result_caption(settings: Settings, status: str) -> str:
-    dither = " dithered" if settings.dither else ""
+    dither = f" dithered {settings.dither:g}" if settings.dither else ""
     return f"k={settings.k} {settings.plugin}{dither} · {status}"
 
 
@@ -106,7 +106,10 @@ class MainScreen(Screen):
         Binding("s", "save", "Save", tooltip="Save result"),
         Binding("p", "next_plugin", "Plugin", tooltip="Next plugin"),
         Binding("f2,P", "plugins", "Plugins", show=False, tooltip="Plugins, with their errors"),
-        Binding("d", "toggle_dither", "Dither on/off", show=False, tooltip="Toggle dithering"),
+        Binding("d", "next_dither", "Dither", show=False, tooltip="Dithering: off, 0.5, 1"),
+        Binding("comma", "step_frame(-1)", "Frame back", show=False, tooltip="Previous frame"),
+        Binding("full_stop", "step_frame(1)", "Frame on", show=False, tooltip="Next frame"),
+        Binding("e", "export_palette", "Export palette", show=False, tooltip="Export palette"),
         Binding("f", "next_format", "Next output format", show=False),
         Binding("v", "cycle_view", "View", tooltip="Cycle view: both, result, original"),
         Binding("r", "rate_distortion", "R–D", tooltip="Rate–distortion view: size against ΔE2000"),
@@ -126,9 +129,11 @@ class MainScreen(Screen):
     class ImageLoaded(Message):
         """An image was read, with the copies the panes and the quick preview use."""
 
-        def __init__(self, request: int, image, display, full_rgb, preview_input) -> None:
+        def __init__(
+            self, request: int, image, display, full_rgb, preview_input, animation=None
+        ) -> None:
             super().__init__()
-            self.request, self.image = request, image
+            self.request, self.image, self.animation = request, image, animation
             self.display, self.full_rgb, self.preview_input = display, full_rgb, preview_input
 
     class LoadFailed(Message):
@@ -179,6 +184,13 @@ class MainScreen(Screen):
         def __init__(self, path: Path | None, size: int, text: str = "") -> None:
             super().__init__()
             self.path, self.size, self.text = path, size, text
+
+    class PaletteExported(Message):
+        """The palette was written to `path`, or not (None) for the reason in `text`."""
+
+        def __init__(self, path: Path | None, text: str = "") -> None:
+            super().__init__()
+            self.path, self.text = path, text
 
     def __init__(
         self,
@@ -326,12 +338,19 @@ class MainScreen(Screen):
 
         def read():
             image = read_image(path)
+            animation = None
+            if image.frames > 1:
+                from ...animation import read_animation
+
+                animation = read_animation(path)
             display = image.downscaled(DISPLAY_PIXELS)
             preview_input = image.downscaled(PREVIEW_PIXELS)
             # Composite once here so drawing never touches alpha.
             display_rgb = composite(display.rgb, display.alpha)
             full_rgb = composite(image.rgb, image.alpha) if image.alpha is not None else image.rgb
-            return self.ImageLoaded(request, image, display_rgb, full_rgb, preview_input)
+            if animation is not None:
+                preview_input = image  # no quick preview: the result covers every frame
+            return self.ImageLoaded(request, image, display_rgb, full_rgb, preview_input, animation)
 
         try:
             loaded = call_with_timeout(
@@ -353,7 +372,7 @@ class MainScreen(Screen):
 
     def on_main_screen_image_loaded(self, message: ImageLoaded) -> None:
         image = message.image
-        if not self.session.opened(message.request, image):
+        if not self.session.opened(message.request, image, message.animation):
             return
         self._preview_input = message.preview_input
         size = (image.width, image.height)
@@ -393,7 +412,9 @@ class MainScreen(Screen):
             return ""
         # Name last: it is what gets cut when the pane is narrow.
         name = shown(image.path.name) if image.path else ""
-        return f"{image.width}×{image.height} · {human_bytes(image.file_bytes)} · {name}"
+        frames = self.session.frames
+        counter = f"{frames.label} · " if frames is not None else ""
+        return f"{counter}{image.width}×{image.height} · {human_bytes(image.file_bytes)} · {name}"
 
     # -- quantizing ---------------------------------------------------------------------------
     def start_job(self) -> None:
@@ -443,10 +464,11 @@ class MainScreen(Screen):
             stats.clear(f"computing k={settings.k}…")
         preview_input = self._preview_input if self._preview_input is not job.image else None
         specs = session.plugin(settings.plugin).specs or ()
-        self._quantize(job, preview_input, specs)
+        self._quantize(job, preview_input, specs, session.animation)
 
     @work(thread=True, exclusive=True, group="quantize", description="quantize")
-    def _quantize(self, job: Job, preview_input, specs: tuple) -> None:
+    def _quantize(self, job: Job, preview_input, specs: tuple, animation=None) -> None:
+        from ...animation import ANIMATED_FORMATS, process_animation
         from ...api import process
         from ...quantize import quantize
 
@@ -464,6 +486,17 @@ class MainScreen(Screen):
                     should_stop=should_stop,
                 )
                 self.post_message(self.PreviewReady(job, quick))
+            if animation is not None and settings.format in ANIMATED_FORMATS:
+                return process_animation(
+                    animation,
+                    settings.k,
+                    format=settings.format,
+                    plugin=settings.plugin,
+                    params=settings.param_dict,
+                    dither=settings.dither,
+                    registry=self.registry,
+                    should_stop=should_stop,
+                )
             return process(
                 job.image,
                 settings.k,
@@ -521,8 +554,10 @@ class MainScreen(Screen):
     def _show_result(self, result, settings: Settings) -> None:
         image = result.image
         q = result.quantized
+        frames = self.session.frames
+        indices = q.indices if frames is None else frames.rows(q.indices)
         picture = Picture(
-            (image.width, image.height), indices=q.indices, palette=display_palette(q)
+            (indices.shape[1], indices.shape[0]), indices=indices, palette=display_palette(q)
         )
         self.query_one("#result", HalfBlockView).show(
             picture, result_caption(settings, f"{q.colors} colors")
@@ -620,8 +655,8 @@ class MainScreen(Screen):
             chosen,
         )
 
-    def action_toggle_dither(self) -> None:
-        self._settings_changed(self.session.set_dither(not self.session.settings.dither))
+    def action_next_dither(self) -> None:
+        self._settings_changed(self.session.next_dither())
 
     def action_next_format(self) -> None:
         self._settings_changed(self.session.next_format())
@@ -829,6 +864,47 @@ class MainScreen(Screen):
             self.post_message(self.Saved(saved.output, len(result.data), note))
             return
         self.post_message(self.Saved(None, 0, f"{folder}: no free name for {base}{ext}"))
+
+    def action_step_frame(self, delta: int) -> None:
+        session = self.session
+        if not session.step_frame(delta):
+            return
+        frame = session.animation.frames[session.frames.index]
+        rgb = composite(frame.rgb, frame.alpha)
+        self.query_one("#original", HalfBlockView).show(
+            Picture((frame.width, frame.height), rgb=rgb), self._original_caption()
+        )
+        if session.result is not None:
+            self._show_result(session.result, session.result_settings)
+
+    def action_export_palette(self) -> None:
+        session = self.session
+        result = session.result_to_save()
+        if result is None:
+            waiting = session.image is not None or session.opening
+            text = "no palette yet: wait for the result" if waiting else "open an image first"
+            self.notify(text, severity="warning")
+            return
+        self._export_palette(result, session.settings.k)
+
+    @work(thread=True, group="save", description="export palette")
+    def _export_palette(self, result, k: int) -> None:
+        from ..palette_export import export_palette
+
+        try:
+            path = export_palette(result, k)
+        except KmcError as exc:
+            self.post_message(self.PaletteExported(None, str(exc)))
+        except Exception as exc:  # noqa: BLE001 - reported, never fatal
+            self.post_message(self.PaletteExported(None, f"{type(exc).__name__}: {exc}"))
+        else:
+            self.post_message(self.PaletteExported(path))
+
+    def on_main_screen_palette_exported(self, message: PaletteExported) -> None:
+        if message.path is None:
+            self.notify(message.text, title="palette not written", severity="error", timeout=8)
+        else:
+            self.notify(str(message.path), title="palette written", timeout=6)
 
     def on_main_screen_saved(self, message: Saved) -> None:
         if message.path is None:

@@ -20,6 +20,11 @@ from textual.widgets import Input, Label, Select, Switch
 from ...formats import FORMATS, K_MAX, K_MIN
 
 
+def strength_text(strength: float) -> str:
+    """A dithering strength as the controls show it: off, 0.5, 1."""
+    return "off" if strength <= 0 else f"{strength:g}"
+
+
 def _label(name: str) -> str:
     text = name.replace("_", " ")
     return text if len(text) <= 11 else text[:10] + "…"
@@ -104,9 +109,11 @@ class Controls(Vertical):
             if settings.plugin in self._plugins and plugin.value != settings.plugin:
                 plugin.value = settings.plugin
             dither = self.query_one("#dither", Switch)
-            if dither.value != settings.dither:
-                dither.value = settings.dither
-                self.query_one("#dither-state", Label).update("on" if settings.dither else "off")
+            if dither.value != (settings.dither > 0):
+                dither.value = settings.dither > 0
+            state = self.query_one("#dither-state", Label)
+            if str(state.content) != strength_text(settings.dither):
+                state.update(strength_text(settings.dither))
             fmt = self.query_one("#format", Select)
             if fmt.value != settings.format:
                 fmt.value = settings.format
@@ -200,8 +207,9 @@ class Controls(Vertical):
     @on(Switch.Changed, "#dither")
     def _dither_switched(self, event: Switch.Changed) -> None:
         event.stop()
-        self.query_one("#dither-state", Label).update("on" if event.value else "off")
-        self.post_message(self.Changed("dither", event.value))
+        strength = 1.0 if event.value else 0.0
+        self.query_one("#dither-state", Label).update(strength_text(strength))
+        self.post_message(self.Changed("dither", strength))
 
     @on(Select.Changed, "#format")
     def _format_chosen(self, event: Select.Changed) -> None:
