@@ -1,0 +1,117 @@
+"""Benchmark: how many real runs and estimates a target search makes, case by case.
+
+The runs a search makes do not depend on the machine's load, so they are counted rather than
+timed: the search (kmc_tui.targets._Search, unchanged) is replayed with each run's figures
+looked up in a cache, computed once on a miss. A run's figures do not depend on the search
+code either (each is a plain run, or a run on the search's sample), so one cache serves any
+version of the search: run this at two commits to compare their searches on the same runs.
+
+Cases: astronaut, coffee, rocket and chelsea at ΔE2000 ≤ 2, ≤ 3 and 60 KB, and every sample at
+ΔE2000 ≤ 1.5, 2.5, 4, 20 KB and 100 KB (kmeans, PNG, seed 0, k up to 256); with --big, the
+12 MP photo of benchmarks/targets.py at ΔE2000 ≤ 2.5 and 1.5 MB as well.
+
+Not part of the test suite. From the repository root:
+
+    python benchmarks/target_runs.py                    # cache in benchmarks/work/
+    python benchmarks/target_runs.py --big --cache /tmp/runs.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import kmc_tui.targets as targets  # noqa: E402
+from kmc_tui import Target, read_image  # noqa: E402
+
+SAMPLES = ROOT / "samples"
+TUNED = ("astronaut.png", "coffee.png", "rocket.jpg", "chelsea.png")
+TUNED_TARGETS = (("max_delta_e", "2"), ("max_delta_e", "3"), ("max_bytes", "60K"))
+OTHER_TARGETS = (
+    ("max_delta_e", "1.5"),
+    ("max_delta_e", "2.5"),
+    ("max_delta_e", "4"),
+    ("max_bytes", "20K"),
+    ("max_bytes", "100K"),
+)
+
+
+def replay(path: Path, kind: str, value: str, cache: dict, cache_path: Path):
+    """(k, real ks, estimated ks) of the search for one case, runs from `cache`."""
+    compute = targets._Runs.run
+
+    def run(self, k):
+        key = f"{path.name}|{self.scale != 1.0}|{self.need}|{k}"
+        if key not in cache:
+            delta_e, nbytes, _ = compute(self, k)
+            cache[key] = [delta_e, nbytes]
+            cache_path.write_text(json.dumps(cache))
+        delta_e, nbytes = cache[key]
+        return delta_e, nbytes, None
+
+    targets._Runs.run = run
+    try:
+        image = read_image(path)
+        settings = targets._Settings(
+            "kmeans", None, 0, False, "png", targets.default_registry(), None, None
+        )
+        search = targets._Search(
+            image,
+            Target(**{kind: value}),
+            256,
+            settings,
+            on_trial=None,
+            sample=targets.SAMPLE_PIXELS,
+        )
+        if search.sample_runs is not None:
+            search._walk(real=False)
+        lo, hi = search._walk(real=True)
+    finally:
+        targets._Runs.run = compute
+    k = hi if kind == "max_delta_e" else lo
+    real = [t.k for t in search.trials if not t.estimate]
+    estimated = [t.k for t in search.trials if t.estimate]
+    return k, real, estimated
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks/work/target_runs.json")
+    parser.add_argument("--big", action="store_true", help="the 12 MP cases as well")
+    args = parser.parse_args()
+    args.cache.parent.mkdir(parents=True, exist_ok=True)
+    cache = json.loads(args.cache.read_text()) if args.cache.exists() else {}
+    cases = [("tuned", SAMPLES / name, t) for name in TUNED for t in TUNED_TARGETS]
+    if args.big:
+        from bench import make_case
+
+        big = make_case("china", "12mp").jpg
+        cases += [("tuned", big, t) for t in (("max_delta_e", "2.5"), ("max_bytes", "1.5M"))]
+    for path in sorted(SAMPLES.glob("*.*")):
+        if path.suffix in (".png", ".jpg"):
+            cases += [("held out", path, t) for t in OTHER_TARGETS]
+    totals: dict[str, list[int]] = {}
+    print("| set | image | target | k | real runs | estimates |\n|---|---|---|---|---|---|")
+    for group, path, (kind, value) in cases:
+        k, real, estimated = replay(path, kind, value, cache, args.cache)
+        shown = "not reachable" if not 1 <= k <= 256 else str(k)
+        print(
+            f"| {group} | {path.name} | {Target(**{kind: value})} | {shown} "
+            f"| {len(real)} ({', '.join(map(str, real))}) | {len(estimated)} |",
+            flush=True,
+        )
+        total = totals.setdefault(group, [0, 0, 0])
+        total[0] += 1
+        total[1] += len(real)
+        total[2] += len(estimated)
+    for group, (n, real, estimated) in totals.items():
+        print(f"{group}: {n} cases, {real} real runs, {estimated} estimates")
+
+
+if __name__ == "__main__":
+    main()
