@@ -189,6 +189,29 @@ class TreeMemory:
         self._thread.join()
 
 
+def become_subreaper() -> None:
+    """Orphans of a command (the forkserver of kmc-tui's workers, which the command never
+    waits for, and the workers it forked) become this process's children, so they are reaped
+    here and their CPU time counts in RUSAGE_CHILDREN."""
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(36, 1) != 0:  # PR_SET_CHILD_SUBREAPER
+        raise SystemExit("cannot become a child subreaper: CPU times would miss the forkserver")
+
+
+def reap_orphans(keep: set[int]) -> None:
+    """Wait for every child but `keep` (the Dask processes) to exit, and reap it."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        left = [c.pid for c in psutil.Process().children() if c.pid not in keep]
+        if not left:
+            return
+        for pid in left:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+    raise SystemExit(f"processes left behind by a command: {left}")
+
+
 def run(command: list[str], *, cwd: Path | None = None, extra_pids=(), shell=False) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "DASK_SCHEDULER_ADDRESS"}
     extra = [psutil.Process(p) for p in extra_pids]
@@ -206,6 +229,7 @@ def run(command: list[str], *, cwd: Path | None = None, extra_pids=(), shell=Fal
     memory = TreeMemory(proc.pid, list(extra_pids))
     _, err = proc.communicate()
     seconds = time.perf_counter() - start
+    reap_orphans(KEEP)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     cpu += sum(sum(p.cpu_times()[:2]) for p in extra) - extra_cpu
@@ -224,6 +248,24 @@ def run(command: list[str], *, cwd: Path | None = None, extra_pids=(), shell=Fal
 
 def kmc(*args: str) -> list[str]:
     return [sys.executable, "-m", "kmc_tui", "compress", *args]
+
+
+#: kmc-tui with its workers spawned, each importing and warming up the plugin itself (how
+#: they started before the forkserver): the baseline of the forkserver, side by side.
+SPAWNED = (
+    "import multiprocessing, sys, kmc_tui.batch as b\n"
+    "b.worker_context = lambda settings: multiprocessing.get_context('spawn')\n"
+    "from kmc_tui.cli import main\n"
+    "sys.exit(main(['compress', *sys.argv[1:]]))\n"
+)
+
+
+def kmc_spawned(*args: str) -> list[str]:
+    return [sys.executable, "-c", SPAWNED, *args]
+
+
+#: Children of this process that outlive a command (the Dask scheduler and workers).
+KEEP: set[int] = set()
 
 
 def free_port() -> int:
@@ -261,6 +303,7 @@ def dask_cluster(workers: int = 2):
                         stdout=log, stderr=log, process_group=0,
                     )
                 )  # fmt: skip
+        KEEP.update(p.pid for p in started)
         with Client(address, timeout="60s") as client:
             client.wait_for_workers(workers, timeout=120)
             pids = list(client.run(os.getpid).values())
@@ -305,6 +348,9 @@ def throughput(rounds: int) -> tuple[list[tuple], dict]:
                     kmc("-k", str(K), "--jobs", "1", "-o", str(fresh("j1")), *map(str, paths)))),
                 ("kmc-tui --jobs 2", lambda: run(
                     kmc("-k", str(K), "--jobs", "2", "-o", str(fresh("j2")), *map(str, paths)))),
+                ("kmc-tui --jobs 2, spawned workers", lambda: run(
+                    kmc_spawned("-k", str(K), "--jobs", "2", "-o", str(fresh("j2s")),
+                                *map(str, paths)))),
                 ("xargs -P 2 -n 1 pngquant --nofs 64", lambda: run(
                     "printf '%s\\n' " + " ".join(names)
                     + " | xargs -P 2 -n 1 pngquant --nofs --force 64",
@@ -332,6 +378,7 @@ def throughput(rounds: int) -> tuple[list[tuple], dict]:
     same = all(
         (out / "j1" / n).read_bytes()
         == (out / "j2" / n).read_bytes()
+        == (out / "j2s" / n).read_bytes()
         == (out / "dask" / n).read_bytes()
         for n in names
     )
@@ -403,7 +450,11 @@ def table(rows, info, memory_rows, command: str, load_before: str, load_after: s
         f"{mid:.2f}) made from `benchmarks/photos/` and `samples/`, PNG in, k={K}, each "
         "command a fresh process (start-up included), rounds interleaved; medians. Peak memory "
         "sampled every 20 ms over the command's process tree (with `--dask`, plus the two "
-        "workers); CPU seconds of the whole tree (user + system, the Dask workers' included).",
+        "workers); CPU seconds of the whole tree (user + system, the Dask workers' included, "
+        "and kmc-tui's forkserver and its workers, reaped here as a child subreaper). "
+        "`--jobs 1` computes with two threads (the cores), `--jobs 2` with one per worker; "
+        "`spawned workers` is `--jobs 2` with each worker a fresh interpreter importing and "
+        "warming up the plugin itself (before the forkserver), side by side.",
         "",
         f"Command: `{command}`. Load average before: {load_before}; after: {load_after}.",
         "",
@@ -418,13 +469,16 @@ def table(rows, info, memory_rows, command: str, load_before: str, load_after: s
         )
     by = {r[0]: r for r in rows}
     j1, j2 = by["kmc-tui --jobs 1"], by["kmc-tui --jobs 2"]
+    j2s = by["kmc-tui --jobs 2, spawned workers"]
     pq = max(by["xargs -P 2 -n 1 pngquant --nofs 64"][3], by["xargs -P 2 pngquant --nofs 64"][3])
     pq_cpu = by["xargs -P 2 -n 1 pngquant --nofs 64"][5]
     lines += [
         "",
         f"Targets: `--jobs 2` ÷ `--jobs 1` = {j2[3] / j1[3]:.2f}× (target ≥ 1.4×); "
         f"`--jobs 2` ÷ the faster pngquant = {j2[3] / pq:.2f}× (target ≥ 1×). "
-        "Same bytes from `--jobs 1`, `--jobs 2` and `--dask`: "
+        f"Forkserver ÷ spawned workers: {j2[3] / j2s[3]:.2f}× the files/s, "
+        f"{j2[5] - j2s[5]:+.3f} CPU s per file. "
+        "Same bytes from `--jobs 1`, `--jobs 2` (both kinds of workers) and `--dask`: "
         f"{'yes' if info['same_bytes'] else 'NO'}. "
         f"Total output: kmc-tui {info['bytes']['kmc-tui'] / 1e6:.2f} MB, "
         f"pngquant {info['bytes']['pngquant'] / 1e6:.2f} MB.",
@@ -434,9 +488,10 @@ def table(rows, info, memory_rows, command: str, load_before: str, load_after: s
         "files/s above are bounded by this session's share of the CPU more than by "
         "parallelism. The CPU seconds per "
         "file do not depend on the load: on two idle cores, 2 ÷ CPU s per file bounds the "
-        f"files/s of a two-process run ({2 / j2[5]:.2f} for `--jobs 2`, "
-        f"{1 / j1[5]:.2f} for `--jobs 1` on one core, {2 / pq_cpu:.2f} for "
-        "`xargs -P 2 -n 1 pngquant`): derived, not measured.",
+        f"files/s of a two-process run ({2 / j2[5]:.2f} for `--jobs 2`, {2 / pq_cpu:.2f} for "
+        "`xargs -P 2 -n 1 pngquant`): derived, not measured. `--jobs 1` computes each file "
+        f"with two threads, at {j1[5]:.2f} CPU s per file against {j2[5]:.2f} for a worker's "
+        "one thread: threads of one file cost more CPU than processes of two.",
     ]
     if memory_rows:
         lines += [
@@ -477,6 +532,7 @@ def main() -> None:
     parser.add_argument("--no-memory", action="store_true", help="skip the 24/2,400-file runs")
     parser.add_argument("--no-write", action="store_true", help="print only")
     args = parser.parse_args()
+    become_subreaper()
     command = "python benchmarks/batch_throughput.py" + (
         f" --rounds {args.rounds}" if args.rounds != 3 else ""
     )

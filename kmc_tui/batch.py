@@ -2,10 +2,10 @@
 
 The same picklable function, :func:`compress_file`, runs in this process
 (:func:`run_in_process`), in local worker processes that take files one at a time
-(:func:`run_pool`), or on a Dask cluster in chunks of files (:func:`run_dask`). A batch computes
-every file with one thread (threadpoolctl), so the bytes written depend on the inputs and the
-settings, not on the runner or on how many files run at once: scikit-learn's Lloyd passes sum in
-a different order with another thread count.
+(:func:`run_pool`), or on a Dask cluster in chunks of files (:func:`run_dask`). Threads of
+numeric libraries are capped (threadpoolctl) so that workers × threads stays within the cores
+(:func:`threads_per_file`); the bytes written do not depend on it (the k-means plugin's output
+is the same for any thread count).
 
 Nothing here prints; the runners yield an :class:`Outcome` per file as it finishes.
 """
@@ -45,6 +45,17 @@ NOT_SMALLER = "not smaller"
 
 
 # -- names ---------------------------------------------------------------------------------------
+
+
+def threads_per_file(cores: int, jobs: int, *, files: int, on_dask: bool = False) -> int | None:
+    """Threads of numeric libraries for each file being computed: the cores shared among `jobs`
+    workers; one on Dask (a worker runs a task per thread it has); None (as they are) for a
+    lone file, which has the machine to itself."""
+    if on_dask:
+        return 1
+    if files <= 1:
+        return None
+    return max(1, cores // max(1, jobs))
 
 
 def default_jobs() -> int:
@@ -955,6 +966,53 @@ def _exit_description(process) -> str:
     return f"exited with status {code}"
 
 
+#: The plugin the server of worker processes warms up: ``[name, [plugin folder, ...]]``.
+PRELOAD_ENV = "KMC_TUI_WORKER_PRELOAD"
+
+
+def worker_context(settings: Settings):
+    """The multiprocessing context of worker processes.
+
+    ``forkserver`` where there is one: its server imports kmc-tui and warms up the plugin once
+    (:mod:`kmc_tui._forkserver`), and every worker is a fork of it that starts ready, instead of
+    a fresh interpreter paying the imports again. It forks from a single-threaded process that
+    has run no OpenMP parallel region. ``spawn`` elsewhere.
+    """
+    import multiprocessing
+
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["kmc_tui._forkserver"])
+    return context
+
+
+@contextlib.contextmanager
+def _preload_named(settings: Settings):
+    import json
+
+    saved = os.environ.get(PRELOAD_ENV)
+    os.environ[PRELOAD_ENV] = json.dumps([settings.plugin, list(settings.plugin_dirs)])
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop(PRELOAD_ENV, None)
+        else:
+            os.environ[PRELOAD_ENV] = saved
+
+
+def preload_from_environment() -> None:
+    """Warm up the plugin :data:`PRELOAD_ENV` names (the server of worker processes)."""
+    import json
+
+    try:
+        plugin, plugin_dirs = json.loads(os.environ.get(PRELOAD_ENV, ""))
+        warm_up(Settings(k=1, plugin=plugin, plugin_dirs=tuple(plugin_dirs)))
+    except Exception:  # noqa: BLE001 - each worker warms up again and reports file by file
+        pass
+
+
 def run_pool(
     tasks: Iterable[Task],
     settings: Settings,
@@ -965,18 +1023,18 @@ def run_pool(
 ) -> Iterator[Outcome]:
     """Files in `jobs` worker processes, each sent its next file when it finishes one.
 
-    Workers start fresh (``spawn``), import and warm up the plugin once, and ignore Ctrl-C. A
-    worker that dies fails only the file it had; a new one takes its place.
+    Workers are forked from a server process that imported and warmed up the plugin once
+    (:func:`worker_context`), and ignore Ctrl-C. A worker that dies fails only the file it had;
+    a new one takes its place.
 
     When `stop` is set (a signal), no file is started any more; files in progress stop at
     their next stage (``should_stop``) and are reported, finished or cancelled; after `grace`
     seconds the workers still busy get SIGTERM (their file unwinds, unwritten). Then the
     iteration ends.
     """
-    import multiprocessing
     from multiprocessing.connection import wait
 
-    context = multiprocessing.get_context("spawn")
+    context = worker_context(settings)
     stop_event = context.Event()
     pending = iter(tasks)
     workers: list[_Worker] = []
@@ -999,7 +1057,8 @@ def run_pool(
             workers.append(_Worker(context, settings, stop_event))
 
     try:
-        workers = [_Worker(context, settings, stop_event) for _ in range(jobs)]
+        with _preload_named(settings):  # read by the server, which starts with the first
+            workers = [_Worker(context, settings, stop_event) for _ in range(jobs)]
         while workers:
             if stop and deadline is None:
                 stop_event.set()

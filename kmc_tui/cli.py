@@ -514,6 +514,9 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
         return 1
     local_only = any(STDIO in (t.input, t.output) for t in tasks)
     on_dask = client is not None and not local_only
+    cores = batch.default_jobs()
+    jobs = min(args.jobs or cores, len(tasks))
+    in_process = not on_dask and jobs <= 1
     settings = batch.Settings(
         k=args.k,
         plugin=args.plugin,
@@ -524,9 +527,7 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
         force=args.force,
         plugin_dirs=plugin_dirs,
         timeout=args.timeout,
-        # One thread per file, so the bytes do not depend on the runner; a lone file keeps
-        # every core.
-        threads=1 if (len(tasks) > 1 or on_dask) else None,
+        threads=batch.threads_per_file(cores, jobs, files=len(tasks), on_dask=on_dask),
         make_folders=into_folder,
         target=args.target,
         skip_if_larger=args.skip_if_larger,
@@ -536,8 +537,6 @@ def _run_compress(args, out, inputs, fmt, into_folder, many, plugin_dirs, record
         max_pixels=args.max_pixels,
         palette_out=args.palette_out,
     )
-    jobs = min(args.jobs or batch.default_jobs(), len(tasks))
-    in_process = not on_dask and jobs <= 1
     tally = Tally(total=len(tasks) + len(plan.settled))
     abandoned = False  # a plugin timed out: its thread still runs in this process
     broken = runner = None

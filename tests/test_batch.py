@@ -291,7 +291,7 @@ def test_stdin_to_stdout_pipeline(cli, tmp_path):
 # -- worker processes ----------------------------------------------------------------------------
 
 
-def test_same_bytes_for_any_number_of_jobs_one_thread_each(tmp_path):
+def test_same_bytes_for_any_number_of_jobs_and_threads_within_the_cores(tmp_path):
     photos = tmp_path / "photos"
     make_photos(photos, 6)
     outputs = {}
@@ -308,9 +308,27 @@ def test_same_bytes_for_any_number_of_jobs_one_thread_each(tmp_path):
         outputs[jobs] = everything(out)
         seen = {p.stem: set(p.read_text().split()) for p in probes.iterdir()}
         assert len(seen) == jobs  # jobs 1 runs here; others in that many workers
-        assert set().union(*seen.values()) == {"1"}  # one thread per file, whatever the jobs
+        # The cores shared among the workers: --jobs 1 computes with two threads on two cores.
+        assert set().union(*seen.values()) == {str(max(1, batch.default_jobs() // jobs))}
     assert len(outputs[1]) == 6
     assert outputs[1] == outputs[2]
+
+
+def test_workers_are_forked_from_one_warmed_up_process(cli, tmp_path):
+    """The plugin is imported and warmed up once, and both workers start from there."""
+    make_photos(tmp_path / "in", 6, size=(64, 48))
+    log = tmp_path / "probe.log"
+    proc = cli(
+        "compress", tmp_path / "in", "-o", tmp_path / "out", "-k", "8", "--jobs", "2",
+        "--plugin", "warmprobe", "--plugin-dir", PLUGINS,
+        env={"KMC_TEST_PROBE_LOG": str(log)}, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    lines = [line.split() for line in log.read_text().splitlines()]
+    warmed = {pid for what, pid in lines if what == "warm"}
+    computed = {pid for what, pid in lines if what == "file"}
+    assert len(warmed) == 1 and len(computed) == 2 and not warmed & computed
+    assert sum(what == "file" for what, _ in lines) == 6
 
 
 def test_a_worker_that_dies_fails_only_its_file(cli, tmp_path):
