@@ -71,6 +71,17 @@ class Animation:
         )
 
 
+def _on_canvas(frame: np.ndarray, canvas: tuple[int, int]) -> np.ndarray:
+    """`frame` (RGBA) cut or padded (transparent) to the first frame's canvas, as players
+    clip a GIF frame that reaches past the logical screen."""
+    if frame.shape[:2] == canvas:
+        return frame
+    out = np.zeros((*canvas, 4), dtype=np.uint8)
+    h, w = min(canvas[0], frame.shape[0]), min(canvas[1], frame.shape[1])
+    out[:h, :w] = frame[:h, :w]
+    return out
+
+
 def read_animation(path: str | os.PathLike, *, max_pixels: int | None = None) -> Animation:
     """Read every frame of an animated GIF, APNG or WebP as 8-bit sRGB(A) full canvases.
 
@@ -97,15 +108,25 @@ def read_animation(path: str | os.PathLike, *, max_pixels: int | None = None) ->
                     )
                 )
             loop = im.info.get("loop")
+            canvas = (im.height, im.width)
             for index in range(n):
-                im.seek(index)
-                im.load()  # WebP sets the frame's duration when it is decoded
+                try:
+                    im.seek(index)
+                    im.load()  # WebP sets the frame's duration when it is decoded
+                except (PILImage.DecompressionBombError, *_DECODE_ERRORS) as exc:
+                    if index == 0:
+                        raise
+                    # A player shows what it could decode; so do we, and say what was dropped.
+                    dropped = f"frames {index + 1}-{n} not read ({_describe(exc)}): {index} kept"
+                    frames[0] = replace(frames[0], notes=(*frames[0].notes, dropped))
+                    durations, disposal = durations[:index], disposal[:index]
+                    break
                 durations.append(int(round(float(im.info.get("duration") or 0))))
                 if im.format == "GIF":
                     disposal.append(int(getattr(im, "disposal_method", 0) or 0))
                 elif im.format == "PNG":
                     disposal.append(int(im.info.get("disposal", 0) or 0))
-                frame = np.asarray(im.convert("RGBA"))
+                frame = _on_canvas(np.asarray(im.convert("RGBA")), canvas)
                 frames.append(
                     as_image(frame, path=path, file_bytes=first.file_bytes, format=first.format)
                 )
@@ -115,9 +136,6 @@ def read_animation(path: str | os.PathLike, *, max_pixels: int | None = None) ->
         raise InputError(_bomb_message(path, _describe(exc))) from None
     except _DECODE_ERRORS as exc:
         raise InputError(f"{path}: cannot read frame {len(frames) + 1}: {_describe(exc)}") from None
-    sizes = {f.rgb.shape for f in frames}
-    if len(sizes) != 1:
-        raise InputError(f"{path}: frames of different sizes")
     return Animation(
         tuple(frames),
         tuple(durations),
