@@ -11,8 +11,10 @@ parameters, seed, dithering and format), measured the same way as the statistics
 ΔE2000 falls and size grows with k, but not strictly (two k-means runs are two local optima), so
 the search leans on it only to choose where to look; the claim itself is about the two
 neighbours, and is checked. Estimates lead the way: the same plugin and settings run on a sample
-of the image (tiles from all over it, at full resolution, so that its files compress as the whole
-image's do); the real runs calibrate them, and probe around where they put the answer.
+of the image; the real runs calibrate them, and probe around where they put the answer. A size
+estimate lays the palette found on a sample of pixels over the whole image (or over bands of
+whole rows from all over a large one, since deflate reads rows in context) and encodes that, so
+only the palette is estimated, not how the image's layout compresses.
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ from .api import Result, finish
 from .encode import DEFAULT_OPTIMIZE, check_optimize, encode
 from .errors import Cancelled, ParameterError, TargetUnreachable
 from .formats import PALETTE_FORMATS, format_for, human_bytes
-from .quantize import check_k, image_histogram, quantize
+from .plugin_api import ColorHistogram, Quantizer, QuantizerOutput
+from .quantize import check_k, image_histogram, nearest, quantize
 from .read import Image
 from .registry import Registry, default_registry
-from .stats import lossless_color_error, stores_exactly
+from .stats import lossless_color_error, srgb8_to_lab, stores_exactly
 
 #: Pixels of the sample the estimates run on.
 SAMPLE_PIXELS = 1 << 16
@@ -45,10 +48,17 @@ SAMPLE_TILE = 32
 MIN_SAMPLE_RATIO = 8
 #: Fewest pixels of a sample: below, images are searched with real runs only.
 MIN_SAMPLE_PIXELS = 4096
+#: Pixels of the sample a size estimate's palette is found on (a larger one finds about the
+#: same file sizes, more slowly: docs/performance.md).
+SIZE_SAMPLE_PIXELS = 1 << 14
+#: Most pixels a size estimate encodes: the whole image up to this, bands of rows past it.
+LAYOUT_PIXELS = 1 << 20
+#: Rows per band of a size estimate's layout (a deflate window holds a few rows of a photo).
+LAYOUT_BAND = 16
 #: Added to ΔE2000 before taking logs (it is 0 once every color is kept).
 _DE_FLOOR = 1e-3
 #: Slope of log ΔE2000 and of log bytes against log k assumed while only one k has been run.
-_PRIOR_SLOPE = {"delta_e": -0.4, "bytes": 0.3}
+_PRIOR_SLOPE = {"delta_e": -0.4, "bytes": 0.5}
 #: Slopes allowed where a curve is extended past the k run so far: two close runs can show
 #: any slope (ΔE2000 and size are not strictly monotone), which must not send a search astray.
 _SLOPE_RANGE = {"delta_e": (-1.5, -0.1), "bytes": (0.05, 1.0)}
@@ -262,6 +272,23 @@ def sample_pixels(image: Image, *, pixels: int = SAMPLE_PIXELS, seed: int = 0) -
     return Image(rgb, alpha, format=image.format, mode=image.mode)
 
 
+def sample_rows(image: Image, *, pixels: int = LAYOUT_PIXELS, band: int = LAYOUT_BAND) -> Image:
+    """A smaller image of bands of `band` whole rows spread evenly over `image`, stacked.
+
+    Each row keeps the rows above it (what PNG's deflate finds its matches in) and the bands
+    come from everywhere, so a file of it compresses about as the whole image's does, per pixel.
+    `image` itself when it is not larger than `pixels`.
+    """
+    if image.pixels <= pixels:
+        return image
+    band = min(band, image.height)
+    count = int(np.clip(pixels // (band * image.width), 1, image.height // band))
+    starts = np.linspace(0, image.height - band, count).round().astype(int)
+    rows = (starts[:, None] + np.arange(band)).ravel()
+    alpha = None if image.alpha is None else np.ascontiguousarray(image.alpha[rows])
+    return Image(np.ascontiguousarray(image.rgb[rows]), alpha, format=image.format, mode=image.mode)
+
+
 @dataclass(frozen=True)
 class _Settings:
     """Everything of a run but the image and k: the same for every run of a search."""
@@ -316,8 +343,8 @@ class _Runs:
             timeout=s.timeout,
             histogram=self.histogram,
         )
-        if self.need == "bytes" and not s.exact:
-            # ΔE2000 of a lossy or dithered file means decoding every pixel: not needed here.
+        if self.need == "bytes":
+            # The statistics are computed once, for the answer (finish() with its file).
             metadata = self.image.metadata if s.keep_metadata else None
             data = encode(q, s.format, optimize=s.optimize, metadata=metadata)
             return None, self._scaled(q, len(data)), (q, data)
@@ -336,6 +363,97 @@ class _Runs:
         s = self.settings
         fixed = min(len(encode(one_pixel, s.format, optimize=s.optimize)), nbytes)
         return round(fixed + (nbytes - fixed) * self.scale)
+
+
+def _features(colors: np.ndarray) -> np.ndarray:
+    """CIELAB of (n, 3) colors, with alpha scaled to the lightness range as a fourth axis for
+    (n, 4) colors: where a color's nearest entry is measured."""
+    lab = srgb8_to_lab(np.ascontiguousarray(colors[:, :3]))
+    if colors.shape[1] == 3:
+        return lab
+    return np.column_stack([lab, colors[:, 3].astype(np.float32) * np.float32(100 / 255)])
+
+
+class _GivenPalette(Quantizer):
+    """Each color to its nearest entry of the palette its `source` holds (in CIELAB)."""
+
+    name = "given-palette"
+    description = "a size estimate's palette, laid over the image"
+    fixed_palette = True
+    supports_alpha = True
+    source: _SizeEstimates
+
+    def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0) -> QuantizerOutput:
+        return self.source.lay(hist, k)
+
+
+class _SizeEstimates:
+    """Estimates of the file size at any k: the plugin's palette from a sample of `pixels`
+    pixels, laid over the image's layout (:func:`sample_rows`) by the core as a fixed palette
+    (dithered when the settings dither), encoded as a real run is, scaled to the image.
+
+    Of a run, only the palette is estimated: the file is the layout's own, at the final level.
+    """
+
+    def __init__(self, image: Image, settings: _Settings, pixels: int):
+        self.image, self.settings = image, settings
+        record = settings.registry.get(settings.plugin)
+        rgba = image.alpha is not None and record.load().supports_alpha
+        self.sample = sample_pixels(image, pixels=pixels)
+        self.sample_histogram = image_histogram(self.sample, rgba=rgba)
+        self.layout = sample_rows(image)
+        self.layout_histogram = image_histogram(self.layout, rgba=rgba)
+        self.scale = image.pixels / self.layout.pixels
+        self.registry = Registry(use_entry_points=False, use_env=False)
+        given = type("GivenPalette", (_GivenPalette,), {"source": self})
+        self.registry.register(_GivenPalette.name, given, origin=__name__)
+        self.entries: np.ndarray | None = None
+        self._colors: np.ndarray | None = None
+        self._features: np.ndarray | None = None
+
+    def lay(self, hist: ColorHistogram, k: int) -> QuantizerOutput:
+        if self._colors is not hist.colors:  # the layout's colors, the same at every k
+            self._colors, self._features = hist.colors, _features(hist.colors)
+        entries = self.entries[:k, : hist.colors.shape[1]]
+        return QuantizerOutput(entries, nearest(self._features, _features(entries)))
+
+    def run(self, k: int) -> tuple[None, int, None]:
+        s = self.settings
+        palette_format = s.format in PALETTE_FORMATS
+        found = quantize(
+            self.sample,
+            k,
+            plugin=s.plugin,
+            params=s.params,
+            seed=s.seed,
+            palette_format=palette_format,
+            registry=s.registry,
+            should_stop=s.should_stop,
+            timeout=s.timeout,
+            histogram=self.sample_histogram,
+        )
+        alpha = np.full(found.colors, 255, np.uint8) if found.alpha is None else found.alpha
+        # The core gives fully transparent pixels an entry of their own, in the layout too.
+        self.entries = np.column_stack([found.palette, alpha])[alpha > 0]
+        laid = quantize(
+            self.layout,
+            k,
+            plugin=_GivenPalette.name,
+            dither=s.dither,
+            palette_format=palette_format,
+            registry=self.registry,
+            should_stop=s.should_stop,
+            histogram=self.layout_histogram,
+        )
+        metadata = self.image.metadata if s.keep_metadata else None
+        nbytes = len(encode(laid, s.format, optimize=s.optimize, metadata=metadata))
+        if self.scale != 1.0:
+            one_pixel = dataclasses.replace(laid, indices=laid.indices[:1, :1])
+            fixed = min(
+                len(encode(one_pixel, s.format, optimize=s.optimize, metadata=metadata)), nbytes
+            )
+            nbytes = round(fixed + (nbytes - fixed) * self.scale)
+        return None, nbytes, None
 
 
 class _Search:
@@ -366,12 +484,15 @@ class _Search:
         self.sample_runs = None
         sample = min(sample, image.pixels // MIN_SAMPLE_RATIO) if sample else 0
         if sample >= MIN_SAMPLE_PIXELS:
-            if target.kind == "delta_e" and settings.exact:
-                small = sample_pixels(image, pixels=sample)
+            if target.kind == "bytes":
+                self.sample_runs = _SizeEstimates(image, settings, min(sample, SIZE_SAMPLE_PIXELS))
             else:
-                small = sample_tiles(image, pixels=sample)
-            scale = image.pixels / small.pixels
-            self.sample_runs = _Runs(small, settings, target.kind, scale=scale)
+                if settings.exact:
+                    small = sample_pixels(image, pixels=sample)
+                else:
+                    small = sample_tiles(image, pixels=sample)
+                scale = image.pixels / small.pixels
+                self.sample_runs = _Runs(small, settings, target.kind, scale=scale)
 
     # -- what a k is ------------------------------------------------------------------------
 
