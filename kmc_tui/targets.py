@@ -20,6 +20,7 @@ only the palette is estimated, not how the image's layout compresses.
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import re
 import time
@@ -34,7 +35,7 @@ from .encode import DEFAULT_OPTIMIZE, check_optimize, encode
 from .errors import Cancelled, ParameterError, TargetUnreachable
 from .formats import PALETTE_FORMATS, format_for, human_bytes
 from .plugin_api import ColorHistogram, Quantizer, QuantizerOutput
-from .quantize import check_k, image_histogram, nearest, quantize
+from .quantize import ImageHistogram, Quantized, check_k, image_histogram, nearest, quantize
 from .read import Image
 from .registry import Registry, default_registry
 from .stats import lossless_color_error, srgb8_to_lab, stores_exactly
@@ -304,6 +305,72 @@ class _Settings:
     optimize: int = DEFAULT_OPTIMIZE
     keep_metadata: bool = False
 
+    @classmethod
+    def of(cls, **options) -> _Settings:
+        """The settings of a plain run from :func:`~kmc_tui.api.process`'s options, checked:
+        the one place :func:`search_k` and :func:`rate_distortion` take them from."""
+        known = inspect.signature(cls._checked).parameters
+        unknown = [name for name in options if name not in known]
+        if unknown:
+            raise ParameterError(
+                f"unknown option {', '.join(map(repr, unknown))}; the options of a run are "
+                + ", ".join(known)
+            )
+        return cls._checked(**options)
+
+    @classmethod
+    def _checked(
+        cls,
+        *,
+        plugin: str = "kmeans",
+        params: dict | None = None,
+        seed: int = 0,
+        dither: bool = False,
+        format: str = "png",
+        registry: Registry | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        timeout: float | None = None,
+        optimize: int = DEFAULT_OPTIMIZE,
+        keep_metadata: bool = False,
+    ) -> _Settings:
+        return cls(
+            plugin,
+            params,
+            seed,
+            dither,
+            format_for("", format),
+            registry or default_registry(),
+            should_stop,
+            timeout,
+            check_optimize(optimize),
+            keep_metadata,
+        )
+
+    @property
+    def palette_format(self) -> bool:
+        return self.format in PALETTE_FORMATS
+
+    def histogram(self, image: Image) -> ImageHistogram:
+        """`image`'s colors as the plugin takes them (alpha a channel if it supports it)."""
+        record = self.registry.get(self.plugin)
+        return image_histogram(image, rgba=image.alpha is not None and record.load().supports_alpha)
+
+    def quantize(self, histogram: ImageHistogram, k: int, *, dither: bool) -> Quantized:
+        """A plain run's quantization of `histogram`'s image at `k`."""
+        return quantize(
+            histogram.image,
+            k,
+            plugin=self.plugin,
+            params=self.params,
+            seed=self.seed,
+            dither=dither,
+            palette_format=self.palette_format,
+            registry=self.registry,
+            should_stop=self.should_stop,
+            timeout=self.timeout,
+            histogram=histogram,
+        )
+
     @property
     def encoding(self) -> dict:
         """The encoder's options, as :func:`~kmc_tui.api.finish` takes them."""
@@ -323,46 +390,37 @@ class _Runs:
 
     def __init__(self, image: Image, settings: _Settings, need: str, *, scale: float = 1.0):
         self.image, self.settings, self.need, self.scale = image, settings, need, scale
-        record = settings.registry.get(settings.plugin)
-        rgba = image.alpha is not None and record.load().supports_alpha
-        self.histogram = image_histogram(image, rgba=rgba)
+        self.histogram = settings.histogram(image)
 
     def run(self, k: int) -> tuple[float | None, int | None, Any]:
         """(ΔE2000, bytes, what to keep to finish the result); None for what was not needed."""
         s = self.settings
-        q = quantize(
-            self.image,
-            k,
-            plugin=s.plugin,
-            params=s.params,
-            seed=s.seed,
-            dither=s.dither,
-            palette_format=s.format in PALETTE_FORMATS,
-            registry=s.registry,
-            should_stop=s.should_stop,
-            timeout=s.timeout,
-            histogram=self.histogram,
-        )
+        q = s.quantize(self.histogram, k, dither=s.dither)
         if self.need == "bytes":
             # The statistics are computed once, for the answer (finish() with its file).
             metadata = self.image.metadata if s.keep_metadata else None
             data = encode(q, s.format, optimize=s.optimize, metadata=metadata)
-            return None, self._scaled(q, len(data)), (q, data)
+            return None, _scaled(q, len(data), self.scale, s, metadata), (q, data)
         if self.need != "delta_e" or not s.exact:
             result = finish(self.image, q, format=s.format, **s.encoding)
-            return result.stats.delta_e, self._scaled(q, result.stats.output_bytes), result
+            return (
+                result.stats.delta_e,
+                _scaled(q, result.stats.output_bytes, self.scale, s),
+                result,
+            )
         # ΔE2000 of an exact format comes from the palette alone: no need to encode.
         return lossless_color_error(q, s.format)[1], None, q
 
-    def _scaled(self, quantized, nbytes: int) -> int:
-        """The size of a sample's file scaled to the whole image: what grows with the pixels
-        times the scale, plus what does not (headers, palette: the file of one pixel)."""
-        if self.scale == 1.0:
-            return nbytes
-        one_pixel = dataclasses.replace(quantized, indices=quantized.indices[:1, :1])
-        s = self.settings
-        fixed = min(len(encode(one_pixel, s.format, optimize=s.optimize)), nbytes)
-        return round(fixed + (nbytes - fixed) * self.scale)
+
+def _scaled(quantized: Quantized, nbytes: int, scale: float, settings: _Settings, metadata=None):
+    """The size of a sample's file scaled to the whole image: what grows with the pixels times
+    `scale`, plus what does not (headers, palette, metadata: the file of one pixel)."""
+    if scale == 1.0:
+        return nbytes
+    one_pixel = dataclasses.replace(quantized, indices=quantized.indices[:1, :1])
+    s = settings
+    fixed = min(len(encode(one_pixel, s.format, optimize=s.optimize, metadata=metadata)), nbytes)
+    return round(fixed + (nbytes - fixed) * scale)
 
 
 def _features(colors: np.ndarray) -> np.ndarray:
@@ -397,12 +455,9 @@ class _SizeEstimates:
 
     def __init__(self, image: Image, settings: _Settings, pixels: int):
         self.image, self.settings = image, settings
-        record = settings.registry.get(settings.plugin)
-        rgba = image.alpha is not None and record.load().supports_alpha
-        self.sample = sample_pixels(image, pixels=pixels)
-        self.sample_histogram = image_histogram(self.sample, rgba=rgba)
+        self.sample_histogram = settings.histogram(sample_pixels(image, pixels=pixels))
         self.layout = sample_rows(image)
-        self.layout_histogram = image_histogram(self.layout, rgba=rgba)
+        self.layout_histogram = settings.histogram(self.layout)
         self.scale = image.pixels / self.layout.pixels
         self.registry = Registry(use_entry_points=False, use_env=False)
         given = type("GivenPalette", (_GivenPalette,), {"source": self})
@@ -419,19 +474,7 @@ class _SizeEstimates:
 
     def run(self, k: int) -> tuple[None, int, None]:
         s = self.settings
-        palette_format = s.format in PALETTE_FORMATS
-        found = quantize(
-            self.sample,
-            k,
-            plugin=s.plugin,
-            params=s.params,
-            seed=s.seed,
-            palette_format=palette_format,
-            registry=s.registry,
-            should_stop=s.should_stop,
-            timeout=s.timeout,
-            histogram=self.sample_histogram,
-        )
+        found = s.quantize(self.sample_histogram, k, dither=False)
         alpha = np.full(found.colors, 255, np.uint8) if found.alpha is None else found.alpha
         # The core gives fully transparent pixels an entry of their own, in the layout too.
         self.entries = np.column_stack([found.palette, alpha])[alpha > 0]
@@ -440,20 +483,14 @@ class _SizeEstimates:
             k,
             plugin=_GivenPalette.name,
             dither=s.dither,
-            palette_format=palette_format,
+            palette_format=s.palette_format,
             registry=self.registry,
             should_stop=s.should_stop,
             histogram=self.layout_histogram,
         )
         metadata = self.image.metadata if s.keep_metadata else None
         nbytes = len(encode(laid, s.format, optimize=s.optimize, metadata=metadata))
-        if self.scale != 1.0:
-            one_pixel = dataclasses.replace(laid, indices=laid.indices[:1, :1])
-            fixed = min(
-                len(encode(one_pixel, s.format, optimize=s.optimize, metadata=metadata)), nbytes
-            )
-            nbytes = round(fixed + (nbytes - fixed) * self.scale)
-        return None, nbytes, None
+        return None, _scaled(laid, nbytes, self.scale, s, metadata), None
 
 
 class _Search:
@@ -681,18 +718,9 @@ def search_k(
     target: Target,
     *,
     k_max: int = 256,
-    plugin: str = "kmeans",
-    params: dict | None = None,
-    seed: int = 0,
-    dither: bool = False,
-    format: str = "png",
-    registry: Registry | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    timeout: float | None = None,
-    optimize: int = DEFAULT_OPTIMIZE,
-    keep_metadata: bool = False,
     on_trial: Callable[[Trial], None] | None = None,
     sample: int | bool = True,
+    **options,
 ) -> Result:
     """Choose k for `image` under `target` (see the module's docstring for what is claimed).
 
@@ -702,14 +730,16 @@ def search_k(
     target : Target
     k_max : int
         The most colors allowed (the CLI's ``-k``); the fewest is 1.
-    plugin, params, seed, dither, format, registry, should_stop, timeout, optimize, keep_metadata
-        As for :func:`~kmc_tui.api.process`; every run of the search uses them.
     on_trial : callable, optional
         Called with each :class:`Trial` as soon as it is done.
     sample : bool or int
         Let estimates on a sample of at most `sample` pixels (True: SAMPLE_PIXELS) and at most
         1/MIN_SAMPLE_RATIO of the image lead the way, when that is at least MIN_SAMPLE_PIXELS;
         False: real runs only. The answer meets the same claim either way.
+    **options
+        ``plugin``, ``params``, ``seed``, ``dither``, ``format``, ``registry``,
+        ``should_stop``, ``timeout``, ``optimize``, ``keep_metadata``: as for
+        :func:`~kmc_tui.api.process`; every run of the search uses them.
 
     Returns
     -------
@@ -722,8 +752,8 @@ def search_k(
     TargetUnreachable
         No k up to `k_max` meets the target (for a ΔE2000 target: `k_max` colors do not).
     """
-    fmt = format_for("", format)
-    k_max = check_k(k_max, palette_format=fmt in PALETTE_FORMATS)
+    settings = _Settings.of(**options)
+    k_max = check_k(k_max, palette_format=settings.palette_format)
     if sample is True:
         sample = SAMPLE_PIXELS
     elif sample is not False and (not isinstance(sample, int) or sample < MIN_SAMPLE_PIXELS):
@@ -732,18 +762,6 @@ def search_k(
         )
     if not isinstance(target, Target):
         raise ParameterError(f"target must be a Target; got {type(target).__name__}")
-    settings = _Settings(
-        plugin,
-        params,
-        seed,
-        dither,
-        fmt,
-        registry or default_registry(),
-        should_stop,
-        timeout,
-        check_optimize(optimize),
-        keep_metadata,
-    )
     return _Search(image, target, k_max, settings, on_trial=on_trial, sample=sample).run()
 
 
@@ -765,32 +783,23 @@ def rate_distortion(
     ks: tuple[int, ...] | None = None,
     *,
     estimate: bool = False,
-    plugin: str = "kmeans",
-    params: dict | None = None,
-    seed: int = 0,
-    dither: bool = False,
-    format: str = "png",
-    registry: Registry | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    timeout: float | None = None,
     sample: int = SAMPLE_PIXELS,
+    **options,
 ):
     """Yield a :class:`Trial` with the ΔE2000 and file size of each k of `ks` (default
     :func:`k_ladder`), in that order: the rate–distortion curve of `image`.
 
     With `estimate`, each point comes from a sample of tiles of a large image (its size scaled
     to the image's pixels): the curve's shape quickly, its level roughly; otherwise every point
-    is a real run, the same as a plain run at that k.
+    is a real run, the same as a plain run at that k. `options` are :func:`search_k`'s.
     """
-    fmt = format_for("", format)
+    settings = _Settings.of(**options)
     ks = (
         k_ladder()
         if ks is None
-        else tuple(check_k(k, palette_format=fmt in PALETTE_FORMATS) for k in ks)
+        else tuple(check_k(k, palette_format=settings.palette_format) for k in ks)
     )
-    settings = _Settings(
-        plugin, params, seed, dither, fmt, registry or default_registry(), should_stop, timeout
-    )
+    should_stop = settings.should_stop
     small = sample_tiles(image, pixels=sample) if estimate else image
     runs = _Runs(small, settings, "both", scale=image.pixels / small.pixels)
     for k in ks:
