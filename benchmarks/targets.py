@@ -17,6 +17,11 @@ Not part of the test suite. From the repository root, with the environment that 
     python benchmarks/targets.py --quick     # samples only, 1 run, no 12 MP
     python benchmarks/targets.py --write     # also write the tables into docs/performance.md
     python benchmarks/targets.py --no-picks --repeat 1 --photos astronaut.png   # one table
+    python benchmarks/targets.py --no-picks --against /tmp/old   # before/after, interleaved
+
+``--against DIR`` takes an older checkout's package (``git archive REV | tar -x -C DIR``; its
+kmc_tui is put first on PYTHONPATH, the plugins stay this tree's) and runs its CLI target search
+interleaved with this one's, against the same plain runs: the "before" columns.
 """
 
 from __future__ import annotations
@@ -53,12 +58,14 @@ COST_TARGETS_REAL = (("max_delta_e", "2"), ("max_delta_e", "3"), ("max_bytes", "
 COST_TARGETS_BIG = (("max_delta_e", "2.5"), ("max_bytes", "1.5M"))
 
 
-def cli(*args: str) -> tuple[float, dict]:
-    """Run kmc-tui compress with --json in a fresh process: (wall seconds, its record)."""
+def cli(*args: str, package: str | None = None) -> tuple[float, dict]:
+    """Run kmc-tui compress with --json in a fresh process: (wall seconds, its record).
+    `package`: a folder whose kmc_tui is imported instead of this tree's."""
     exe = Path(sys.executable).with_name("kmc-tui")
+    env = None if package is None else {**os.environ, "PYTHONPATH": package}
     t = time.perf_counter()
     proc = subprocess.run(
-        [str(exe), "compress", *args, "--json", "--force"], capture_output=True, text=True
+        [str(exe), "compress", *args, "--json", "--force"], capture_output=True, text=True, env=env
     )
     seconds = time.perf_counter() - t
     if proc.returncode not in (0, 3):
@@ -106,12 +113,23 @@ def picks(write_rows: list[str]) -> None:
     write_rows.extend(rows)
 
 
-def cost(cases: list[tuple[str, Path, tuple, int]], write_rows: list[str]) -> None:
+def runs_of(tried: list[dict]) -> str:
+    real = sum(not t["estimate"] for t in tried)
+    return f"{real} + {len(tried) - real}"
+
+
+def cost(
+    cases: list[tuple[str, Path, tuple, int]], write_rows: list[str], against: str | None = None
+) -> None:
     head = (
         "| image | target | k chosen | runs (real + estimates) | CLI target s | CLI plain s "
         "| CLI ratio | API target s | API plain s | API ratio |"
     )
-    rows = [head, "|" + "---|" * 10]
+    columns = 10
+    if against:
+        head += " before: k | runs | CLI target s | CLI plain s | CLI ratio |"
+        columns += 5
+    rows = [head, "|" + "---|" * columns]
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "out.png")
         for label, path, targets, repeats in cases:
@@ -119,7 +137,8 @@ def cost(cases: list[tuple[str, Path, tuple, int]], write_rows: list[str]) -> No
             for kind, value in targets:
                 target = Target(**{kind: value})
                 cli_target, cli_plain, api_target, api_plain = [], [], [], []
-                k = runs = None
+                old_target, old_plain = [], []
+                k = runs = old_k = old_runs = None
                 for _ in range(repeats):
                     seconds, record = cli("-i", str(path), "-o", out, flag(kind), value)
                     if record.get("output") is None:  # not reachable, or skipped
@@ -127,6 +146,17 @@ def cost(cases: list[tuple[str, Path, tuple, int]], write_rows: list[str]) -> No
                     k = record["k"]
                     cli_target.append(seconds)
                     cli_plain.append(cli("-i", str(path), "-o", out, "-k", str(k))[0])
+                    if against:
+                        seconds, old = cli(
+                            "-i", str(path), "-o", out, flag(kind), value, package=against
+                        )
+                        old_k, old_runs = old["k"], runs_of(old["tried"])
+                        old_target.append(seconds)
+                        old_plain.append(
+                            cli_plain[-1]
+                            if old_k == k
+                            else cli("-i", str(path), "-o", out, "-k", str(old_k))[0]
+                        )
                     t = time.perf_counter()
                     result = search_k(image, target)
                     api_target.append(time.perf_counter() - t)
@@ -141,10 +171,14 @@ def cost(cases: list[tuple[str, Path, tuple, int]], write_rows: list[str]) -> No
                     continue
                 ct, cp = statistics.median(cli_target), statistics.median(cli_plain)
                 at, ap = statistics.median(api_target), statistics.median(api_plain)
-                rows.append(
+                row = (
                     f"| {label} | {target} | {k} | {runs} | {ct:.2f} | {cp:.2f} | {ct / cp:.2f} "
                     f"| {at:.2f} | {ap:.2f} | {at / ap:.2f} |"
                 )
+                if against:
+                    ot, op = statistics.median(old_target), statistics.median(old_plain)
+                    row += f" {old_k} | {old_runs} | {ot:.2f} | {op:.2f} | {ot / op:.2f} |"
+                rows.append(row)
                 print(rows[-1], flush=True)
     write_rows.extend(rows)
 
@@ -172,6 +206,9 @@ def main() -> None:
         "--photos", default=",".join(COST_PHOTOS), help="samples whose cost is measured"
     )
     parser.add_argument("--write", action="store_true", help="write into docs/performance.md")
+    parser.add_argument(
+        "--against", metavar="DIR", help="an older checkout whose CLI search runs alongside"
+    )
     args = parser.parse_args()
     repeat = 1 if args.quick else args.repeat
     command = "python benchmarks/targets.py " + " ".join(a for a in sys.argv[1:] if a != "--write")
@@ -214,7 +251,7 @@ def main() -> None:
             big = make_case("china", "12mp")
             cases.append(("china 12 MP", big.jpg, COST_TARGETS_BIG, max(1, repeat - 1)))
         rows = []
-        cost(cases, rows)
+        cost(cases, rows, against=args.against and str(Path(args.against).resolve()))
         text = "\n".join(
             [
                 COST_HEADING,
