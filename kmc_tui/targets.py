@@ -470,6 +470,8 @@ class _SizeEstimates:
         if self._colors is not hist.colors:  # the layout's colors, the same at every k
             self._colors, self._features = hist.colors, _features(hist.colors)
         entries = self.entries[:k, : hist.colors.shape[1]]
+        if len(entries) == 0:  # the sample missed the few visible pixels there are
+            entries = hist.colors[:1]
         return QuantizerOutput(entries, nearest(self._features, _features(entries)))
 
     def run(self, k: int) -> tuple[None, int, None]:

@@ -149,6 +149,17 @@ def test_size_estimates_come_close_to_plain_runs(large, case, max_bytes, setting
     check_bytes_claim(image, target, result, **settings)
 
 
+def test_size_target_on_an_image_almost_all_transparent(large):
+    # The sample of random pixels finds no visible color: the estimates must still work.
+    alpha = np.zeros(large.rgb.shape[:2], np.uint8)
+    alpha[100, 200] = 255
+    image = as_image(np.dstack([large.rgb, alpha]))
+    target = Target(max_bytes=400)
+    result = search_k(image, target, sample=SAMPLE)
+    assert any(t.estimate for t in result.search.trials)
+    check_bytes_claim(image, target, result)
+
+
 def test_row_sample_is_whole_rows_from_all_over_the_image(large):
     rows = sample_rows(large, pixels=40_000, band=16)
     assert rows.width == large.width and rows.height % 16 == 0
