@@ -15,13 +15,21 @@ Not part of the test suite. From the repository root:
 
     python benchmarks/target_runs.py                    # cache in benchmarks/work/
     python benchmarks/target_runs.py --big --cache /tmp/runs.json
+    python benchmarks/target_runs.py --accuracy --big   # size estimates against real files
+
+``--accuracy`` times nothing but says how far size estimates are from the real file: for each
+size case, at the k chosen and around it, the estimate over the plain run's file, for the
+search's estimates and for the earlier ones (the plugin run on 32x32 tiles, their file scaled),
+with the seconds each took against the plain run (one run each: rough under load).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -33,6 +41,8 @@ from kmc_tui import Target, read_image  # noqa: E402
 SAMPLES = ROOT / "samples"
 TUNED = ("astronaut.png", "coffee.png", "rocket.jpg", "chelsea.png")
 TUNED_TARGETS = (("max_delta_e", "2"), ("max_delta_e", "3"), ("max_bytes", "60K"))
+#: Size cases of --accuracy: (sample, the k its 60 KB target picks).
+ACCURACY = (("astronaut.png", 53), ("coffee.png", 34), ("rocket.jpg", 48))
 OTHER_TARGETS = (
     ("max_delta_e", "1.5"),
     ("max_delta_e", "2.5"),
@@ -83,11 +93,51 @@ def replay(path: Path, kind: str, value: str, cache: dict, cache_path: Path):
     return k, real, estimated
 
 
+def accuracy(cases) -> None:
+    """Print, per size case, estimate / real file at k-5 .. k+5 (new and tile estimates)."""
+    print(
+        f"load average {os.getloadavg()[0]:.1f}\n\n"
+        "| image | target | k | real bytes | estimate / real | tiles / real "
+        "| s: real | s: estimate | s: tiles |\n|---|---|---|---|---|---|---|---|---|"
+    )
+    for path, value, k in cases:
+        image = read_image(path)
+        settings = targets._Settings.of()
+        real = targets._Runs(image, settings, "bytes")
+        estimates = targets._SizeEstimates(image, settings, targets.SIZE_SAMPLE_PIXELS)
+        small = targets.sample_tiles(
+            image, pixels=min(targets.SAMPLE_PIXELS, image.pixels // targets.MIN_SAMPLE_RATIO)
+        )
+        tiles = targets._Runs(small, settings, "bytes", scale=image.pixels / small.pixels)
+        for near in (k - 5, k, k + 5):
+            figures = []
+            for runs in (real, estimates, tiles):
+                t = time.perf_counter()
+                figures.append((runs.run(near)[1], time.perf_counter() - t))
+            (nbytes, t_real), (est, t_est), (tile, t_tile) = figures
+            print(
+                f"| {path.name} | ≤ {value} | {near} | {nbytes:,} | {est / nbytes:.3f} "
+                f"| {tile / nbytes:.3f} | {t_real:.2f} | {t_est:.2f} | {t_tile:.2f} |",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cache", type=Path, default=ROOT / "benchmarks/work/target_runs.json")
     parser.add_argument("--big", action="store_true", help="the 12 MP cases as well")
+    parser.add_argument(
+        "--accuracy", action="store_true", help="size estimates against real files instead"
+    )
     args = parser.parse_args()
+    if args.accuracy:
+        cases = [(SAMPLES / name, "60K", k) for name, k in ACCURACY]
+        if args.big:
+            from bench import make_case
+
+            cases.append((make_case("china", "12mp").jpg, "1.5M", 70))
+        accuracy(cases)
+        return
     args.cache.parent.mkdir(parents=True, exist_ok=True)
     cache = json.loads(args.cache.read_text()) if args.cache.exists() else {}
     cases = [("tuned", SAMPLES / name, t) for name in TUNED for t in TUNED_TARGETS]
