@@ -634,7 +634,7 @@ class _Search:
         """The next k to try in (lo, hi); `last` is the side the last try fell on, `streak`
         how many tries in a row fell there, `stalled` whether the last try failed to halve a
         bracket of two real runs."""
-        if real and stalled:
+        if real and stalled and hi - lo > 2 * _SNAP + 1:
             return (lo + hi) // 2  # the prediction is no better than the runs' own noise
         first_high = self._predicted_first_high(lo, hi, real=real)
         if first_high is None or (not real and streak >= 4):
