@@ -29,6 +29,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from pty_terminal import PtyTerminal  # noqa: E402
 
+from kmc_tui.tui.screens.main import result_caption  # noqa: E402
+from kmc_tui.tui.session import Settings  # noqa: E402
+
 PROTOCOLS = ("halfblock", "sixel", "kitty", "iterm")
 IMAGE = {
     "sixel": re.compile(rb"\x1bP0;1;0q.*?\x1b\\", re.S),
@@ -48,34 +51,57 @@ def make_big_image(folder: Path) -> Path:
     return path
 
 
+def caption_pattern(k: int, status: str) -> re.Pattern:
+    """The result pane's caption as the app writes it (its own `result_caption`), with
+    `status` a regular expression: the wait follows the app when its captions change."""
+    text = result_caption(Settings(k=k, plugin="kmeans"), "\0")
+    before, after = (re.escape(part) for part in text.split("\0"))
+    return re.compile(f"{before}{status}{after}".encode())
+
+
 def measure(protocol: str, image: Path) -> dict:
+    # --no-config: the remembered k (a run before this one pressed +) must not be read,
+    # nor this run's written.
     terminal = PtyTerminal(
-        ["tui", image.name, "--graphics", protocol], cwd=image.parent, columns=120, rows=36
+        ["tui", "--no-config", image.name, "--graphics", protocol],
+        cwd=image.parent,
+        columns=120,
+        rows=36,
+    )
+    first, preview, result = (
+        caption_pattern(16, r"\d+-color palette"),
+        caption_pattern(17, "preview…"),
+        caption_pattern(17, r"\d+-color palette"),
     )
     try:
-        terminal.wait_for(lambda out: b"k=16 kmeans" in out and b" colors" in out, timeout=120)
+        terminal.wait_for(first.search, timeout=120, what=f"the k=16 result ({first.pattern!r})")
         time.sleep(1.0)
         mark = terminal.mark()
         pressed = time.perf_counter()
         terminal.type("+")
-        # The full result's caption ("k=17 … N colors") comes in the same frame as its image.
         terminal.wait_for(
-            lambda out: re.search(rb"k=17 kmeans[^\x1b]*\d+ colors", out), after=mark, timeout=120
+            result.search, after=mark, timeout=120, what=f"the k=17 result ({result.pattern!r})"
         )
         time.sleep(1.0)
         stream = terminal.snapshot()[mark:]
-        preview_at = stream.find(b"preview")
-        result = re.search(rb"k=17 kmeans[^\x1b]*\d+ colors", stream)
+        preview_at = preview.search(stream)
+        assert preview_at, f"no preview caption ({preview.pattern!r}) before the result"
+        result_at = result.search(stream)
         if protocol == "halfblock":
-            preview_end, result_end = preview_at, result.end()
+            # The caption is the pane's first line: its frame ends with the burst holding it.
+            preview_end = terminal.burst_end(mark + preview_at.end()) - mark
+            result_end = terminal.burst_end(mark + result_at.end()) - mark
             image_bytes = 0
         else:
-            images = list(IMAGE[protocol].finditer(stream))
-            after_preview = [m for m in images if m.start() > preview_at]
-            after_result = [m for m in images if m.start() > result.start()]
-            preview_end = after_preview[0].end() if after_preview else preview_at
-            result_end = after_result[0].end() if after_result else result.end()
-            image_bytes = len(after_result[0].group(0)) if after_result else 0
+            # The result pane's images: the rightmost column of the two panes' placements.
+            images = [(column_of(stream, m.start()), m) for m in IMAGE[protocol].finditer(stream)]
+            right = max((c for c, _ in images), default=0)
+            panes = [m for c, m in images if c == right]
+            after_preview = [m for m in panes if m.start() > preview_at.start()]
+            after_result = [m for m in panes if m.start() > result_at.start()]
+            assert after_preview and after_result, f"no {protocol} image after the captions"
+            preview_end, result_end = after_preview[0].end(), after_result[0].end()
+            image_bytes = len(after_result[0].group(0))
         return {
             "preview": terminal.arrival(mark + preview_end - 1) - pressed,
             "result": terminal.arrival(mark + result_end - 1) - pressed,
@@ -84,6 +110,12 @@ def measure(protocol: str, image: Path) -> dict:
         }
     finally:
         terminal.close()
+
+
+def column_of(stream: bytes, start: int) -> int:
+    """The column of the cursor move written just before an image (0 if none)."""
+    moves = list(re.finditer(rb"\x1b\[(\d+);(\d+)H", stream[max(0, start - 40) : start]))
+    return int(moves[-1].group(2)) if moves else 0
 
 
 def main() -> int:
