@@ -45,7 +45,7 @@ COLOR_SPACE = ParamSpec(
     str,
     "lab",
     "space the distances are measured in",
-    choices=("lab", "oklab", "rgb"),
+    choices=("lab", "rgb", "oklab"),
 )
 #: Alpha is scaled to this range so a full step of opacity weighs like a full step of lightness.
 _ALPHA_SCALE = {"lab": 100.0 / 255.0, "oklab": 1.0 / 255.0, "rgb": 1.0}
