@@ -57,7 +57,7 @@ CELL_WIDTH = {"lab": 2.0, "oklab": 0.01, "rgb": 5.0}
 #: A cell holding more squared error than this share of one cluster's expected error is binned
 #: again at half the width, up to REFINE_DEPTH times: at large k, dense regions (a dark sky)
 #: need cells as fine as their clusters, or too few centers end up there.
-REFINE = 0.05
+REFINE = 0.01
 REFINE_DEPTH = 2
 #: The grid stage is skipped unless it shrinks the problem at least this much.
 MIN_REDUCTION = 2
@@ -76,7 +76,7 @@ TOL = 1e-4
 #: The stage over all distinct colors also stops once an accepted step lowers the objective by
 #: less than this share of it: what further passes gain there is below the noise of k-means'
 #: local optima.
-OBJECTIVE_TOL = 3e-4
+OBJECTIVE_TOL = 1e-4
 #: Over-relaxation of the Lloyd steps (see RelaxedLloyd): larger overshoots as far as it gains.
 RELAX = 1.8
 
