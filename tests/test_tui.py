@@ -100,6 +100,10 @@ async def test_browser_lists_folders_and_images_only_with_sizes_and_enter_opens(
         assert names == ["..", "sub", "basn2c08.png", "broken.png", "hopper.png"]
         sizes = {e.name: e.size for e in browser.entries if e.kind == "image"}
         assert sizes["hopper.png"] == HOPPER.stat().st_size
+        # The size column, short enough for a narrow list: 30605 and 145 bytes.
+        lines = widget_text(browser).splitlines()
+        assert any("hopper.png" in line and line.rstrip().endswith(" 30.6K") for line in lines)
+        assert any("basn2c08.png" in line and line.rstrip().endswith(" 145B") for line in lines)
         # Cursor starts on the first entry after "..": go down to basn2c08.png and open it.
         await press(pilot, "down", "enter")
         result = await wait_result(pilot, app)
