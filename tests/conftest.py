@@ -17,6 +17,12 @@ SAMPLES = ROOT / "samples"
 collect_ignore_glob = ["data/*"]
 
 
+@pytest.fixture(autouse=True)
+def _no_env_plugins(monkeypatch):
+    """Plugins named by the user's KMC_TUI_PLUGIN_PATH never reach a test."""
+    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
+
+
 @pytest.fixture
 def data() -> Path:
     return DATA

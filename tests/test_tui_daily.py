@@ -47,11 +47,6 @@ class Bounded(Quantizer):
 """
 
 
-@pytest.fixture(autouse=True)
-def _no_env_plugins(monkeypatch):
-    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     images = tmp_path / "images"
