@@ -117,7 +117,8 @@ def read_animation(path: str | os.PathLike, *, max_pixels: int | None = None) ->
                     if index == 0:
                         raise
                     # A player shows what it could decode; so do we, and say what was dropped.
-                    dropped = f"frames {index + 1}-{n} not read ({_describe(exc)}): {index} kept"
+                    which = f"frame {n}" if index + 1 == n else f"frames {index + 1}-{n}"
+                    dropped = f"{which} not read ({_describe(exc)}): {index} kept"
                     frames[0] = replace(frames[0], notes=(*frames[0].notes, dropped))
                     durations, disposal = durations[:index], disposal[:index]
                     break
@@ -288,10 +289,12 @@ def process_animation(
     seconds = {"quantize": quantize_seconds, "encode": encode_seconds}
     stats = compute_stats(stacked, whole, data, format, seconds)
     stats = replace(stats, height=animation.frames[0].height)
-    note = f"animated: {len(frames)} frames, " + (
+    count = f"{len(frames)} frame" + ("s" if len(frames) != 1 else "")
+    note = f"animated: {count}, " + (
         "a palette per frame" if per_frame_palette else "one shared palette"
     )
-    image = replace(stacked, notes=(note,))
+    # The first frame carries what reading found (e.g. later frames that could not be decoded).
+    image = replace(stacked, notes=(note, *animation.frames[0].notes))
     return Result(image, whole, data, format, stats)
 
 

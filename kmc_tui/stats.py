@@ -166,6 +166,12 @@ def _pairs_from_pixels(src_rgb: np.ndarray, out_rgb: np.ndarray, mask: np.ndarra
     return parts[:, :3], parts[:, 3:], counts
 
 
+def srgb8_linear() -> np.ndarray:
+    """Linear light of each sRGB 8-bit level (IEC 61966-2-1's curve): (256,) float64."""
+    level = np.arange(256) / 255.0
+    return np.where(level > 0.04045, ((level + 0.055) / 1.055) ** 2.4, level / 12.92)
+
+
 #: sRGB 8-bit level -> linear light, times each XYZ row over the D65 white: (3, 256, 3).
 _XYZ_TABLES: np.ndarray | None = None
 
@@ -181,8 +187,7 @@ def srgb8_to_lab(colors: np.ndarray) -> np.ndarray:
         from skimage.color import xyz_tristimulus_values
         from skimage.color.colorconv import xyz_from_rgb
 
-        level = np.arange(256) / 255.0
-        linear = np.where(level > 0.04045, ((level + 0.055) / 1.055) ** 2.4, level / 12.92)
+        linear = srgb8_linear()
         rows = (
             xyz_from_rgb
             / np.asarray(xyz_tristimulus_values(illuminant="D65", observer="2"))[:, None]

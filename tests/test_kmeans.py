@@ -144,7 +144,7 @@ def test_color_space_is_offered_validated_and_used(cli, tmp_path):
     assert listing.returncode == 0, listing.stderr
     plugins = {p["name"]: p for p in json.loads(listing.stdout)}
     spec = {p["name"]: p for p in plugins["kmeans"]["params"]}["color_space"]
-    assert spec["default"] == "lab" and set(spec["choices"]) == {"lab", "rgb"}
+    assert spec["default"] == "lab" and set(spec["choices"]) == {"lab", "oklab", "rgb"}
 
     outs = {}
     for space in ("lab", "rgb"):

@@ -385,6 +385,18 @@ def test_bomb_in_second_frame_is_never_decoded():
     assert any("first of 2 frames" in note for note in image.notes)
 
 
+def test_unreadable_later_frame_is_named_in_the_cli_output(tmp_path, cli):
+    # The GIF says 2 frames; the second is a bomb. The output animates what could be read and
+    # the notes say what was dropped, with the frame count as written.
+    out = tmp_path / "out.gif"
+    done = cli("compress", "-i", PIL_DIR / "decompression_bomb_extents.gif", "-o", out, "-k", "4")
+    assert done.returncode == 0, done.stderr
+    assert "note: animated: 1 frame, one shared palette" in done.stdout
+    assert "note: frame 2 not read (" in done.stdout and "): 1 kept" in done.stdout
+    with PILImage.open(out) as im:
+        assert getattr(im, "n_frames", 1) == 1
+
+
 def test_png_decompression_dos_refused():
     with pytest.raises(InputError, match="cannot read image"):
         read_image(PIL_DIR / "png_decompression_dos.png")

@@ -1,4 +1,4 @@
-"""k-means color quantization: scikit-learn's KMeans over every pixel, in CIELAB or RGB.
+"""k-means color quantization: scikit-learn's KMeans over every pixel, in CIELAB, Oklab or RGB.
 
 Exact: the objective is the one over all pixels. The distinct colors are clustered, each
 weighted by its pixel count (``sample_weight``), which is the same objective at a fraction of the
@@ -37,15 +37,23 @@ import numpy as np
 
 from kmc_tui.errors import Cancelled
 from kmc_tui.plugin_api import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
-from kmc_tui.stats import srgb8_to_lab
+from kmc_tui.stats import srgb8_linear, srgb8_to_lab
 
+#: The one declaration of the color spaces: quantize() checks its argument against it too.
+COLOR_SPACE = ParamSpec(
+    "color_space",
+    str,
+    "lab",
+    "space the distances are measured in",
+    choices=("lab", "oklab", "rgb"),
+)
 #: Alpha is scaled to this range so a full step of opacity weighs like a full step of lightness.
-_ALPHA_SCALE = {"lab": 100.0 / 255.0, "rgb": 1.0}
-#: Width of the grid cells of the first stage, in feature units (ΔE76 for lab, levels for rgb):
-#: wider cells start the full passes further from their end, narrower ones shrink too little.
-#: The measurements behind this and the constants below: docs/performance.md, "How the k-means
-#: plugin does less work".
-CELL_WIDTH = {"lab": 2.0, "rgb": 5.0}
+_ALPHA_SCALE = {"lab": 100.0 / 255.0, "oklab": 1.0 / 255.0, "rgb": 1.0}
+#: Width of the grid cells of the first stage, in feature units (ΔE76 for lab, ΔEOK for oklab,
+#: levels for rgb): wider cells start the full passes further from their end, narrower ones
+#: shrink too little. The measurements behind this and the constants below: docs/performance.md,
+#: "How the k-means plugin does less work".
+CELL_WIDTH = {"lab": 2.0, "oklab": 0.01, "rgb": 5.0}
 #: A cell holding more squared error than this share of one cluster's expected error is binned
 #: again at half the width, up to REFINE_DEPTH times: at large k, dense regions (a dark sky)
 #: need cells as fine as their clusters, or too few centers end up there.
@@ -69,11 +77,55 @@ TOL = 1e-4
 RELAX = 1.8
 
 
+# Björn Ottosson's Oklab (2020): linear sRGB -> cone responses (LMS), cube root -> Lab.
+_LMS_FROM_LINEAR = np.array(
+    [
+        [0.4122214708, 0.5363325363, 0.0514459929],
+        [0.2119034982, 0.6806995451, 0.1073969566],
+        [0.0883024619, 0.2817188376, 0.6299787005],
+    ]
+)
+_OKLAB_FROM_LMS = np.array(
+    [
+        [0.2104542553, 0.7936177850, -0.0040720468],
+        [1.9779984951, -2.4285922050, 0.4505937099],
+        [0.0259040371, 0.7827717662, -0.8086757660],
+    ]
+)
+#: sRGB 8-bit level -> linear light times each LMS row: (3, 256, 3) float32.
+_LMS_TABLES: np.ndarray | None = None
+
+
+def srgb8_to_oklab(colors: np.ndarray) -> np.ndarray:
+    """(n, 3) uint8 sRGB colors to (n, 3) float32 Oklab (L from 0 to 1).
+
+    The gamma curve is read from a 256-entry table, as in ``srgb8_to_lab``.
+    """
+    global _LMS_TABLES
+    if _LMS_TABLES is None:
+        linear = srgb8_linear()
+        _LMS_TABLES = np.stack([linear[:, None] * _LMS_FROM_LINEAR[:, j] for j in range(3)]).astype(
+            np.float32
+        )
+    t = _LMS_TABLES
+    lms = t[0][colors[:, 0]] + t[1][colors[:, 1]] + t[2][colors[:, 2]]
+    return np.cbrt(lms) @ _OKLAB_FROM_LMS.T.astype(np.float32)
+
+
+def oklab_to_srgb(oklab: np.ndarray) -> np.ndarray:
+    """(n, 3) Oklab to (n, 3) float64 sRGB in 0..1, clipped to the gamut in linear light."""
+    lms = (np.asarray(oklab, np.float64) @ np.linalg.inv(_OKLAB_FROM_LMS).T) ** 3
+    linear = np.clip(lms @ np.linalg.inv(_LMS_FROM_LINEAR).T, 0.0, 1.0)
+    return np.where(linear > 0.0031308, 1.055 * linear ** (1.0 / 2.4) - 0.055, 12.92 * linear)
+
+
 def to_features(colors: np.ndarray, color_space: str) -> np.ndarray:
     """(n, 3|4) uint8 colors to float32 features in `color_space` (alpha appended, scaled)."""
     rgb = colors[:, :3]
     if color_space == "lab":
         feats = srgb8_to_lab(rgb)  # rgb2lab's formulas, through a 256-entry gamma table
+    elif color_space == "oklab":
+        feats = srgb8_to_oklab(rgb)
     else:
         feats = rgb.astype(np.float32)
     if colors.shape[1] == 4:
@@ -87,6 +139,8 @@ def from_features(feats: np.ndarray, color_space: str) -> np.ndarray:
         from skimage.color import lab2rgb
 
         rgb = lab2rgb(feats[None, :, :3].astype(np.float64))[0] * 255.0
+    elif color_space == "oklab":
+        rgb = oklab_to_srgb(feats[:, :3]) * 255.0
     else:
         rgb = feats[:, :3]
     out = [rgb]
@@ -478,14 +532,12 @@ def kmeans_palette(
 
 
 class KMeansQuantizer(Quantizer):
-    """k-means (scikit-learn) over every pixel, weighted distinct colors, in CIELAB or RGB."""
+    """k-means (scikit-learn) over all pixels, weighted distinct colors, in CIELAB, Oklab or RGB."""
 
     name = "kmeans"
-    description = "Exact k-means over all pixels (scikit-learn), in CIELAB or RGB"
+    description = "Exact k-means over all pixels (scikit-learn), in CIELAB, Oklab or RGB"
     params = (
-        ParamSpec(
-            "color_space", str, "lab", "space the distances are measured in", choices=("lab", "rgb")
-        ),
+        COLOR_SPACE,
         ParamSpec(
             "max_iter",
             int,
@@ -515,8 +567,7 @@ class KMeansQuantizer(Quantizer):
         max_iter: int = 20,
     ) -> QuantizerOutput:
         """Palette and labels of `hist`'s colors; `should_stop` is polled every Lloyd pass."""
-        if color_space not in _ALPHA_SCALE:
-            raise ValueError(f"color_space must be 'lab' or 'rgb', not {color_space!r}")
+        color_space = COLOR_SPACE.coerce(color_space)
         colors, counts = hist.colors, hist.counts
         if len(colors) <= k:
             return QuantizerOutput(colors.copy(), np.arange(len(colors)))
