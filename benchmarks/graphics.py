@@ -1,25 +1,34 @@
 """What each way of drawing pictures costs: key press to new image, and bytes per frame.
 
 The installed ``kmc-tui`` runs under a pseudo-terminal of 120×36 cells of 10×20 pixels with
-``--graphics`` forced to each protocol in turn (half-blocks are the baseline, in the same run),
+``--graphics`` forced to each protocol in turn (half-blocks are the reference, in the same run),
 on a 12 MP image (a sample upscaled into a temporary folder, never committed). Once the first
 result is shown, ``+`` is typed; the clock stops when the result pane's new picture (the quick
-preview, then the full result) has arrived in full on the terminal's side. The bytes are all
-the app wrote from the key until a second after the full result, and the result pane's image
-alone; the seconds
+preview, then the full result) has arrived in full on the terminal's side. Then ``+`` is typed
+again, and once more a second later while that full result is being computed: the clock of the
+last key stops at its preview ("key during a result"). The bytes are all the app wrote from the
+first key until a second after its full result, and the result pane's image alone; the seconds
 those take over a 1 Mbit/s and a 10 Mbit/s link are computed from them.
+
+With ``--baseline REF`` the same runs are made with another commit's code (unpacked with ``git
+archive`` and put first on ``PYTHONPATH``), interleaved with this tree's, so both see the same
+load.
 
 Usage::
 
-    python benchmarks/graphics.py [--repeat 3] [--write-docs]
+    python benchmarks/graphics.py [--repeat 3] [--baseline REF] [--write-docs]
 """
 
 from __future__ import annotations
 
 import argparse
+import io
+import os
 import re
 import statistics
+import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from pathlib import Path
@@ -29,6 +38,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 from pty_terminal import PtyTerminal  # noqa: E402
 
+from kmc_tui.tui.screens.main import result_caption  # noqa: E402
+from kmc_tui.tui.session import Settings  # noqa: E402
+
 PROTOCOLS = ("halfblock", "sixel", "kitty", "iterm")
 IMAGE = {
     "sixel": re.compile(rb"\x1bP0;1;0q.*?\x1b\\", re.S),
@@ -36,6 +48,9 @@ IMAGE = {
     "iterm": re.compile(rb"\x1b\]1337;File=[^\x07]*\x07"),
 }
 SECTION = "## Pictures in the terminal: graphics protocols"
+TABLE_START, TABLE_END = "<!-- graphics.py table -->", "<!-- end of graphics.py table -->"
+#: Seconds after the key before the next one, while the full result is being computed.
+DURING_RESULT = 1.0
 
 
 def make_big_image(folder: Path) -> Path:
@@ -48,106 +63,174 @@ def make_big_image(folder: Path) -> Path:
     return path
 
 
-def measure(protocol: str, image: Path) -> dict:
+def unpack(rev: str, folder: Path) -> Path:
+    """`rev`'s kmc_tui package, unpacked into `folder` (for ``PYTHONPATH``)."""
+    archive = subprocess.run(
+        ["git", "-C", str(ROOT), "archive", rev, "kmc_tui"], check=True, capture_output=True
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
+
+
+def caption_pattern(k: int, status: str) -> re.Pattern:
+    """The result pane's caption as the app writes it (its own `result_caption`), with
+    `status` a regular expression: the wait follows the app when its captions change."""
+    text = result_caption(Settings(k=k, plugin="kmeans"), "\0")
+    before, after = (re.escape(part) for part in text.split("\0"))
+    return re.compile(f"{before}{status}{after}".encode())
+
+
+def result_caption_of(k: int) -> re.Pattern:
+    return caption_pattern(k, r"\d+-color palette")
+
+
+def picture_end(terminal, stream, mark, protocol, caption) -> int:
+    """Where in `stream` the result pane's picture that follows `caption` ends."""
+    if protocol == "halfblock":
+        # The caption is the pane's first line: its frame ends with the burst holding it.
+        return terminal.burst_end(mark + caption.end()) - mark
+    # The result pane's images: the rightmost column of the two panes' placements.
+    images = [(column_of(stream, m.start()), m) for m in IMAGE[protocol].finditer(stream)]
+    right = max((c for c, _ in images), default=0)
+    after = [m for c, m in images if c == right and m.start() > caption.start()]
+    assert after, f"no {protocol} image after {caption.group()!r}"
+    return after[0].end()
+
+
+def measure(protocol: str, image: Path, pythonpath: Path | None) -> dict:
+    # --no-config: the remembered k (a run before this one pressed +) must not be read,
+    # nor this run's written.
     terminal = PtyTerminal(
-        ["tui", image.name, "--graphics", protocol], cwd=image.parent, columns=120, rows=36
+        ["tui", "--no-config", image.name, "--graphics", protocol],
+        cwd=image.parent,
+        columns=120,
+        rows=36,
+        env={"PYTHONPATH": str(pythonpath)} if pythonpath else None,
     )
+    first, preview = result_caption_of(16), caption_pattern(17, "preview…")
+    result = result_caption_of(17)
     try:
-        terminal.wait_for(lambda out: b"k=16 kmeans" in out and b" colors" in out, timeout=120)
+        terminal.wait_for(first.search, timeout=120, what=f"the k=16 result ({first.pattern!r})")
         time.sleep(1.0)
         mark = terminal.mark()
         pressed = time.perf_counter()
         terminal.type("+")
-        # The full result's caption ("k=17 … N colors") comes in the same frame as its image.
         terminal.wait_for(
-            lambda out: re.search(rb"k=17 kmeans[^\x1b]*\d+ colors", out), after=mark, timeout=120
+            result.search, after=mark, timeout=120, what=f"the k=17 result ({result.pattern!r})"
         )
         time.sleep(1.0)
         stream = terminal.snapshot()[mark:]
-        preview_at = stream.find(b"preview")
-        result = re.search(rb"k=17 kmeans[^\x1b]*\d+ colors", stream)
-        if protocol == "halfblock":
-            preview_end, result_end = preview_at, result.end()
-            image_bytes = 0
-        else:
-            images = list(IMAGE[protocol].finditer(stream))
-            after_preview = [m for m in images if m.start() > preview_at]
-            after_result = [m for m in images if m.start() > result.start()]
-            preview_end = after_preview[0].end() if after_preview else preview_at
-            result_end = after_result[0].end() if after_result else result.end()
-            image_bytes = len(after_result[0].group(0)) if after_result else 0
-        return {
+        preview_at = preview.search(stream)
+        assert preview_at, f"no preview caption ({preview.pattern!r}) before the result"
+        result_at = result.search(stream)
+        preview_end = picture_end(terminal, stream, mark, protocol, preview_at)
+        result_end = picture_end(terminal, stream, mark, protocol, result_at)
+        pattern = IMAGE.get(protocol)
+        images = pattern.finditer(stream) if pattern else ()
+        image_bytes = next((len(m.group(0)) for m in images if m.end() == result_end), 0)
+        row = {
             "preview": terminal.arrival(mark + preview_end - 1) - pressed,
             "result": terminal.arrival(mark + result_end - 1) - pressed,
             "bytes": len(stream),
             "image_bytes": image_bytes,
         }
+        # A key while a full result is being computed: k=18's, then + again (k=19).
+        terminal.type("+")
+        time.sleep(DURING_RESULT)
+        mark = terminal.mark()
+        pressed = time.perf_counter()
+        terminal.type("+")
+        late = caption_pattern(19, "preview…")
+        terminal.wait_for(
+            late.search, after=mark, timeout=120, what=f"the k=19 preview ({late.pattern!r})"
+        )
+        terminal.wait_for(result_caption_of(19).search, after=mark, timeout=120, what="k=19")
+        time.sleep(0.5)
+        stream = terminal.snapshot()[mark:]
+        end = picture_end(terminal, stream, mark, protocol, late.search(stream))
+        row["during"] = terminal.arrival(mark + end - 1) - pressed
+        return row
     finally:
         terminal.close()
+
+
+def column_of(stream: bytes, start: int) -> int:
+    """The column of the cursor move written just before an image (0 if none)."""
+    moves = list(re.finditer(rb"\x1b\[(\d+);(\d+)H", stream[max(0, start - 40) : start]))
+    return int(moves[-1].group(2)) if moves else 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--baseline", help="also measure this commit's code, interleaved")
     parser.add_argument("--write-docs", action="store_true")
     args = parser.parse_args()
-    import os
-
-    load = os.getloadavg()[0]
-    rows = {}
+    load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         image = make_big_image(Path(tmp))
-        runs = {p: [] for p in PROTOCOLS}
+        codes: dict[str, Path | None] = {"this tree": None}
+        if args.baseline:
+            rev = subprocess.run(
+                ["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout.strip()
+            codes = {f"baseline {rev}": unpack(rev, Path(tmp) / "baseline"), **codes}
+        runs = {(c, p): [] for c in codes for p in PROTOCOLS}
         for _ in range(args.repeat):
-            for protocol in PROTOCOLS:  # interleaved: load changes hit every protocol alike
-                runs[protocol].append(measure(protocol, image))
-        for protocol, found in runs.items():
-            rows[protocol] = {k: statistics.median(r[k] for r in found) for k in found[0]}
-    base = rows["halfblock"]
+            for protocol in PROTOCOLS:  # interleaved: load changes hit every run alike
+                for code, path in codes.items():
+                    runs[code, protocol].append(measure(protocol, image, path))
+        rows = {
+            key: {k: statistics.median(r[k] for r in found) for k in found[0]}
+            for key, found in runs.items()
+        }
+    after = os.getloadavg()
     lines = [
-        "| drawing | key → preview | key → result | × half-blocks | bytes after the key "
-        "| result image | 1 Mbit/s | 10 Mbit/s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| code | drawing | key → preview | key during a result → preview | key → result "
+        "| × half-blocks | bytes after the key | result image | 1 Mbit/s | 10 Mbit/s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for protocol, row in rows.items():
+    for (code, protocol), row in rows.items():
+        base = rows[code, "halfblock"]
         lines.append(
-            f"| {protocol} | {row['preview'] * 1000:.0f} ms | {row['result'] * 1000:.0f} ms "
+            f"| {code} | {protocol} | {row['preview'] * 1000:.0f} ms "
+            f"| {row['during'] * 1000:.0f} ms | {row['result'] * 1000:.0f} ms "
             f"| {row['preview'] / base['preview']:.2f} | {row['bytes'] / 1000:.0f} kB "
             f"| {row['image_bytes'] / 1000:.0f} kB | {row['bytes'] * 8 / 1e6:.2f} s "
             f"| {row['bytes'] * 8 / 1e7:.2f} s |"
         )
     table = "\n".join(lines)
-    print(f"load average {load:.1f}")
+    loads = f"load average {load[0]:.1f} before, {after[0]:.1f} after"
+    print(loads)
     print(table)
+    for (code, protocol), found in runs.items():
+        each = ", ".join(f"{r['preview'] * 1000:.0f}/{r['during'] * 1000:.0f}" for r in found)
+        print(f"  {code} {protocol}: preview/during each run (ms): {each}")
     if args.write_docs:
-        write_docs(table, load, args.repeat)
+        write_docs(table, loads, args)
     return 0
 
 
-def write_docs(table: str, load: float, repeat: int) -> None:
-    import platform
-
+def write_docs(table: str, loads: str, args) -> None:
+    """Put the table between its markers in the graphics section of docs/performance.md."""
     path = ROOT / "docs" / "performance.md"
     text = path.read_text()
-    body = (
-        f"{SECTION}\n\n"
-        f"`python benchmarks/graphics.py --repeat {repeat} --write-docs` on {platform.machine()} "
-        f"({platform.python_version()}), load average {load:.1f} on 2 cores shared with other "
-        "work. A 12 MP image (4000×3000) in a 120×36 terminal of 10×20-pixel cells "
-        "(a pseudo-terminal: no terminal draws, so this is the app's side: sampling, encoding, "
-        "writing); `+` from k=16 to 17; medians of the runs. The bytes are everything written "
-        "from the key until a second after the full result (preview and result frames, text, "
-        "notifications); "
-        "the result image is the result pane's picture alone. The link columns are the "
-        "bytes' time on a link of that speed.\n\n"
-        f"{table}\n"
-    )
-    if SECTION in text:
-        start = text.index(SECTION)
-        end = text.find("\n## ", start + len(SECTION))
-        text = text[:start] + body + (text[end:] if end >= 0 else "")
+    command = f"nice -n 10 python benchmarks/graphics.py --repeat {args.repeat}"
+    if args.baseline:
+        command += f" --baseline {args.baseline}"
+    block = f"{TABLE_START}\n`{command}` ({loads}; medians):\n\n{table}\n{TABLE_END}"
+    if TABLE_START in text:
+        start, end = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
+        text = text[:start] + block + text[end:]
+    elif SECTION in text:
+        at = text.index(SECTION) + len(SECTION)
+        text = text[:at] + "\n\n" + block + text[at:]
     else:
-        text = text.rstrip("\n") + "\n\n" + body
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{block}\n"
     path.write_text(text)
 
 

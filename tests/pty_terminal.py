@@ -13,6 +13,7 @@ import signal
 import struct
 import subprocess
 import sys
+import tempfile
 import termios
 import threading
 import time
@@ -54,6 +55,10 @@ class PtyTerminal:
         dropped = ("KMC_TUI", "TMUX", "COLUMNS", "LINES")
         environment = {k: v for k, v in os.environ.items() if not k.startswith(dropped)}
         environment.update({"TERM": "xterm-256color", "COLORTERM": "truecolor"})
+        # A config folder of its own: the user's remembered k or folder must not change what
+        # a run shows, nor a run change what the user has.
+        self._config_home = tempfile.TemporaryDirectory(prefix="kmc-pty-config-")
+        environment["XDG_CONFIG_HOME"] = self._config_home.name
         environment.update(env or {})
         self.process = subprocess.Popen(
             command or [kmc_tui_command(), *args],
@@ -122,6 +127,18 @@ class PtyTerminal:
                     return moment
         raise ValueError(f"no output at offset {offset}")
 
+    def burst_end(self, offset: int, *, gap: float = 0.005) -> int:
+        """The end of the burst of reads holding the byte at `offset`: reads less than `gap`
+        seconds apart (one write of the app comes out of the pty in pieces)."""
+        with self._lock:
+            arrivals = list(self.arrivals)
+        n = next((i for i, (_, length) in enumerate(arrivals) if length > offset), None)
+        if n is None:
+            raise ValueError(f"no output at offset {offset}")
+        while n + 1 < len(arrivals) and arrivals[n + 1][0] - arrivals[n][0] < gap:
+            n += 1
+        return arrivals[n][1]
+
     def type(self, text: str | bytes) -> None:
         os.write(self.master, text.encode() if isinstance(text, str) else text)
 
@@ -135,3 +152,4 @@ class PtyTerminal:
                 self.process.wait(10)
         self._reader.join(5)
         os.close(self.master)
+        self._config_home.cleanup()

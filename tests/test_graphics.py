@@ -401,6 +401,25 @@ def test_pixel_pane_geometry_and_flip(folder):
 # -- inside tmux: passthrough off is half-blocks with a note; a 16-color terminal is said -------
 
 
+def end_tmux(tmux: list[str]) -> None:
+    """Kill the tmux server and the app in its pane: an app whose terminal vanished can hang in
+    Textual's shutdown (its output thread died on the closed pty), and must not outlive the test."""
+    panes = subprocess.run(
+        [*tmux, "list-panes", "-a", "-F", "#{pane_pid}"], capture_output=True, text=True
+    ).stdout.split()
+    subprocess.run([*tmux, "kill-server"], capture_output=True)
+    for pid in map(int, panes):
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(pid, 9)
+
+
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
 @pytest.mark.parametrize(
     "passthrough, term, note",
@@ -415,7 +434,10 @@ def test_inside_tmux_the_app_says_what_limits_the_previews(tmp_path, passthrough
     shutil.copy(HOPPER, tmp_path / "hopper.png")
     tmux = ["tmux", "-L", f"kmc-graphics-{uuid.uuid4().hex[:8]}"]
     script = Path(os.sys.executable).parent / "kmc-tui"
-    command = f"env -u KMC_TUI_GRAPHICS -u COLUMNS -u LINES TERM={term} {script} hopper.png"
+    command = (
+        f"env -u KMC_TUI_GRAPHICS -u COLUMNS -u LINES TERM={term} XDG_CONFIG_HOME={tmp_path} "
+        f"{script} hopper.png"
+    )
     subprocess.run(
         [*tmux, "-f", "/dev/null", "new-session", "-d", "-x", "120", "-y", "36"],
         cwd=tmp_path,
@@ -441,7 +463,7 @@ def test_inside_tmux_the_app_says_what_limits_the_previews(tmp_path, passthrough
             subprocess.run([*tmux, "send-keys", "C-o"], check=True)
             wait_for_text("16 colors: dithering on")
     finally:
-        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        end_tmux(tmux)
 
 
 @pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
@@ -460,16 +482,50 @@ def test_tmux_passes_kitty_images_through_when_allowed(tmp_path):
         outer = PtyTerminal([], cwd=tmp_path, command=[*tmux, "attach"])
         outer.wait_for(lambda out: len(out) > 0, what="tmux drawing")
         command = (
-            f"env -u KMC_TUI_GRAPHICS -u COLUMNS -u LINES {script} --graphics kitty hopper.png"
+            f"env -u KMC_TUI_GRAPHICS -u COLUMNS -u LINES XDG_CONFIG_HOME={tmp_path} {script} "
+            "--graphics kitty hopper.png"
         )
         subprocess.run([*tmux, "respawn-pane", "-k", "-c", str(tmp_path), command], check=True)
         outer.wait_for(lambda out: out.count(b"\x1b_Ga=T,f=100") >= 2, what="kitty images")
         time.sleep(0.5)
         stream = outer.snapshot()
     finally:
-        subprocess.run([*tmux, "kill-server"], capture_output=True)
+        end_tmux(tmux)
         if outer is not None:
             outer.close()
     assert b"\x1bPtmux;" not in stream  # tmux unwrapped it for the outer terminal
     images = images_in(stream)
     assert len(images) >= 2 and all(protocol == "kitty" for _, _, protocol, _ in images)
+
+
+# -- the one private Textual hook the panes use -------------------------------------------------
+
+#: Textual versions KmcApp._display (an override of Textual's private App._display) was
+#: checked with: images come right after each screen update that went over them.
+TEXTUAL_CHECKED = ("8.2.8",)
+
+
+def test_the_private_display_hook_is_the_one_checked():
+    """No public Textual call hands over the spans an update writes (docs/design.md says
+    why), so the app overrides ``App._display``: this fails as soon as Textual changes."""
+    import inspect
+    from importlib.metadata import version
+
+    from textual._compositor import ChopsUpdate
+    from textual.app import App
+    from textual.screen import Screen
+
+    from kmc_tui.tui.app import KmcApp
+
+    installed = version("textual")
+    assert installed in TEXTUAL_CHECKED, (
+        f"Textual {installed}: KmcApp._display overrides Textual's private App._display, "
+        f"checked with {', '.join(TEXTUAL_CHECKED)} only. Run tests/test_graphics*.py (images "
+        "after each update, pixel-exact in xterm), then add the version to TEXTUAL_CHECKED"
+    )
+    hook = getattr(App, "_display", None)
+    assert hook is not None, "Textual's App._display is gone: images would never be drawn"
+    assert list(inspect.signature(hook).parameters) == ["self", "screen", "renderable"]
+    assert KmcApp._display is not App._display
+    assert "app._display(" in inspect.getsource(Screen._compositor_refresh)
+    assert "spans" in inspect.signature(ChopsUpdate).parameters

@@ -37,7 +37,8 @@ class XServer:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        self.env = {**os.environ, "DISPLAY": self.display}
+        # A config folder of its own: the user's remembered k must not change the run.
+        self.env = {**os.environ, "DISPLAY": self.display, "XDG_CONFIG_HOME": str(tmp_path)}
         # xdist's COLUMNS/LINES would override xterm's size.
         for key in [k for k in self.env if k.startswith(("KMC_TUI", "TMUX", "COLUMNS", "LINES"))]:
             del self.env[key]

@@ -135,6 +135,11 @@ class Job:
         self.started = time.perf_counter()
         self._stopped = threading.Event()
         self.abandoned = False
+        #: Set by the UI once the quick preview is on screen: the full result waits for it
+        #: (a while at most), so the two do not compete for the interpreter.
+        self.preview_drawn = threading.Event()
+        #: The computation is past its quick preview (computing the full result).
+        self.past_preview = False
 
     def should_stop(self) -> bool:
         return self._stopped.is_set()

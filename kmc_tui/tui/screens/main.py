@@ -57,6 +57,8 @@ BACKDROP = (40, 40, 46)
 #: Requests closer together than this (keys held down) wait until the keys pause this long.
 RAPID_SECONDS = 0.15
 SETTLE_SECONDS = 0.05
+#: Seconds the full result waits at most for its quick preview to be on screen.
+PREVIEW_DRAW_WAIT = 0.5
 #: Below this width (the "-narrow" breakpoint) one pane is shown unless asked for both.
 NARROW = 110
 
@@ -573,18 +575,27 @@ class MainScreen(Screen):
 
         settings = job.settings
 
+        def preview(should_stop) -> None:
+            quick = quantize(
+                preview_input,
+                settings.k,
+                plugin=settings.plugin,
+                params=Session.preview_params(settings, specs),
+                dither=settings.dither,
+                registry=self.registry,
+                should_stop=should_stop,
+            )
+            self.post_message(self.PreviewReady(job, quick))
+            # The full result starts once the preview is on screen (or after a while).
+            deadline = time.monotonic() + PREVIEW_DRAW_WAIT
+            while not job.preview_drawn.wait(0.005):
+                if should_stop() or time.monotonic() > deadline:
+                    break
+
         def compute(should_stop):
-            if preview_input is not None:
-                quick = quantize(
-                    preview_input,
-                    settings.k,
-                    plugin=settings.plugin,
-                    params=Session.preview_params(settings, specs),
-                    dither=settings.dither,
-                    registry=self.registry,
-                    should_stop=should_stop,
-                )
-                self.post_message(self.PreviewReady(job, quick))
+            if preview_input is not None and not previewed:
+                preview(should_stop)
+            job.past_preview = True
             if animation is not None and settings.format in ANIMATED_FORMATS:
                 return process_animation(
                     animation,
@@ -607,6 +618,24 @@ class MainScreen(Screen):
                 should_stop=should_stop,
             )
 
+        previewed = False
+        blocker = self.session.runner.computing
+        if (
+            preview_input is not None
+            and blocker is not None
+            and blocker.past_preview
+            and blocker.should_stop()
+        ):
+            # The previous job is ending its full result (its stages between passes do not
+            # stop at once): the quick preview need not wait for it.
+            try:
+                preview(job.should_stop)
+                previewed = True
+            except Cancelled:
+                return
+            except Exception:  # noqa: BLE001 - computed again in the runner, which reports it
+                pass
+
         def waiting(blocker: Job) -> None:
             self.post_message(self.JobWaiting(job, blocker))
 
@@ -620,17 +649,20 @@ class MainScreen(Screen):
         self.post_message(self.ResultReady(job, result))
 
     def on_main_screen_preview_ready(self, message: PreviewReady) -> None:
-        if not self.session.previewed(message.job):
+        job = message.job
+        if not self.session.previewed(job):
+            job.preview_drawn.set()
             return  # stale: a newer request is on its way
         q = message.quantized
-        image = message.job.image
+        image = job.image
         picture = Picture(
             (image.width, image.height), indices=q.indices, palette=display_palette(q)
         )
-        self.query_one("#result", HalfBlockView).show(
-            picture, result_caption(message.job.settings, "preview…", self._image_name())
-        )
+        pane = self.query_one("#result", HalfBlockView)
+        pane.show(picture, result_caption(job.settings, "preview…", self._image_name()))
         self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
+        shown = [p for p in self.query(HalfBlockView) if p.picture is picture] or [pane]
+        shown[0].when_drawn(job.preview_drawn.set)
 
     def on_main_screen_result_ready(self, message: ResultReady) -> None:
         if self.session.finished(message.job, message.result):

@@ -12,15 +12,19 @@ from __future__ import annotations
 
 import itertools
 import textwrap
+from collections import OrderedDict
+from collections.abc import Callable
 
 import numpy as np
 from rich.color import Color
 from rich.segment import Segment
 from rich.style import Style
+from textual import work
 from textual.message import Message
 from textual.reactive import reactive
 from textual.strip import Strip
 from textual.widget import Widget
+from textual.worker import get_current_worker
 
 from ..graphics import Graphics, encoders
 from ..graphics.terminal_colors import TerminalPalette
@@ -30,6 +34,8 @@ UPPER_HALF = "\u2580"
 #: Bit 24 marks a terminal color number (256/16-color terminals) among packed 0xRRGGBB pixels.
 TERMINAL_COLOR = 1 << 24
 _kitty_ids = itertools.count(0x4B4D0001)  # "KM": image ids of this process's panes
+#: Encoded frames a pane keeps (flipping, or the original at the same zoom, draws at once).
+ENCODED_FRAMES = 4
 
 
 class Picture:
@@ -137,6 +143,16 @@ class HalfBlockView(Widget):
             self.dx = dx
             self.dy = dy
 
+    class FrameEncoded(Message, bubble=False):
+        """A frame's escape sequence, encoded in a thread, for the pane that asked for it."""
+
+        def __init__(self, key: tuple, data: str, box, error: str = "") -> None:
+            super().__init__()
+            self.key = key
+            self.data = data
+            self.box = box  # (column, row, width, height) in cells of the picture area
+            self.error = error
+
     class Clicked(Message):
         """The pane was clicked at an image position (full-resolution pixels)."""
 
@@ -157,7 +173,12 @@ class HalfBlockView(Widget):
         self._styles: dict[tuple[int, int], Style] = {}
         self._base: Style | None = None
         self._palette: TerminalPalette | None = None
-        self._image: tuple | None = None  # (key, escape text, cell box) of the current frame
+        #: Escape sequences of recent frames by frame key: (data, cell box), least recent first.
+        self._encoded: OrderedDict[tuple, tuple[str, tuple | None]] = OrderedDict()
+        self._encoding: tuple | None = None  # the frame key being encoded
+        self._drawn: tuple | None = None  # (key, text, region, box) of the last image written
+        self._when_drawn: list[tuple[tuple, Callable[[], object]]] = []
+        self._cells_blank = False  # the picture area's cells are blank (an image goes there)
         self._kitty_id = next(_kitty_ids)
         self._kitty_shown: object = None  # the frame key on screen (Kitty images persist)
 
@@ -222,8 +243,13 @@ class HalfBlockView(Widget):
     def _invalidate(self) -> None:
         self._strips = None
         self._title = None
-        self._image = None
-        self.refresh()
+        if self._cells_blank and self.picture is not None and self.graphics.pixels:
+            # A new image over blank cells: only the title is rewritten, and the last image
+            # stays until the new one, encoded in a thread, replaces it.
+            self.refresh(self.region.__class__(0, 0, self.size.width, 1))
+            self._draw_image(cells_written=False)
+        else:
+            self.refresh()
 
     def notify_style_update(self) -> None:
         super().notify_style_update()
@@ -254,6 +280,7 @@ class HalfBlockView(Widget):
         return None if palette is None else palette.colors
 
     def on_resize(self) -> None:
+        self._cells_blank = False  # Textual lays the screen out again: every cell is written
         self._invalidate()
 
     # -- geometry ---------------------------------------------------------------------------
@@ -330,6 +357,7 @@ class HalfBlockView(Widget):
             return strips
         base = self.base_style
         blank = Strip([Segment(" " * width, base)], width)
+        self._cells_blank = self.graphics.pixels and self.picture is not None
         if self.picture is None or self.graphics.pixels:
             lines = [blank] * rows
             if self.message and self.picture is None:
@@ -407,56 +435,13 @@ class HalfBlockView(Widget):
         RGB and None — or None when there is nothing to draw. The block is the part of the
         pane the image covers, placed at a cell of the picture area (row 0 is under the title).
         """
-        picture = self.picture
-        width, height = self.pixel_size
-        if picture is None or width < 1 or height < 1:
+        if self.picture is None:
             return None
-        xs, ys = self._grid()
-        cols, rows = np.flatnonzero(xs >= 0), np.flatnonzero(ys >= 0)
-        if len(cols) == 0 or len(rows) == 0:
-            return None
-        cell_w, cell_h = self.cell_pixels
-        block_x = xs[cols[0] : cols[-1] + 1]
-        block_y = ys[rows[0] : rows[-1] + 1]
-        pixels, palette = picture.sample_block(block_x, block_y)
-        # An image starts at a cell: the block moves left and up to the cell it begins in.
-        return pixels, palette, (int(cols[0]) // cell_w, int(rows[0]) // cell_h)
+        return sample_frame(self.picture, *self._grid(), self.cell_pixels)
 
-    def _image_escape(self) -> str:
-        """The escape sequence that draws the current frame (cached until something changes)."""
-        key = (id(self.picture), self.viewport, self.size, self.flipped, self.graphics)
-        if self._image is not None and self._image[0] == key:
-            return self._image[1]
-        self._image = (key, "")  # a failure below is not retried for the same frame
-        frame = self.frame()
-        text = ""
-        if frame is not None:
-            pixels, palette, (column, row) = frame
-            graphics = self.graphics
-            protocol = graphics.protocol
-            if protocol == "sixel":
-                if palette is None or len(palette) > graphics.color_registers:
-                    rgb = pixels if palette is None else palette[pixels]
-                    pixels, palette = encoders.reduce_colors(rgb, graphics.color_registers)
-                data = encoders.sixel(pixels, palette)
-            else:
-                if palette is None:
-                    png = encoders.png_bytes(pixels)
-                else:
-                    png = encoders.png_bytes(indices=pixels, palette=palette)
-                if protocol == "kitty":
-                    data = encoders.kitty(png, image_id=self._kitty_id)
-                else:
-                    height, width = pixels.shape[:2]
-                    data = encoders.iterm(png, width=width, height=height)
-            region = self.region
-            x = region.x + column + graphics.pane_offset[0]
-            y = region.y + 1 + row + graphics.pane_offset[1]
-            # Save and restore the cursor around the image: the screen's writes go on from
-            # where they were.
-            text = graphics.wrap("\x1b7" + encoders.move_to(x, y) + data + "\x1b8")
-        self._image = (key, text)
-        return text
+    def _frame_key(self) -> tuple:
+        """What the pane's frame depends on: an encoded frame with this key is the same."""
+        return (self.picture, self.viewport, self.size, self.flipped, self.graphics)
 
     def after_screen_update(self, spans) -> None:
         """Draw the image again if the update just written went over the pane's picture area.
@@ -476,30 +461,129 @@ class HalfBlockView(Widget):
                 return
         self._draw_image()
 
-    def _draw_image(self) -> None:
+    def _draw_image(self, *, cells_written: bool = True) -> None:
+        """Write the current frame if it is encoded, else have it encoded (off this thread).
+
+        `cells_written`: Textual has just written the picture area's cells (blank), which
+        took the last image off a Sixel or iTerm2 terminal.
+        """
         if not self.is_attached or not self.display or not self.screen.is_active:
             return  # hidden, closing, or a dialog is over the pane: drawing would go over it
-        graphics = self.graphics
+        key = self._frame_key()
+        encoded = self._encoded.get(key)
+        if encoded is None and self.picture is None:
+            encoded = self._encoded[key] = ("", None)
+        if encoded is not None:
+            self._encoded.move_to_end(key)
+            drawn = self._drawn
+            if (
+                not cells_written
+                and self.graphics.protocol != "kitty"
+                and drawn is not None
+                and drawn[3] is not None
+                and not _covers(encoded[1], drawn[3])
+            ):
+                # The new image would leave part of the old one visible: Textual blanks the
+                # cells first, and the image follows its update.
+                self.refresh()
+                return
+            self._write_frame(key, *encoded)
+            return
+        if self._encoding != key:
+            self._encoding = key
+            self._encode(key, self.picture, *self._grid(), self.cell_pixels, self.graphics)
+        drawn = self._drawn
+        if (
+            cells_written
+            and drawn is not None
+            and drawn[2] == self.region
+            and self.graphics.protocol != "kitty"
+        ):
+            # Until the new frame is encoded, the cells Textual just rewrote show the last one
+            # (a Kitty image stays by itself).
+            write_to_terminal(self.app, drawn[1])
+
+    @work(thread=True, exclusive=True, group="encode", description="encode picture")
+    def _encode(self, key: tuple, picture: Picture, xs, ys, cell, graphics: Graphics) -> None:
+        """Sample and encode a frame in a thread: the UI goes on meanwhile; the newest wins."""
+        worker = get_current_worker()
         try:
-            text = self._image_escape()
+            frame = sample_frame(picture, xs, ys, cell)
+            if worker.is_cancelled:
+                return
+            if frame is None:
+                data, box = "", None
+            else:
+                pixels, palette, (column, row) = frame
+                data = encode_frame(pixels, palette, graphics, image_id=self._kitty_id)
+                height, width = pixels.shape[:2]
+                box = (column, row, -(-width // cell[0]), -(-height // cell[1]))
         except Exception as exc:  # noqa: BLE001 - a picture that cannot be drawn is not fatal
+            self.post_message(self.FrameEncoded(key, "", None, f"cannot draw the picture: {exc}"))
+            return
+        self.post_message(self.FrameEncoded(key, data, box))
+
+    def on_half_block_view_frame_encoded(self, message: FrameEncoded) -> None:
+        encoded = self._encoded
+        encoded[message.key] = (message.data, message.box)
+        while len(encoded) > ENCODED_FRAMES:
+            encoded.popitem(last=False)
+        if self._encoding == message.key:
+            self._encoding = None
+        if message.error:
+            self.notify(message.error, severity="error", timeout=6)
+        if message.key == self._frame_key():  # else a newer frame is on its way
+            self._draw_image(cells_written=False)
+
+    def _write_frame(self, key: tuple, data: str, box) -> None:
+        graphics = self.graphics
+        if data:
+            region = self.region
+            x = region.x + box[0] + graphics.pane_offset[0]
+            y = region.y + 1 + box[1] + graphics.pane_offset[1]
+            # Save and restore the cursor around the image: the screen's writes go on from
+            # where they were.
+            text = graphics.wrap("\x1b7" + encoders.move_to(x, y) + data + "\x1b8")
+        else:
             text = ""
-            self.notify(f"cannot draw the picture: {exc}", severity="error", timeout=6)
-        key = self._image[0] if self._image else None
         if graphics.protocol == "kitty":
             # Kitty images stay when cells are redrawn: send only a changed frame.
             if key == self._kitty_shown:
+                self._frame_drawn(key)
                 return
             if not text:
                 text = graphics.wrap(encoders.kitty_delete(self._kitty_id))
             self._kitty_shown = key
         write_to_terminal(self.app, text)
+        self._drawn = (key, text, self.region, box)
+        self._frame_drawn(key)
+
+    def when_drawn(self, callback: Callable[[], object]) -> None:
+        """Call `callback` once the picture now shown is on the terminal (at once when the
+        pane is not on screen). Half-blocks are drawn with the next screen update."""
+        if not self.graphics.pixels:
+            self.call_after_refresh(callback)
+        elif not (self.is_attached and self.display and self.screen.is_active):
+            callback()
+        elif self._drawn is not None and self._drawn[0] == self._frame_key():
+            callback()
+        else:
+            self._when_drawn.append((self._frame_key(), callback))
+
+    def _frame_drawn(self, key: tuple) -> None:
+        waiting, self._when_drawn = self._when_drawn, []
+        for wanted, callback in waiting:
+            if wanted == key or wanted != self._frame_key():
+                callback()  # drawn, or superseded by a newer frame
+            else:
+                self._when_drawn.append((wanted, callback))
 
     def clear_pixels(self) -> None:
         """Take a Kitty image off the screen now (the pane is hidden, covered or closing).
 
         Sixel and iTerm2 images are cells: whatever is drawn over them replaces them.
         """
+        self._drawn = None
         if self.graphics.protocol == "kitty" and self._kitty_shown is not None:
             self._kitty_shown = None
             write_to_terminal(self.app, self.graphics.wrap(encoders.kitty_delete(self._kitty_id)))
@@ -523,6 +607,46 @@ class HalfBlockView(Widget):
         y = ys[min(max((offset.y - 1) * cell_h + cell_h // 2, 0), len(ys) - 1)]
         if x >= 0 and y >= 0:
             self.post_message(self.Clicked(float(x), float(y)))
+
+
+def sample_frame(picture: Picture, xs: np.ndarray, ys: np.ndarray, cell: tuple[int, int]):
+    """The block of `picture` a pane shows on the sample grid `xs`, `ys` (one per screen
+    pixel): ``(pixels, palette, (column, row))`` as :meth:`HalfBlockView.frame`, or None."""
+    cols, rows = np.flatnonzero(xs >= 0), np.flatnonzero(ys >= 0)
+    if len(cols) == 0 or len(rows) == 0:
+        return None
+    cell_w, cell_h = cell
+    pixels, palette = picture.sample_block(xs[cols[0] : cols[-1] + 1], ys[rows[0] : rows[-1] + 1])
+    # An image starts at a cell: the block moves left and up to the cell it begins in.
+    return pixels, palette, (int(cols[0]) // cell_w, int(rows[0]) // cell_h)
+
+
+def encode_frame(pixels: np.ndarray, palette, graphics: Graphics, *, image_id: int) -> str:
+    """The escape sequence that draws `pixels` (palette indices, or RGB when `palette` is None)
+    at the cursor with the graphics protocol of `graphics`."""
+    protocol = graphics.protocol
+    if protocol == "sixel":
+        if palette is None or len(palette) > graphics.color_registers:
+            rgb = pixels if palette is None else palette[pixels]
+            pixels, palette = encoders.reduce_colors(rgb, graphics.color_registers)
+        return encoders.sixel(pixels, palette)
+    if palette is None:
+        png = encoders.png_bytes(pixels)
+    else:
+        png = encoders.png_bytes(indices=pixels, palette=palette)
+    if protocol == "kitty":
+        return encoders.kitty(png, image_id=image_id)
+    height, width = pixels.shape[:2]
+    return encoders.iterm(png, width=width, height=height)
+
+
+def _covers(box, other) -> bool:
+    """Whether the cell box ``(column, row, width, height)`` `box` covers `other`."""
+    if box is None:
+        return False
+    x, y, w, h = box
+    ox, oy, ow, oh = other
+    return x <= ox and y <= oy and x + w >= ox + ow and y + h >= oy + oh
 
 
 def written_spans(update) -> list[tuple[int, int, int]] | None:
