@@ -75,7 +75,7 @@ def test_rate_distortion_view_at_80x24_in_256_colors_inside_tmux(tmp_path):
         tmux.wait_for(lambda s: "◆ k=13:" in s and "k=13 · " in s, 30, "k=13 and its preview")
         tmux.keys("Enter")
         tmux.wait_for(lambda s: "k=13 kmeans" in s and "colors" in s, 60, "the result at k=13")
-        tmux.keys("q")
+        _quit(tmux)
     finally:
         tmux.kill()
 
