@@ -10,19 +10,14 @@ import shutil
 import time
 from pathlib import Path
 
-import pytest
-from x_display import TOOLS, XServer, kmc_tui_command, save_then_find_at_one_to_one
+from x_display import XServer, kmc_tui_command, require_tools, save_then_find_at_one_to_one
 
 DATA = Path(__file__).resolve().parent / "data"
-
-pytestmark = pytest.mark.skipif(
-    any(shutil.which(tool) is None for tool in (*TOOLS, "xterm")),
-    reason=f"needs {', '.join(TOOLS)} and xterm (.ci/run installs them)",
-)
 
 
 def test_xterm_shows_the_result_at_real_resolution(tmp_path):
     shutil.copy(DATA / "pillow" / "hopper.png", tmp_path / "hopper.png")
+    require_tools("xterm")
     server = XServer(tmp_path)
     try:
         server.start_terminal(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -14,6 +15,12 @@ from PIL import Image as PILImage
 from pty_terminal import kmc_tui_command
 
 TOOLS = ("Xvfb", "import", "xdotool")
+
+
+def require_tools(*tools: str) -> None:
+    """A missing tool fails the test: .ci/run installs them, and a skip would pass unseen."""
+    missing = [tool for tool in (*TOOLS, *tools) if shutil.which(tool) is None]
+    assert not missing, f"needs {', '.join(missing)} (.ci/run installs them)"
 
 
 class XServer:
@@ -107,4 +114,4 @@ def save_then_find_at_one_to_one(server: XServer, folder: Path, deadline: float)
     return found, screen
 
 
-__all__ = ["TOOLS", "XServer", "find", "kmc_tui_command", "save_then_find_at_one_to_one"]
+__all__ = ["XServer", "find", "kmc_tui_command", "require_tools", "save_then_find_at_one_to_one"]
