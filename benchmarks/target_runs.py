@@ -2,8 +2,9 @@
 
 The runs a search makes do not depend on the machine's load, so they are counted rather than
 timed: the search (kmc_tui.targets._Search, unchanged) is replayed with each run's figures
-looked up in a cache, computed once on a miss. A run's figures do not depend on the search
-code either (each is a plain run, or a run on the search's sample), so one cache serves any
+looked up in a cache, computed once on a miss (real runs and ΔE2000 estimates by
+``_Runs.run``, size estimates by ``_SizeEstimates.run``). A run's figures do not depend on the
+search code either (each is a plain run, or a run on the search's sample), so one cache serves any
 version of the search: run this at two commits to compare their searches on the same runs.
 
 Cases: astronaut, coffee, rocket and chelsea at ΔE2000 ≤ 2, ≤ 3 and 60 KB, and every sample at
@@ -43,23 +44,25 @@ OTHER_TARGETS = (
 
 def replay(path: Path, kind: str, value: str, cache: dict, cache_path: Path):
     """(k, real ks, estimated ks) of the search for one case, runs from `cache`."""
-    compute = targets._Runs.run
+    compute = {cls: cls.run for cls in (targets._Runs, targets._SizeEstimates)}
 
-    def run(self, k):
-        key = f"{path.name}|{self.scale != 1.0}|{self.need}|{k}"
-        if key not in cache:
-            delta_e, nbytes, _ = compute(self, k)
-            cache[key] = [delta_e, nbytes]
-            cache_path.write_text(json.dumps(cache))
-        delta_e, nbytes = cache[key]
-        return delta_e, nbytes, None
+    def cached(cls, what):
+        def run(self, k):
+            key = f"{path.name}|{what(self)}|{k}"
+            if key not in cache:
+                delta_e, nbytes, _ = compute[cls](self, k)
+                cache[key] = [delta_e, nbytes]
+                cache_path.write_text(json.dumps(cache))
+            delta_e, nbytes = cache[key]
+            return delta_e, nbytes, None
 
-    targets._Runs.run = run
+        return run
+
+    targets._Runs.run = cached(targets._Runs, lambda runs: f"{runs.scale != 1.0}|{runs.need}")
+    targets._SizeEstimates.run = cached(targets._SizeEstimates, lambda runs: "layout|bytes")
     try:
         image = read_image(path)
-        settings = targets._Settings(
-            "kmeans", None, 0, False, "png", targets.default_registry(), None, None
-        )
+        settings = targets._Settings.of()
         search = targets._Search(
             image,
             Target(**{kind: value}),
@@ -72,7 +75,8 @@ def replay(path: Path, kind: str, value: str, cache: dict, cache_path: Path):
             search._walk(real=False)
         lo, hi = search._walk(real=True)
     finally:
-        targets._Runs.run = compute
+        for cls, run in compute.items():
+            cls.run = run
     k = hi if kind == "max_delta_e" else lo
     real = [t.k for t in search.trials if not t.estimate]
     estimated = [t.k for t in search.trials if t.estimate]

@@ -194,20 +194,17 @@ def add_compress_arguments(c: argparse.ArgumentParser) -> None:
         "--max-bytes, the most colors (default 256)",
     )
     goal = c.add_mutually_exclusive_group()
-    goal.add_argument(
-        "--max-delta-e",
-        dest="target",
-        type=_target("max_delta_e"),
-        metavar="D",
-        help="choose k: the fewest colors whose mean ΔE2000 is at most D (exit 3 if none)",
-    )
-    goal.add_argument(
-        "--max-bytes",
-        dest="target",
-        type=_target("max_bytes"),
-        metavar="N",
-        help="choose k: the most colors whose file is at most N bytes (150K, 1.5M; exit 3 if none)",
-    )
+    for field, metavar, chosen in (
+        ("max_delta_e", "D", "the fewest colors whose mean ΔE2000 is at most D"),
+        ("max_bytes", "N", "the most colors whose file is at most N bytes, as 150K or 1.5M"),
+    ):
+        goal.add_argument(
+            "--" + field.replace("_", "-"),
+            dest="target",
+            type=_target(field),
+            metavar=metavar,
+            help=f"choose k: {chosen} (exit 3 if none)",
+        )
     c.add_argument(
         "--skip-if-larger",
         action="store_true",

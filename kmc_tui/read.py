@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import InputError, ParameterError
+from .stats import srgb_from_linear
 
 # Everything the decoders in Pillow were seen to raise on broken files; translated to InputError.
 _DECODE_ERRORS = (
@@ -41,7 +42,6 @@ _DECODE_ERRORS = (
 )
 
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "La", "RGBa", "RGBX"})
-_GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "F"})
 
 
 @dataclass(frozen=True)
@@ -341,7 +341,8 @@ def _read(path: Path, file_bytes: int, limit: int | None, want_metadata: bool) -
         and mode in ("1", "L", "I;16", "I;16B", "I;16L", "I;16N", "I")
     )
     wide = frames == 1 and fmt in ("PNG", "TIFF") and rawmode in _LOW_BYTES
-    color_profile = icc is not None and mode not in _GRAY_MODES and not mode.startswith("I;16")
+    # 32-bit and float gray have no one scale a profile's curve is defined on: taken as they are.
+    color_profile = icc is not None and mode not in ("1", "I", "F")
     if wide:
         target = None
     elif gray_key:
@@ -426,26 +427,34 @@ def _to_srgb(arr: np.ndarray, icc: bytes, *, cmyk: bool) -> tuple[np.ndarray, st
     from PIL import Image as PILImage
     from PIL import ImageCms
 
+    gray = arr.ndim == 2 or arr.shape[-1] == 2
+    what = "CMYK" if cmyk else "GRAY" if gray else "RGB"
     try:
         source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
         name = (ImageCms.getProfileDescription(source) or "").strip()
         space = source.profile.xcolor_space.strip()
     except (OSError, ValueError, TypeError, ImageCms.PyCMSError) as exc:
         return arr, f"ICC profile not usable ({_describe(exc)}): colors taken as sRGB", False
-    if space != ("CMYK" if cmyk else "RGB"):
-        what = "CMYK" if cmyk else "RGB"
+    if space != what:
         return arr, f"ICC profile is for {space or '?'}, not {what}: colors taken as sRGB", False
     if not cmyk and "srgb" in name.lower():
         return arr, None, False
     note = f"converted from ICC profile {name or '(unnamed)'} to sRGB"
+    if _SRGB_PROFILE is None:
+        _SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+    if gray:
+        try:
+            table = _gray_table(icc, source, np.iinfo(arr.dtype).max)
+        except (OSError, ValueError, TypeError, ImageCms.PyCMSError) as exc:
+            return arr, f"ICC profile not usable ({_describe(exc)}): colors taken as sRGB", False
+        level = table[arr[..., 0] if arr.ndim == 3 else arr]
+        return (np.dstack([level, arr[..., 1]]) if arr.ndim == 3 else level), note, True
     if arr.dtype == np.uint16 and not cmyk:
         shaper = _matrix_shaper(icc)
         if shaper is not None:  # computed here in floats: LittleCMS in Pillow is 8-bit only
             return _matrix_shaper_to_srgb16(arr, *shaper), note, True
     if arr.dtype != np.uint8:
         arr = _scale_to_uint8(arr)
-    if _SRGB_PROFILE is None:
-        _SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
     in_mode = "CMYK" if cmyk else ("RGBA" if arr.shape[-1] == 4 else "RGB")
     out_mode = "RGBA" if in_mode == "RGBA" else "RGB"
     try:
@@ -454,6 +463,44 @@ def _to_srgb(arr: np.ndarray, icc: bytes, *, cmyk: bool) -> tuple[np.ndarray, st
     except (OSError, ValueError, TypeError, ImageCms.PyCMSError) as exc:
         return arr, f"ICC profile not usable ({_describe(exc)}): colors taken as sRGB", False
     return np.asarray(out), note, True
+
+
+def _gray_table(icc: bytes, source, top: int) -> np.ndarray:
+    """sRGB gray level of each gray level 0..`top` under a gray profile, as uint8 or uint16.
+
+    The profile's gray curve (kTRC) gives the luminance, computed in floats at every level so
+    16-bit gray keeps its precision; a profile without one goes through LittleCMS at 8 bits,
+    interpolated between levels.
+    """
+    from PIL import Image as PILImage
+    from PIL import ImageCms
+
+    dtype = np.uint8 if top == 255 else np.uint16
+    level = np.arange(top + 1) / top
+    tags = _icc_tags(icc)
+    curve = None if tags is None or b"A2B0" in tags else _tone_curve(tags.get(b"kTRC", b""))
+    if curve is not None:
+        encoded = srgb_from_linear(curve(level))
+    else:
+        transform = ImageCms.buildTransform(source, _SRGB_PROFILE, "L", "RGB")
+        ramp = PILImage.fromarray(np.arange(256, dtype=np.uint8)[None])
+        green = np.asarray(ImageCms.applyTransform(ramp, transform))[0, :, 1] / 255.0
+        encoded = np.interp(level, np.arange(256) / 255.0, green)
+    return np.round(encoded * top).astype(dtype)
+
+
+def _icc_tags(icc: bytes) -> dict[bytes, bytes] | None:
+    """An ICC profile's tags by signature, or None if its tag table cannot be read."""
+    try:
+        count = int.from_bytes(icc[128:132], "big")
+        tags = {}
+        for i in range(min(count, 100)):
+            entry = icc[132 + 12 * i : 144 + 12 * i]
+            offset, size = int.from_bytes(entry[4:8], "big"), int.from_bytes(entry[8:12], "big")
+            tags[entry[:4]] = icc[offset : offset + size]
+    except (ValueError, IndexError):
+        return None
+    return tags
 
 
 def _s15(data: bytes) -> float:
@@ -465,15 +512,10 @@ def _matrix_shaper(icc: bytes):
 
     A profile with lookup tables (A2B0) is left to LittleCMS, which prefers them.
     """
+    tags = _icc_tags(icc)
+    if tags is None or b"A2B0" in tags:
+        return None
     try:
-        count = int.from_bytes(icc[128:132], "big")
-        tags = {}
-        for i in range(min(count, 100)):
-            entry = icc[132 + 12 * i : 144 + 12 * i]
-            offset, size = int.from_bytes(entry[4:8], "big"), int.from_bytes(entry[8:12], "big")
-            tags[entry[:4]] = icc[offset : offset + size]
-        if b"A2B0" in tags:
-            return None
         columns = []
         for sig in (b"rXYZ", b"gXYZ", b"bXYZ"):
             data = tags[sig]
@@ -533,8 +575,7 @@ def _matrix_shaper_to_srgb16(arr: np.ndarray, matrix: np.ndarray, curves) -> np.
         _SRGB_MATRIX = np.linalg.inv(_matrix_shaper(srgb)[0])
     color = arr[..., :3].astype(np.float64) / 65535.0
     linear = np.stack([curve(color[..., i]) for i, curve in enumerate(curves)], axis=-1)
-    rgb = np.clip(linear @ (_SRGB_MATRIX @ matrix).T, 0.0, 1.0)
-    encoded = np.where(rgb <= 0.0031308, 12.92 * rgb, 1.055 * np.power(rgb, 1 / 2.4) - 0.055)
+    encoded = srgb_from_linear(linear @ (_SRGB_MATRIX @ matrix).T)
     out = np.round(encoded * 65535.0).astype(np.uint16)
     return np.dstack([out, arr[..., 3:]]) if arr.shape[-1] == 4 else out
 

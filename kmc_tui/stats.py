@@ -172,6 +172,12 @@ def srgb8_linear() -> np.ndarray:
     return np.where(level > 0.04045, ((level + 0.055) / 1.055) ** 2.4, level / 12.92)
 
 
+def srgb_from_linear(linear: np.ndarray) -> np.ndarray:
+    """sRGB encoding (0..1) of linear light, clipped to 0..1 first: float64."""
+    linear = np.clip(np.asarray(linear, np.float64), 0.0, 1.0)
+    return np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1.0 / 2.4) - 0.055)
+
+
 #: sRGB 8-bit level -> linear light, times each XYZ row over the D65 white: (3, 256, 3).
 _XYZ_TABLES: np.ndarray | None = None
 

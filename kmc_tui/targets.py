@@ -11,13 +11,16 @@ parameters, seed, dithering and format), measured the same way as the statistics
 ΔE2000 falls and size grows with k, but not strictly (two k-means runs are two local optima), so
 the search leans on it only to choose where to look; the claim itself is about the two
 neighbours, and is checked. Estimates lead the way: the same plugin and settings run on a sample
-of the image (tiles from all over it, at full resolution, so that its files compress as the whole
-image's do); the real runs calibrate them, and probe around where they put the answer.
+of the image; the real runs calibrate them, and probe around where they put the answer. A size
+estimate lays the palette found on a sample of pixels over the whole image (or over bands of
+whole rows from all over a large one, since deflate reads rows in context) and encodes that, so
+only the palette is estimated, not how the image's layout compresses.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import math
 import re
 import time
@@ -31,10 +34,11 @@ from .api import Result, finish
 from .encode import DEFAULT_OPTIMIZE, check_optimize, encode
 from .errors import Cancelled, ParameterError, TargetUnreachable
 from .formats import PALETTE_FORMATS, format_for, human_bytes
-from .quantize import check_k, image_histogram, quantize
+from .plugin_api import ColorHistogram, Quantizer, QuantizerOutput
+from .quantize import ImageHistogram, Quantized, check_k, image_histogram, nearest, quantize
 from .read import Image
 from .registry import Registry, default_registry
-from .stats import lossless_color_error, stores_exactly
+from .stats import lossless_color_error, srgb8_to_lab, stores_exactly
 
 #: Pixels of the sample the estimates run on.
 SAMPLE_PIXELS = 1 << 16
@@ -45,10 +49,17 @@ SAMPLE_TILE = 32
 MIN_SAMPLE_RATIO = 8
 #: Fewest pixels of a sample: below, images are searched with real runs only.
 MIN_SAMPLE_PIXELS = 4096
+#: Pixels of the sample a size estimate's palette is found on (a larger one finds about the
+#: same file sizes, more slowly: docs/performance.md).
+SIZE_SAMPLE_PIXELS = 1 << 14
+#: Most pixels a size estimate encodes: the whole image up to this, bands of rows past it.
+LAYOUT_PIXELS = 1 << 20
+#: Rows per band of a size estimate's layout (a deflate window holds a few rows of a photo).
+LAYOUT_BAND = 16
 #: Added to ΔE2000 before taking logs (it is 0 once every color is kept).
 _DE_FLOOR = 1e-3
 #: Slope of log ΔE2000 and of log bytes against log k assumed while only one k has been run.
-_PRIOR_SLOPE = {"delta_e": -0.4, "bytes": 0.3}
+_PRIOR_SLOPE = {"delta_e": -0.4, "bytes": 0.5}
 #: Slopes allowed where a curve is extended past the k run so far: two close runs can show
 #: any slope (ΔE2000 and size are not strictly monotone), which must not send a search astray.
 _SLOPE_RANGE = {"delta_e": (-1.5, -0.1), "bytes": (0.05, 1.0)}
@@ -262,6 +273,23 @@ def sample_pixels(image: Image, *, pixels: int = SAMPLE_PIXELS, seed: int = 0) -
     return Image(rgb, alpha, format=image.format, mode=image.mode)
 
 
+def sample_rows(image: Image, *, pixels: int = LAYOUT_PIXELS, band: int = LAYOUT_BAND) -> Image:
+    """A smaller image of bands of `band` whole rows spread evenly over `image`, stacked.
+
+    Each row keeps the rows above it (what PNG's deflate finds its matches in) and the bands
+    come from everywhere, so a file of it compresses about as the whole image's does, per pixel.
+    `image` itself when it is not larger than `pixels`.
+    """
+    if image.pixels <= pixels:
+        return image
+    band = min(band, image.height)
+    count = int(np.clip(pixels // (band * image.width), 1, image.height // band))
+    starts = np.linspace(0, image.height - band, count).round().astype(int)
+    rows = (starts[:, None] + np.arange(band)).ravel()
+    alpha = None if image.alpha is None else np.ascontiguousarray(image.alpha[rows])
+    return Image(np.ascontiguousarray(image.rgb[rows]), alpha, format=image.format, mode=image.mode)
+
+
 @dataclass(frozen=True)
 class _Settings:
     """Everything of a run but the image and k: the same for every run of a search."""
@@ -276,6 +304,72 @@ class _Settings:
     timeout: float | None
     optimize: int = DEFAULT_OPTIMIZE
     keep_metadata: bool = False
+
+    @classmethod
+    def of(cls, **options) -> _Settings:
+        """The settings of a plain run from :func:`~kmc_tui.api.process`'s options, checked:
+        the one place :func:`search_k` and :func:`rate_distortion` take them from."""
+        known = inspect.signature(cls._checked).parameters
+        unknown = [name for name in options if name not in known]
+        if unknown:
+            raise ParameterError(
+                f"unknown option {', '.join(map(repr, unknown))}; the options of a run are "
+                + ", ".join(known)
+            )
+        return cls._checked(**options)
+
+    @classmethod
+    def _checked(
+        cls,
+        *,
+        plugin: str = "kmeans",
+        params: dict | None = None,
+        seed: int = 0,
+        dither: bool = False,
+        format: str = "png",
+        registry: Registry | None = None,
+        should_stop: Callable[[], bool] | None = None,
+        timeout: float | None = None,
+        optimize: int = DEFAULT_OPTIMIZE,
+        keep_metadata: bool = False,
+    ) -> _Settings:
+        return cls(
+            plugin,
+            params,
+            seed,
+            dither,
+            format_for("", format),
+            registry or default_registry(),
+            should_stop,
+            timeout,
+            check_optimize(optimize),
+            keep_metadata,
+        )
+
+    @property
+    def palette_format(self) -> bool:
+        return self.format in PALETTE_FORMATS
+
+    def histogram(self, image: Image) -> ImageHistogram:
+        """`image`'s colors as the plugin takes them (alpha a channel if it supports it)."""
+        record = self.registry.get(self.plugin)
+        return image_histogram(image, rgba=image.alpha is not None and record.load().supports_alpha)
+
+    def quantize(self, histogram: ImageHistogram, k: int, *, dither: bool) -> Quantized:
+        """A plain run's quantization of `histogram`'s image at `k`."""
+        return quantize(
+            histogram.image,
+            k,
+            plugin=self.plugin,
+            params=self.params,
+            seed=self.seed,
+            dither=dither,
+            palette_format=self.palette_format,
+            registry=self.registry,
+            should_stop=self.should_stop,
+            timeout=self.timeout,
+            histogram=histogram,
+        )
 
     @property
     def encoding(self) -> dict:
@@ -296,46 +390,107 @@ class _Runs:
 
     def __init__(self, image: Image, settings: _Settings, need: str, *, scale: float = 1.0):
         self.image, self.settings, self.need, self.scale = image, settings, need, scale
-        record = settings.registry.get(settings.plugin)
-        rgba = image.alpha is not None and record.load().supports_alpha
-        self.histogram = image_histogram(image, rgba=rgba)
+        self.histogram = settings.histogram(image)
 
     def run(self, k: int) -> tuple[float | None, int | None, Any]:
         """(ΔE2000, bytes, what to keep to finish the result); None for what was not needed."""
         s = self.settings
-        q = quantize(
-            self.image,
-            k,
-            plugin=s.plugin,
-            params=s.params,
-            seed=s.seed,
-            dither=s.dither,
-            palette_format=s.format in PALETTE_FORMATS,
-            registry=s.registry,
-            should_stop=s.should_stop,
-            timeout=s.timeout,
-            histogram=self.histogram,
-        )
-        if self.need == "bytes" and not s.exact:
-            # ΔE2000 of a lossy or dithered file means decoding every pixel: not needed here.
+        q = s.quantize(self.histogram, k, dither=s.dither)
+        if self.need == "bytes":
+            # The statistics are computed once, for the answer (finish() with its file).
             metadata = self.image.metadata if s.keep_metadata else None
             data = encode(q, s.format, optimize=s.optimize, metadata=metadata)
-            return None, self._scaled(q, len(data)), (q, data)
+            return None, _scaled(q, len(data), self.scale, s, metadata), (q, data)
         if self.need != "delta_e" or not s.exact:
             result = finish(self.image, q, format=s.format, **s.encoding)
-            return result.stats.delta_e, self._scaled(q, result.stats.output_bytes), result
+            return (
+                result.stats.delta_e,
+                _scaled(q, result.stats.output_bytes, self.scale, s),
+                result,
+            )
         # ΔE2000 of an exact format comes from the palette alone: no need to encode.
         return lossless_color_error(q, s.format)[1], None, q
 
-    def _scaled(self, quantized, nbytes: int) -> int:
-        """The size of a sample's file scaled to the whole image: what grows with the pixels
-        times the scale, plus what does not (headers, palette: the file of one pixel)."""
-        if self.scale == 1.0:
-            return nbytes
-        one_pixel = dataclasses.replace(quantized, indices=quantized.indices[:1, :1])
+
+def _scaled(quantized: Quantized, nbytes: int, scale: float, settings: _Settings, metadata=None):
+    """The size of a sample's file scaled to the whole image: what grows with the pixels times
+    `scale`, plus what does not (headers, palette, metadata: the file of one pixel)."""
+    if scale == 1.0:
+        return nbytes
+    one_pixel = dataclasses.replace(quantized, indices=quantized.indices[:1, :1])
+    s = settings
+    fixed = min(len(encode(one_pixel, s.format, optimize=s.optimize, metadata=metadata)), nbytes)
+    return round(fixed + (nbytes - fixed) * scale)
+
+
+def _features(colors: np.ndarray) -> np.ndarray:
+    """CIELAB of (n, 3) colors, with alpha scaled to the lightness range as a fourth axis for
+    (n, 4) colors: where a color's nearest entry is measured."""
+    lab = srgb8_to_lab(np.ascontiguousarray(colors[:, :3]))
+    if colors.shape[1] == 3:
+        return lab
+    return np.column_stack([lab, colors[:, 3].astype(np.float32) * np.float32(100 / 255)])
+
+
+class _GivenPalette(Quantizer):
+    """Each color to its nearest entry of the palette its `source` holds (in CIELAB)."""
+
+    name = "given-palette"
+    description = "a size estimate's palette, laid over the image"
+    fixed_palette = True
+    supports_alpha = True
+    source: _SizeEstimates
+
+    def quantize(self, hist: ColorHistogram, k: int, *, seed: int = 0) -> QuantizerOutput:
+        return self.source.lay(hist, k)
+
+
+class _SizeEstimates:
+    """Estimates of the file size at any k: the plugin's palette from a sample of `pixels`
+    pixels, laid over the image's layout (:func:`sample_rows`) by the core as a fixed palette
+    (dithered when the settings dither), encoded as a real run is, scaled to the image.
+
+    Of a run, only the palette is estimated: the file is the layout's own, at the final level.
+    """
+
+    def __init__(self, image: Image, settings: _Settings, pixels: int):
+        self.image, self.settings = image, settings
+        self.sample_histogram = settings.histogram(sample_pixels(image, pixels=pixels))
+        self.layout = sample_rows(image)
+        self.layout_histogram = settings.histogram(self.layout)
+        self.scale = image.pixels / self.layout.pixels
+        self.registry = Registry(use_entry_points=False, use_env=False)
+        given = type("GivenPalette", (_GivenPalette,), {"source": self})
+        self.registry.register(_GivenPalette.name, given, origin=__name__)
+        self.entries: np.ndarray | None = None
+        self._colors: np.ndarray | None = None
+        self._features: np.ndarray | None = None
+
+    def lay(self, hist: ColorHistogram, k: int) -> QuantizerOutput:
+        if self._colors is not hist.colors:  # the layout's colors, the same at every k
+            self._colors, self._features = hist.colors, _features(hist.colors)
+        entries = self.entries[:k, : hist.colors.shape[1]]
+        return QuantizerOutput(entries, nearest(self._features, _features(entries)))
+
+    def run(self, k: int) -> tuple[None, int, None]:
         s = self.settings
-        fixed = min(len(encode(one_pixel, s.format, optimize=s.optimize)), nbytes)
-        return round(fixed + (nbytes - fixed) * self.scale)
+        found = s.quantize(self.sample_histogram, k, dither=False)
+        alpha = np.full(found.colors, 255, np.uint8) if found.alpha is None else found.alpha
+        # The core gives fully transparent pixels an entry of their own, in the layout too.
+        self.entries = np.column_stack([found.palette, alpha])[alpha > 0]
+        laid = quantize(
+            self.layout,
+            k,
+            plugin=_GivenPalette.name,
+            dither=s.dither,
+            palette_format=s.palette_format,
+            registry=self.registry,
+            should_stop=s.should_stop,
+            histogram=self.layout_histogram,
+        )
+        metadata = self.image.metadata if s.keep_metadata else None
+        nbytes = len(encode(laid, s.format, optimize=s.optimize, metadata=metadata))
+        return None, _scaled(laid, nbytes, self.scale, s, metadata), None
 
 
 class _Search:
@@ -366,12 +521,15 @@ class _Search:
         self.sample_runs = None
         sample = min(sample, image.pixels // MIN_SAMPLE_RATIO) if sample else 0
         if sample >= MIN_SAMPLE_PIXELS:
-            if target.kind == "delta_e" and settings.exact:
-                small = sample_pixels(image, pixels=sample)
+            if target.kind == "bytes":
+                self.sample_runs = _SizeEstimates(image, settings, min(sample, SIZE_SAMPLE_PIXELS))
             else:
-                small = sample_tiles(image, pixels=sample)
-            scale = image.pixels / small.pixels
-            self.sample_runs = _Runs(small, settings, target.kind, scale=scale)
+                if settings.exact:
+                    small = sample_pixels(image, pixels=sample)
+                else:
+                    small = sample_tiles(image, pixels=sample)
+                scale = image.pixels / small.pixels
+                self.sample_runs = _Runs(small, settings, target.kind, scale=scale)
 
     # -- what a k is ------------------------------------------------------------------------
 
@@ -560,18 +718,9 @@ def search_k(
     target: Target,
     *,
     k_max: int = 256,
-    plugin: str = "kmeans",
-    params: dict | None = None,
-    seed: int = 0,
-    dither: bool = False,
-    format: str = "png",
-    registry: Registry | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    timeout: float | None = None,
-    optimize: int = DEFAULT_OPTIMIZE,
-    keep_metadata: bool = False,
     on_trial: Callable[[Trial], None] | None = None,
     sample: int | bool = True,
+    **options,
 ) -> Result:
     """Choose k for `image` under `target` (see the module's docstring for what is claimed).
 
@@ -581,14 +730,16 @@ def search_k(
     target : Target
     k_max : int
         The most colors allowed (the CLI's ``-k``); the fewest is 1.
-    plugin, params, seed, dither, format, registry, should_stop, timeout, optimize, keep_metadata
-        As for :func:`~kmc_tui.api.process`; every run of the search uses them.
     on_trial : callable, optional
         Called with each :class:`Trial` as soon as it is done.
     sample : bool or int
         Let estimates on a sample of at most `sample` pixels (True: SAMPLE_PIXELS) and at most
         1/MIN_SAMPLE_RATIO of the image lead the way, when that is at least MIN_SAMPLE_PIXELS;
         False: real runs only. The answer meets the same claim either way.
+    **options
+        ``plugin``, ``params``, ``seed``, ``dither``, ``format``, ``registry``,
+        ``should_stop``, ``timeout``, ``optimize``, ``keep_metadata``: as for
+        :func:`~kmc_tui.api.process`; every run of the search uses them.
 
     Returns
     -------
@@ -601,8 +752,8 @@ def search_k(
     TargetUnreachable
         No k up to `k_max` meets the target (for a ΔE2000 target: `k_max` colors do not).
     """
-    fmt = format_for("", format)
-    k_max = check_k(k_max, palette_format=fmt in PALETTE_FORMATS)
+    settings = _Settings.of(**options)
+    k_max = check_k(k_max, palette_format=settings.palette_format)
     if sample is True:
         sample = SAMPLE_PIXELS
     elif sample is not False and (not isinstance(sample, int) or sample < MIN_SAMPLE_PIXELS):
@@ -611,18 +762,6 @@ def search_k(
         )
     if not isinstance(target, Target):
         raise ParameterError(f"target must be a Target; got {type(target).__name__}")
-    settings = _Settings(
-        plugin,
-        params,
-        seed,
-        dither,
-        fmt,
-        registry or default_registry(),
-        should_stop,
-        timeout,
-        check_optimize(optimize),
-        keep_metadata,
-    )
     return _Search(image, target, k_max, settings, on_trial=on_trial, sample=sample).run()
 
 
@@ -644,32 +783,23 @@ def rate_distortion(
     ks: tuple[int, ...] | None = None,
     *,
     estimate: bool = False,
-    plugin: str = "kmeans",
-    params: dict | None = None,
-    seed: int = 0,
-    dither: bool = False,
-    format: str = "png",
-    registry: Registry | None = None,
-    should_stop: Callable[[], bool] | None = None,
-    timeout: float | None = None,
     sample: int = SAMPLE_PIXELS,
+    **options,
 ):
     """Yield a :class:`Trial` with the ΔE2000 and file size of each k of `ks` (default
     :func:`k_ladder`), in that order: the rate–distortion curve of `image`.
 
     With `estimate`, each point comes from a sample of tiles of a large image (its size scaled
     to the image's pixels): the curve's shape quickly, its level roughly; otherwise every point
-    is a real run, the same as a plain run at that k.
+    is a real run, the same as a plain run at that k. `options` are :func:`search_k`'s.
     """
-    fmt = format_for("", format)
+    settings = _Settings.of(**options)
     ks = (
         k_ladder()
         if ks is None
-        else tuple(check_k(k, palette_format=fmt in PALETTE_FORMATS) for k in ks)
+        else tuple(check_k(k, palette_format=settings.palette_format) for k in ks)
     )
-    settings = _Settings(
-        plugin, params, seed, dither, fmt, registry or default_registry(), should_stop, timeout
-    )
+    should_stop = settings.should_stop
     small = sample_tiles(image, pixels=sample) if estimate else image
     runs = _Runs(small, settings, "both", scale=image.pixels / small.pixels)
     for k in ks:

@@ -37,18 +37,16 @@ def _desc(text: str) -> bytes:
     )
 
 
-def matrix_profile(name: str, colorants: dict, gamma: float) -> bytes:
-    """ICC v2 RGB display profile bytes: three colorants, one gamma curve for all channels."""
-    curve = b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma * 256)) + b"\0\0"
-    tags = [
-        (b"desc", _desc(name)),
-        (b"cprt", b"text\0\0\0\0" + b"No copyright, test data\0"),
-        (b"wtpt", _xyz(D50)),
-        *((sig.encode(), _xyz(colorants[sig])) for sig in ("rXYZ", "gXYZ", "bXYZ")),
-        (b"rTRC", curve),
-        (b"gTRC", curve),
-        (b"bTRC", curve),
-    ]
+def _curve(gamma_or_table) -> bytes:
+    """A 'curv' tag: one gamma (u8Fixed8) or a table of 16-bit values."""
+    if isinstance(gamma_or_table, float | int):
+        return b"curv\0\0\0\0" + struct.pack(">IH", 1, round(gamma_or_table * 256)) + b"\0\0"
+    table = list(gamma_or_table)
+    return b"curv\0\0\0\0" + struct.pack(f">I{len(table)}H", len(table), *table)
+
+
+def _profile(device_class: bytes, space: bytes, tags: list[tuple[bytes, bytes]]) -> bytes:
+    """ICC v2 profile bytes: a header for `device_class` and `space` (PCS XYZ), then `tags`."""
     table_size = 4 + 12 * len(tags)
     offset = 128 + table_size
     table, body = [struct.pack(">I", len(tags))], b""
@@ -62,7 +60,9 @@ def matrix_profile(name: str, colorants: dict, gamma: float) -> bytes:
         struct.pack(">I", size)
         + b"\0\0\0\0"  # preferred CMM
         + bytes([2, 0x10, 0, 0])  # version 2.1
-        + b"mntrRGB XYZ "
+        + device_class
+        + space
+        + b"XYZ "
         + struct.pack(">6H", 2026, 1, 1, 0, 0, 0)
         + b"acsp"
         + b"\0" * 24  # platform, flags, manufacturer, model, attributes
@@ -75,7 +75,59 @@ def matrix_profile(name: str, colorants: dict, gamma: float) -> bytes:
     return header + b"".join(table) + body
 
 
+def matrix_profile(name: str, colorants: dict, gamma: float) -> bytes:
+    """ICC v2 RGB display profile bytes: three colorants, one gamma curve for all channels."""
+    curve = _curve(gamma)
+    tags = [
+        (b"desc", _desc(name)),
+        (b"cprt", b"text\0\0\0\0" + b"No copyright, test data\0"),
+        (b"wtpt", _xyz(D50)),
+        *((sig.encode(), _xyz(colorants[sig])) for sig in ("rXYZ", "gXYZ", "bXYZ")),
+        (b"rTRC", curve),
+        (b"gTRC", curve),
+        (b"bTRC", curve),
+    ]
+    return _profile(b"mntr", b"RGB ", tags)
+
+
+def gray_profile(name: str, curve, *, device_class: bytes = b"mntr") -> bytes:
+    """ICC v2 gray profile bytes: one gray tone curve (kTRC), a gamma or a 16-bit table.
+
+    Photoshop embeds such profiles in gray images: "Gray Gamma 1.8" / "2.2" (a gamma, display
+    class) and "Dot Gain 20%" (a table, printer class).
+    """
+    tags = [
+        (b"desc", _desc(name)),
+        (b"cprt", b"text\0\0\0\0" + b"No copyright, test data\0"),
+        (b"wtpt", _xyz(D50)),
+        (b"kTRC", _curve(curve)),
+    ]
+    return _profile(device_class, b"GRAY", tags)
+
+
 def adobe_rgb_profile() -> bytes:
     return matrix_profile(
         "Adobe RGB (1998) compatible, made by the tests", ADOBE_RGB_COLORANTS, 2.2
     )
+
+
+def gray_lut_profile(name: str, gamma: float) -> bytes:
+    """ICC v2 gray profile whose gray goes to the PCS through a lookup table (A2B0, lut16).
+
+    The gamma sits in the table's input curve (256 entries) and a two-point grid maps gray
+    0..1 to the D50 white's XYZ; no kTRC, so a reader must use the table.
+    """
+    levels = [round(65535 * (i / 255) ** gamma) for i in range(256)]
+    white = [round(v * 32768) for v in D50]  # lut16's XYZ: 1.0 is 0x8000
+    identity = [1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0]
+    lut = (
+        b"mft2\0\0\0\0"
+        + bytes([1, 3, 2, 0])  # 1 input channel, 3 outputs, 2 grid points
+        + b"".join(_s15(v) for v in identity)
+        + struct.pack(">HH", 256, 2)
+        + struct.pack(">256H", *levels)
+        + struct.pack(">6H", 0, 0, 0, *white)
+        + struct.pack(">6H", 0, 65535, 0, 65535, 0, 65535)
+    )
+    tags = [(b"desc", _desc(name)), (b"wtpt", _xyz(D50)), (b"A2B0", lut)]
+    return _profile(b"mntr", b"GRAY", tags)

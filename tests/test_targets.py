@@ -29,6 +29,7 @@ from kmc_tui.targets import (
     parse_size,
     rate_distortion,
     sample_pixels,
+    sample_rows,
     sample_tiles,
 )
 
@@ -119,6 +120,43 @@ def test_large_image_size_target_with_estimates(large):
     result = search_k(large, target, sample=SAMPLE)
     assert any(t.estimate for t in result.search.trials)
     check_bytes_claim(large, target, result)
+
+
+def see_through(image):
+    """`image` with a hole (fully transparent) and a half-transparent band."""
+    alpha = np.full(image.rgb.shape[:2], 255, np.uint8)
+    alpha[: image.height // 3, : image.width // 2] = 0
+    alpha[image.height // 2 : image.height // 2 + 40] = 128
+    return as_image(np.dstack([image.rgb, alpha]))
+
+
+@pytest.mark.parametrize(
+    ("case", "max_bytes", "settings"),
+    [("opaque", "50K", {}), ("dithered", "60K", {"dither": True}),
+     ("see-through", "40K", {}), ("gif", "50K", {"format": "gif"})],
+)  # fmt: skip
+def test_size_estimates_come_close_to_plain_runs(large, case, max_bytes, settings):
+    # Only the palette is estimated (a sample's, laid over the image's own pixels), so an
+    # estimate is a few percent from the plain run's file at its k, and the claim holds.
+    image = see_through(large) if case == "see-through" else large
+    target = Target(max_bytes=max_bytes)
+    result = search_k(image, target, sample=SAMPLE, **settings)
+    estimates = [t for t in result.search.trials if t.estimate]
+    assert estimates
+    for trial in estimates[-2:]:
+        real = plain(image, trial.k, **settings).stats.output_bytes
+        assert abs(trial.bytes / real - 1) < 0.05, (trial, real)
+    check_bytes_claim(image, target, result, **settings)
+
+
+def test_row_sample_is_whole_rows_from_all_over_the_image(large):
+    rows = sample_rows(large, pixels=40_000, band=16)
+    assert rows.width == large.width and rows.height % 16 == 0
+    assert 0.5 * 40_000 <= rows.pixels <= 40_000
+    # Bands of rows, unchanged: the first at the top, the last at the bottom.
+    assert np.array_equal(rows.rgb[:16], large.rgb[:16])
+    assert np.array_equal(rows.rgb[-16:], large.rgb[-16:])
+    assert sample_rows(large, pixels=large.pixels) is large
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,7 @@ import numpy as np
 
 from kmc_tui.errors import Cancelled
 from kmc_tui.plugin_api import ColorHistogram, ParamSpec, Quantizer, QuantizerOutput
-from kmc_tui.stats import srgb8_linear, srgb8_to_lab
+from kmc_tui.stats import srgb8_linear, srgb8_to_lab, srgb_from_linear
 
 #: The one declaration of the color spaces: quantize() checks its argument against it too.
 COLOR_SPACE = ParamSpec(
@@ -45,7 +45,7 @@ COLOR_SPACE = ParamSpec(
     str,
     "lab",
     "space the distances are measured in",
-    choices=("lab", "oklab", "rgb"),
+    choices=("lab", "rgb", "oklab"),
 )
 #: Alpha is scaled to this range so a full step of opacity weighs like a full step of lightness.
 _ALPHA_SCALE = {"lab": 100.0 / 255.0, "oklab": 1.0 / 255.0, "rgb": 1.0}
@@ -115,8 +115,7 @@ def srgb8_to_oklab(colors: np.ndarray) -> np.ndarray:
 def oklab_to_srgb(oklab: np.ndarray) -> np.ndarray:
     """(n, 3) Oklab to (n, 3) float64 sRGB in 0..1, clipped to the gamut in linear light."""
     lms = (np.asarray(oklab, np.float64) @ np.linalg.inv(_OKLAB_FROM_LMS).T) ** 3
-    linear = np.clip(lms @ np.linalg.inv(_LMS_FROM_LINEAR).T, 0.0, 1.0)
-    return np.where(linear > 0.0031308, 1.055 * linear ** (1.0 / 2.4) - 0.055, 12.92 * linear)
+    return srgb_from_linear(lms @ np.linalg.inv(_LMS_FROM_LINEAR).T)
 
 
 def to_features(colors: np.ndarray, color_space: str) -> np.ndarray:
