@@ -19,6 +19,7 @@ from tui_support import press, sync, wait_result, wait_until
 
 from kmc_tui.tui.app import KmcApp
 from kmc_tui.tui.graphics import Graphics
+from kmc_tui.tui.screens import main as main_screen
 from kmc_tui.tui.widgets import preview
 from kmc_tui.tui.widgets.preview import HalfBlockView
 
@@ -91,6 +92,9 @@ async def test_the_full_result_starts_once_the_preview_is_drawn(folder, slow_ful
         when_drawn(self, done)
 
     monkeypatch.setattr(HalfBlockView, "when_drawn", timed)
+    # The wait's limit (for a preview that never gets drawn) out of the way: under heavy load
+    # the frame can take longer than it, and the order is what is checked here.
+    monkeypatch.setattr(main_screen, "PREVIEW_DRAW_WAIT", 60.0)
     app = KmcApp(folder / "big.png", k=8, plugin_dirs=[plugins])
     async with app.run_test(size=(120, 40)) as pilot:
         await use_slow_full(pilot, app)
