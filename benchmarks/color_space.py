@@ -160,7 +160,7 @@ def cell_width_table(widths: list[float], space: str, ks: list[int]) -> str:
                 f"{cpu[w, k]:.1f}"
                 for w in widths
             ]
-            label = "real (0.14-0.39 MP)" if pixels == "real" else f"{pixels:,}"
+            label = "real (0.14-0.27 MP)" if pixels == "real" else f"{pixels:,}"
             out.append(f"| {label} | {k} | " + " | ".join(cells) + " |")
             print(out[-1], file=sys.stderr, flush=True)
     return "\n".join(out)
