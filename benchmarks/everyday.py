@@ -119,10 +119,12 @@ def kmc_batch_command(kmc: str, files: list[Path], out_dir: Path, k: int) -> lis
     for f in files:
         argv += ["-i", str(f)]
     argv += ["-o", str(out_dir), "-k", str(k)]
-    # One worker, should this kmc-tui run files in parallel.
+    # One worker (issue 13's comparison), should this kmc-tui run files in parallel.
     help_text = subprocess.run([kmc, "compress", "--help"], capture_output=True, text=True).stdout
-    if "--workers" in help_text:
-        argv += ["--workers", "1"]
+    for option in ("--jobs", "--workers"):
+        if option in help_text:
+            argv += [option, "1"]
+            break
     return argv
 
 

@@ -63,14 +63,17 @@ def make_big_image(folder: Path) -> Path:
     return path
 
 
-def unpack(rev: str, folder: Path) -> Path:
-    """`rev`'s kmc_tui package, unpacked into `folder` (for ``PYTHONPATH``)."""
+def unpack(rev: str, folder: Path) -> str:
+    """`rev`'s kmc_tui and built-in plugins, unpacked into `folder`: the ``PYTHONPATH`` that
+    runs them (the plugins too: the core and its plugins change together)."""
     archive = subprocess.run(
-        ["git", "-C", str(ROOT), "archive", rev, "kmc_tui"], check=True, capture_output=True
+        ["git", "-C", str(ROOT), "archive", rev, "kmc_tui", "plugins"],
+        check=True,
+        capture_output=True,
     ).stdout
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(folder, filter="data")
-    return folder
+    return os.pathsep.join([str(folder), str(folder / "plugins")])
 
 
 def caption_pattern(k: int, status: str) -> re.Pattern:
@@ -98,7 +101,7 @@ def picture_end(terminal, stream, mark, protocol, caption) -> int:
     return after[0].end()
 
 
-def measure(protocol: str, image: Path, pythonpath: Path | None) -> dict:
+def measure(protocol: str, image: Path, pythonpath: str | None) -> dict:
     # --no-config: the remembered k (a run before this one pressed +) must not be read,
     # nor this run's written.
     terminal = PtyTerminal(
@@ -106,7 +109,7 @@ def measure(protocol: str, image: Path, pythonpath: Path | None) -> dict:
         cwd=image.parent,
         columns=120,
         rows=36,
-        env={"PYTHONPATH": str(pythonpath)} if pythonpath else None,
+        env={"PYTHONPATH": pythonpath} if pythonpath else None,
     )
     first, preview = result_caption_of(16), caption_pattern(17, "preview…")
     result = result_caption_of(17)
@@ -170,7 +173,7 @@ def main() -> int:
     load = os.getloadavg()
     with tempfile.TemporaryDirectory() as tmp:
         image = make_big_image(Path(tmp))
-        codes: dict[str, Path | None] = {"this tree": None}
+        codes: dict[str, str | None] = {"this tree": None}
         if args.baseline:
             rev = subprocess.run(
                 ["git", "-C", str(ROOT), "rev-parse", "--short", args.baseline],
@@ -183,7 +186,10 @@ def main() -> int:
         for _ in range(args.repeat):
             for protocol in PROTOCOLS:  # interleaved: load changes hit every run alike
                 for code, path in codes.items():
-                    runs[code, protocol].append(measure(protocol, image, path))
+                    try:
+                        runs[code, protocol].append(measure(protocol, image, path))
+                    except AssertionError as exc:
+                        raise SystemExit(f"{code}, {protocol}: {exc}") from None
         rows = {
             key: {k: statistics.median(r[k] for r in found) for k in found[0]}
             for key, found in runs.items()

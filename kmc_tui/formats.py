@@ -65,15 +65,20 @@ IMAGE_EXTENSIONS = frozenset(
 )
 
 
-def human_bytes(n: float | None, *, missing: str = "-") -> str:
-    """1234567 -> '1.2 MB' (decimal units); `missing` when n is None."""
+def human_bytes(n: float | None, *, missing: str = "-", short: bool = False) -> str:
+    """1234567 -> '1.2 MB' (decimal units), or '1.2M' when `short` (for a narrow column: at most
+    four characters up to 999 GB); `missing` when n is None."""
     if n is None:
         return missing
+    value = float(n)
     for unit in ("B", "KB", "MB", "GB"):
-        if abs(n) < 1000 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000.0
-    return f"{n:.1f} GB"  # pragma: no cover
+        if abs(value) < 1000 or unit == "GB":
+            break
+        value /= 1000.0
+    if short:
+        digits = 0 if unit == "B" or abs(value) >= 100 else 1
+        return f"{value:.{digits}f}{unit[0]}"
+    return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
 
 
 def format_for(path: str | os.PathLike, format: str | None = None) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
 import tempfile
 from pathlib import Path
 
@@ -82,7 +81,7 @@ def _link_unnamed(fd: int, folder_fd: int, path: Path, *, force: bool) -> None:
     # A name is needed for the rename that replaces atomically; it holds complete bytes only
     # for the two system calls between the link and the rename.
     while True:
-        tmp = f".{_short_name(path)}.{secrets.token_hex(4)}.tmp"
+        tmp = f".{_short_name(path)}.{os.urandom(4).hex()}.tmp"
         try:
             link(tmp)
             break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import compileall
 import hashlib
 import os
 import subprocess
@@ -15,6 +16,21 @@ DATA = Path(__file__).resolve().parent / "data"
 SAMPLES = ROOT / "samples"
 # Plugin packages used as data (their own tests run inside the venvs they are installed in).
 collect_ignore_glob = ["data/*"]
+
+
+def pytest_configure(config):
+    # Every `kmc-tui` process a test starts imports the package; with PYTHONDONTWRITEBYTECODE
+    # set, Python never caches its bytecode, so each would compile it again: do it once here.
+    if not hasattr(config, "workerinput"):  # the xdist controller, or a run without xdist
+        compileall.compile_dir(ROOT / "kmc_tui", quiet=2)
+        for plugin in ("kmc_kmeans", "kmc_mediancut", "kmc_minibatch", "kmc_palette"):
+            compileall.compile_dir(ROOT / "plugins" / plugin, quiet=2)
+
+
+@pytest.fixture(autouse=True)
+def _no_env_plugins(monkeypatch):
+    """Plugins named by the user's KMC_TUI_PLUGIN_PATH never reach a test."""
+    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
 
 
 @pytest.fixture

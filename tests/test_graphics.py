@@ -402,8 +402,8 @@ def test_pixel_pane_geometry_and_flip(folder):
 
 
 def end_tmux(tmux: list[str]) -> None:
-    """Kill the tmux server and the app in its pane: an app whose terminal vanished can hang in
-    Textual's shutdown (its output thread died on the closed pty), and must not outlive the test."""
+    """Kill the tmux server, then make sure the app in its pane is gone: it leaves on the hangup
+    (it used to hang in Textual's shutdown when its terminal vanished); a test must not leave it."""
     panes = subprocess.run(
         [*tmux, "list-panes", "-a", "-F", "#{pane_pid}"], capture_output=True, text=True
     ).stdout.split()

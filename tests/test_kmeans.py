@@ -283,6 +283,21 @@ def test_relaxed_lloyd_never_raises_the_objective_and_settles_at_a_fixed_point()
     assert objective <= plain_objective * 1.01
 
 
+def test_the_objective_tolerance_ends_the_run_once_a_step_gains_less_than_it():
+    feats, weights = weighted_colors("coffee.png", 30_000)
+    start = kmeans_plusplus(
+        feats.astype(np.float64), weights.astype(np.float64), 24, np.random.RandomState(0)
+    )
+    settled = RelaxedLloyd(feats, weights).run(start, max_iter=1000)
+    early = RelaxedLloyd(feats, weights, objective_tol=1e-3).run(start, max_iter=1000)
+    assert early.n_iter_ < settled.n_iter_
+    early_objective, _ = objective_and_means(feats, weights, early.cluster_centers_)
+    settled_objective, _ = objective_and_means(feats, weights, settled.cluster_centers_)
+    # More passes never end higher; the early end is where a step gained under 0.1%.
+    assert settled_objective <= early_objective * (1 + 1e-5)
+    assert early_objective <= settled_objective * 1.01
+
+
 def test_without_scikit_learns_private_kernels_the_public_path_gives_the_same_quality(monkeypatch):
     # The relaxed steps use scikit-learn's private Lloyd pass; should a release move it, the
     # plugin falls back to KMeans.fit. Both must give an exact, equally good quantization.

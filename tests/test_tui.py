@@ -13,10 +13,13 @@ from textual import events
 from tui_support import (
     DATA,
     HOPPER,
+    disk_full,
+    pane_colors,
     press,
     record_notifications,
     settle,
     sync,
+    wait_error,
     wait_result,
     wait_until,
     widget_text,
@@ -33,11 +36,6 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-@pytest.fixture(autouse=True)
-def _no_env_plugins(monkeypatch):
-    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     """A folder with two real images, a corrupt one and a subfolder."""
@@ -49,22 +47,6 @@ def folder(tmp_path: Path) -> Path:
     (tmp_path / ".hidden").mkdir()
     shutil.copy(HOPPER, tmp_path / ".hidden.png")
     return tmp_path
-
-
-def pane_colors(pane: HalfBlockView) -> set[tuple[int, int, int]]:
-    """Every color drawn in a pane's picture cells (fg and bg of the half blocks).
-
-    The pane's own background (around a picture that does not fill it) is left out.
-    """
-    colors = set()
-    background = pane.rich_style.bgcolor
-    for y in range(1, pane.size.height):
-        for segment in pane.render_line(y):
-            if segment.text.strip() and segment.style is not None:
-                for color in (segment.style.color, segment.style.bgcolor):
-                    if color is not None and color.triplet is not None and color != background:
-                        colors.add(tuple(color.triplet))
-    return colors
 
 
 # -- opening ----------------------------------------------------------------------------------
@@ -100,6 +82,10 @@ async def test_browser_lists_folders_and_images_only_with_sizes_and_enter_opens(
         assert names == ["..", "sub", "basn2c08.png", "broken.png", "hopper.png"]
         sizes = {e.name: e.size for e in browser.entries if e.kind == "image"}
         assert sizes["hopper.png"] == HOPPER.stat().st_size
+        # The size column, short enough for a narrow list: 30605 and 145 bytes.
+        lines = widget_text(browser).splitlines()
+        assert any("hopper.png" in line and line.rstrip().endswith(" 30.6K") for line in lines)
+        assert any("basn2c08.png" in line and line.rstrip().endswith(" 145B") for line in lines)
         # Cursor starts on the first entry after "..": go down to basn2c08.png and open it.
         await press(pilot, "down", "enter")
         result = await wait_result(pilot, app)
@@ -412,16 +398,10 @@ async def test_save_failure_is_a_notification(folder, monkeypatch):
     seen = record_notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
-
-        def refuse(*args, **kwargs):
-            raise OSError(28, "No space left on device")
-
-        import kmc_tui.fsio
-
-        monkeypatch.setattr(kmc_tui.fsio.os, "fsync", refuse)
+        disk_full(monkeypatch)
         await press(pilot, "s")
-        await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
-        assert any("No space left" in m for s, m in seen if s == "error")
+        error = await wait_error(pilot, seen)
+        assert "No space left" in error
         assert not (folder / "hopper-k4.png").exists()
         assert app.is_running
 

@@ -10,10 +10,13 @@ import pytest
 from PIL import Image as PILImage
 from tui_support import (
     HOPPER,
+    disk_full,
+    pane_colors,
     press,
     record_notifications,
     settle,
     sync,
+    wait_error,
     wait_result,
     wait_until,
     widget_text,
@@ -21,11 +24,6 @@ from tui_support import (
 
 from kmc_tui.palettes import read_palette
 from kmc_tui.tui.app import KmcApp
-
-
-@pytest.fixture(autouse=True)
-def _no_env_plugins(monkeypatch):
-    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
 
 
 @pytest.fixture
@@ -108,31 +106,12 @@ async def test_a_failed_export_is_a_notification_and_leaves_nothing(folder, monk
     seen = record_notifications(app)
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
-
-        def refuse(*args, **kwargs):
-            raise OSError(28, "No space left on device")
-
-        import kmc_tui.fsio
-
-        monkeypatch.setattr(kmc_tui.fsio.os, "fsync", refuse)
+        disk_full(monkeypatch)
         await press(pilot, "e")
-        await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), 20, "error")
+        error = await wait_error(pilot, seen)
         assert app.is_running
-    assert any("No space left" in m for s, m in seen if s == "error")
+    assert "No space left" in error
     assert sorted(p.name for p in folder.iterdir()) == ["hopper.png"]
-
-
-def pane_colors(pane) -> set[tuple[int, int, int]]:
-    """Every color drawn in a pane's picture cells, less the pane's own background."""
-    colors = set()
-    background = pane.rich_style.bgcolor
-    for y in range(1, pane.size.height):
-        for segment in pane.render_line(y):
-            if segment.text.strip() and segment.style is not None:
-                for color in (segment.style.color, segment.style.bgcolor):
-                    if color is not None and color.triplet is not None and color != background:
-                        colors.add(tuple(color.triplet))
-    return colors
 
 
 FRAME_COLORS = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]

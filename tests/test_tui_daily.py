@@ -47,11 +47,6 @@ class Bounded(Quantizer):
 """
 
 
-@pytest.fixture(autouse=True)
-def _no_env_plugins(monkeypatch):
-    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     images = tmp_path / "images"
@@ -112,11 +107,11 @@ async def test_keys_typed_right_after_k_or_slash_land_in_the_field(folder):
         await wait_until(pilot, lambda: not browser.loading_folder, 10, "listing")
         for key, char in [("k", "k"), ("3", "3"), ("2", "2"), ("enter", "\r")]:
             app.post_message(events.Key(key, char))  # no pause between them
-        await wait_until(pilot, lambda: app.session.settings.k == 32, 5, "k=32")
+        await wait_until(pilot, lambda: app.session.settings.k == 32, what="k=32")
         assert app.focused is browser
         for key, char in [("slash", "/"), ("h", "h"), ("o", "o"), ("enter", "\r")]:
             app.post_message(events.Key(key, char))
-        await wait_until(pilot, lambda: browser.pattern == "ho", 5, "the filter")
+        await wait_until(pilot, lambda: browser.pattern == "ho", what="the filter")
         assert names(browser) == ["..", "hopper.png"] and browser.file_order == "name"
         assert not app.screen.comparing
 
@@ -324,17 +319,16 @@ async def test_toasts_wait_under_the_help_screen(folder):
         await press(pilot, "s")
         await press(pilot, "question_mark")  # help opened while the file is being written
         assert isinstance(app.screen, HelpScreen)
-        await wait_until(pilot, lambda: (folder / "hopper-k4.png").exists(), 10, "saved")
+        await wait_until(pilot, lambda: (folder / "hopper-k4.png").exists(), what="saved")
         # The "saved" notification is there (it follows the write) …
-        await wait_until(pilot, lambda: len(app._notifications) > 0, 10, "the notification")
+        await wait_until(pilot, lambda: len(app._notifications) > 0, what="the notification")
         await pilot.pause(0.3)
         assert not [t for t in app.screen.query("Toast") if t.region.area]  # … not over help
         await press(pilot, "escape")
         await wait_until(
             pilot,
             lambda: [t for t in app.screen.query("Toast") if t.region.area],
-            5,
-            "the toast on the main screen",
+            what="the toast on the main screen",
         )
 
 

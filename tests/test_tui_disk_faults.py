@@ -16,16 +16,10 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import pytest
 from tui_support import HOPPER, press, record_notifications, sync, wait_result, wait_until
 
 import kmc_tui.fsio
 from kmc_tui.tui.app import KmcApp
-
-
-@pytest.fixture(autouse=True)
-def _no_env_plugins(monkeypatch):
-    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
 
 
 @contextlib.contextmanager

@@ -11,7 +11,6 @@ import shutil
 import time
 from pathlib import Path
 
-import pytest
 from PIL import Image as PILImage
 from textual import events
 from tui_support import (
@@ -28,11 +27,6 @@ from tui_support import (
 
 from kmc_tui.tui.app import KmcApp
 from kmc_tui.tui.widgets.file_browser import FileBrowser
-
-
-@pytest.fixture(autouse=True)
-def _no_env_plugins(monkeypatch):
-    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
 
 
 @sync

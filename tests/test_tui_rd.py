@@ -39,11 +39,6 @@ from kmc_tui.tui.widgets.rd_plot import (
 SMALL = DATA / "pngsuite" / "basn2c08.png"  # 32x32 RGB: a whole curve in seconds
 
 
-@pytest.fixture(autouse=True)
-def _no_env_plugins(monkeypatch):
-    monkeypatch.delenv("KMC_TUI_PLUGIN_PATH", raising=False)
-
-
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     for source in (SMALL, HOPPER, DATA / "pillow" / "hopper_gray.jpg"):

@@ -14,35 +14,13 @@ import time
 from pathlib import Path
 
 import pytest
-from test_e2e_tmux import Tmux, _quote, kmc_tui_command
+from tmux_terminal import Tmux, kmc_tui_command, quote
 
 DATA = Path(__file__).resolve().parent / "data"
 
 
 class Shell(Tmux):
     """A tmux pane running a shell, so what the TUI leaves behind can be looked at after it."""
-
-    def start_shell(self, cwd: Path, *, config_home: Path) -> None:
-        """A shell in `cwd`; the app it runs keeps its config in `config_home`, not the
-        user's."""
-        self.run(
-            "new-session",
-            "-d",
-            "-s",
-            "e2e",
-            "-x",
-            str(self.width),
-            "-y",
-            str(self.height),
-            "-c",
-            str(cwd),
-            f"env -u KMC_TUI_PLUGIN_PATH XDG_CONFIG_HOME={_quote(str(config_home))} "
-            "TERM=xterm-256color PS1='$ ' bash --norc --noprofile",
-        )
-
-    def type_line(self, line: str) -> None:
-        self.run("send-keys", "-t", "e2e", "-l", line)
-        self.keys("Enter")
 
     def flags(self) -> dict[str, str]:
         names = ("alternate_on", "mouse_any_flag", "cursor_flag")
@@ -70,7 +48,6 @@ def assert_terminal_given_back(tmux: Shell) -> str:
 
 @pytest.fixture
 def shell(tmp_path, tmp_path_factory):
-    assert shutil.which("tmux"), "tmux is needed for this test (.ci/run installs it)"
     tmux = Shell(100, 30)
     tmux.start_shell(tmp_path, config_home=tmp_path_factory.mktemp("xdg"))
     yield tmux
@@ -81,7 +58,7 @@ def shell(tmp_path, tmp_path_factory):
 def test_tui_stopped_by_a_signal_gives_the_terminal_back(tmp_path, shell, signum):
     image = tmp_path / "hopper.png"
     shutil.copy(DATA / "pillow" / "hopper.png", image)
-    shell.type_line(f"{_quote(kmc_tui_command())} {_quote(str(image))}; echo EXIT=$?")
+    shell.type_line(f"{quote(kmc_tui_command())} {quote(str(image))}; echo EXIT=$?")
     shell.wait_for(lambda s: "k=16" in s and "palette" in s, 90, "the first result")
     assert shell.flags()["alternate_on"] == "1"  # the TUI indeed owned the terminal
     pid = shell.pid_of_pane_child()
@@ -118,7 +95,7 @@ def test_signal_during_a_tui_save_leaves_no_partial_file(tmp_path, shell):
         sys.exit(main([{str(image)!r}]))
         """)
     )
-    shell.type_line(f"{_quote(sys.executable)} {_quote(str(wrapper))}; echo EXIT=$?")
+    shell.type_line(f"{quote(sys.executable)} {quote(str(wrapper))}; echo EXIT=$?")
     shell.wait_for(lambda s: "k=16" in s and "palette" in s, 90, "the first result")
     shell.keys("s")
     deadline = time.monotonic() + 30

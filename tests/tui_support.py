@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import functools
 import time
 import unicodedata
@@ -11,8 +12,10 @@ from pathlib import Path
 from textual import events
 from textual.keys import key_to_character
 
+import kmc_tui.fsio
 from kmc_tui.tui.app import KmcApp
 from kmc_tui.tui.widgets.file_browser import FileBrowser
+from kmc_tui.tui.widgets.preview import HalfBlockView
 
 DATA = Path(__file__).resolve().parent / "data"
 HOPPER = DATA / "pillow" / "hopper.png"  # 128x128 RGB: quick to quantize
@@ -106,3 +109,34 @@ async def wait_listed(pilot, browser: FileBrowser, folder: Path, timeout: float 
         timeout,
         f"listing of {folder}",
     )
+
+
+def pane_colors(pane: HalfBlockView) -> set[tuple[int, int, int]]:
+    """Every color drawn in a pane's picture cells (fg and bg of the half blocks).
+
+    The pane's own background (around a picture that does not fill it) is left out.
+    """
+    colors = set()
+    background = pane.rich_style.bgcolor
+    for y in range(1, pane.size.height):
+        for segment in pane.render_line(y):
+            if segment.text.strip() and segment.style is not None:
+                for color in (segment.style.color, segment.style.bgcolor):
+                    if color is not None and color.triplet is not None and color != background:
+                        colors.add(tuple(color.triplet))
+    return colors
+
+
+def disk_full(monkeypatch) -> None:
+    """From now on every write the app makes fails as on a full disk (when it syncs the file)."""
+
+    def refuse(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(kmc_tui.fsio.os, "fsync", refuse)
+
+
+async def wait_error(pilot, seen: list[tuple[str, str]], timeout: float = 20.0) -> str:
+    """The first error notification in `seen` (from `record_notifications`), once it comes."""
+    await wait_until(pilot, lambda: any(s == "error" for s, _ in seen), timeout, "an error")
+    return next(m for s, m in seen if s == "error")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import threading
 from collections.abc import Iterable, Iterator
 from functools import partial
 from pathlib import Path
@@ -121,9 +122,21 @@ class KmcApp(App):
             for signum in self.STOP_SIGNALS:
                 loop.remove_signal_handler(signum)
 
+    #: Seconds a signalled exit may take before the process leaves without Textual's shutdown.
+    SHUTDOWN_GRACE = 5.0
+
     def _stop(self, signum: int) -> None:
         self.stopped_by = signal.Signals(signum).name
+        if signum == signal.SIGHUP:
+            # The terminal is gone: there is nothing to give back, and Textual's output thread
+            # may have died writing to it, so its shutdown would wait on that thread forever.
+            self._remember()
+            os._exit(128 + signum)
         self.exit(return_code=128 + signum)
+        # A terminal that stopped reading must not keep the process alive either.
+        timer = threading.Timer(self.SHUTDOWN_GRACE, os._exit, (128 + signum,))
+        timer.daemon = True
+        timer.start()
 
     def notify(self, message: str, *, title: str = "", markup: bool = False, **kwargs) -> None:
         """Textual's notify with the text taken literally and made printable: messages name

@@ -57,7 +57,7 @@ CELL_WIDTH = {"lab": 2.0, "oklab": 0.01, "rgb": 5.0}
 #: A cell holding more squared error than this share of one cluster's expected error is binned
 #: again at half the width, up to REFINE_DEPTH times: at large k, dense regions (a dark sky)
 #: need cells as fine as their clusters, or too few centers end up there.
-REFINE = 0.05
+REFINE = 0.01
 REFINE_DEPTH = 2
 #: The grid stage is skipped unless it shrinks the problem at least this much.
 MIN_REDUCTION = 2
@@ -73,6 +73,10 @@ CELL_MAX_ITER = 300
 THREADED_MIN_WORK = 1 << 20
 #: Relative tolerance (scikit-learn's meaning) for both stages.
 TOL = 1e-4
+#: The stage over all distinct colors also stops once an accepted step lowers the objective by
+#: less than this share of it: what further passes gain there is below the noise of k-means'
+#: local optima.
+OBJECTIVE_TOL = 1e-4
 #: Over-relaxation of the Lloyd steps (see RelaxedLloyd): larger overshoots as far as it gains.
 RELAX = 1.8
 
@@ -326,6 +330,9 @@ class RelaxedLloyd:
         Pixel counts: the objective is ``sum(weights * squared distance to the center)``.
     tol : float
         Relative tolerance, as scikit-learn's ``KMeans(tol=...)``.
+    objective_tol : float
+        Also stop once an accepted over-relaxed step lowers the objective by less than this
+        share of it (0: never).
     should_stop : callable, optional
         Polled before every pass; when it returns True, :class:`~kmc_tui.errors.Cancelled` is
         raised and no further pass starts.
@@ -347,9 +354,11 @@ class RelaxedLloyd:
         weights: np.ndarray,
         *,
         tol: float = TOL,
+        objective_tol: float = 0.0,
         should_stop: Callable[[], bool] | None = None,
     ):
         self.should_stop = should_stop
+        self.objective_tol = objective_tol
         self.points = np.ascontiguousarray(points, dtype=np.float32)
         self.weights = np.ascontiguousarray(weights, dtype=np.float32)
         self.relative_tol = tol
@@ -433,7 +442,11 @@ class RelaxedLloyd:
             trial_moved, trial_objective = self.step(trial)
             passes += 1
             if trial_objective < objective:
+                settled = objective - trial_objective < self.objective_tol * objective
                 centers, moved, objective = trial, trial_moved, trial_objective
+                if settled:
+                    centers = moved
+                    break
             elif passes < max_iter:
                 centers = moved
                 moved, objective = self.step(centers)
@@ -517,7 +530,7 @@ def kmeans_palette(
     )
 
     random_state = np.random.RandomState(seed)
-    full = RelaxedLloyd(feats, weights, should_stop=should_stop)
+    full = RelaxedLloyd(feats, weights, objective_tol=OBJECTIVE_TOL, should_stop=should_stop)
     if len(means) >= 2 * k and len(means) * MIN_REDUCTION <= len(feats):
         cells = RelaxedLloyd(means, cell_weights, should_stop=should_stop)
         centers = best_of_starts(cells, k, random_state, max_iter=CELL_MAX_ITER)

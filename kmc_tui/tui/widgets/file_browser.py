@@ -31,7 +31,7 @@ from textual.strip import Strip
 from textual.worker import get_current_worker
 
 from ...errors import shown
-from ...formats import IMAGE_EXTENSIONS
+from ...formats import IMAGE_EXTENSIONS, human_bytes
 
 
 @dataclass(frozen=True)
@@ -94,18 +94,6 @@ def arrange(entries: list[Entry], *, order: str = "name", pattern: str = "") -> 
     if order != "name":  # listed by name already
         images.sort(key=SORT_KEYS[order])
     return parent + folders + images
-
-
-def human_size(n: int | None) -> str:
-    """1234567 -> '1.2M' (short enough for a narrow column)."""
-    if n is None:
-        return ""
-    value = float(n)
-    for unit in ("B", "K", "M", "G"):
-        if value < 1000 or unit == "G":
-            return f"{value:.0f}{unit}" if unit == "B" or value >= 100 else f"{value:.1f}{unit}"
-        value /= 1000.0
-    return f"{value:.1f}G"  # pragma: no cover
 
 
 def list_folder(folder: Path, should_stop=lambda: False) -> tuple[list[Entry], str | None]:
@@ -507,7 +495,7 @@ class FileBrowser(ScrollView, can_focus=True):
         if entry.kind == "folder":
             return name + "/", "", self._part("folder")
         if entry.kind == "image":
-            return name, human_size(entry.size), Style()
+            return name, human_bytes(entry.size, missing="", short=True), Style()
         if entry.kind == "unreadable":
             return name + "/", entry.note, self._part("broken")
         return name, entry.note, self._part("broken")

@@ -1,8 +1,5 @@
-"""A real terminal that speaks Sixel: xterm as a VT340 under Xvfb, screenshot with ImageMagick.
-
-The app is started with nothing forced: it must find Sixel by asking xterm, and the screenshot
-must hold the saved result at one image pixel per screen pixel after "1" (zoom to 1:1).
-"""
+"""A real terminal on an X display of our own (Xvfb), typed into with xdotool and screenshot
+with ImageMagick, for the tests that check what a terminal really shows."""
 
 from __future__ import annotations
 
@@ -14,21 +11,20 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image as PILImage
 from pty_terminal import kmc_tui_command
 
-DATA = Path(__file__).resolve().parent / "data"
-TOOLS = ("Xvfb", "xterm", "import", "xdotool")
+TOOLS = ("Xvfb", "import", "xdotool")
 
-pytestmark = pytest.mark.skipif(
-    any(shutil.which(tool) is None for tool in TOOLS),
-    reason=f"needs {', '.join(TOOLS)} (.ci/run installs them)",
-)
+
+def require_tools(*tools: str) -> None:
+    """A missing tool fails the test: .ci/run installs them, and a skip would pass unseen."""
+    missing = [tool for tool in (*TOOLS, *tools) if shutil.which(tool) is None]
+    assert not missing, f"needs {', '.join(missing)} (.ci/run installs them)"
 
 
 class XServer:
-    """An Xvfb display of our own, and an xterm on it."""
+    """An Xvfb display of our own, and a terminal on it."""
 
     def __init__(self, tmp_path: Path):
         self.display = f":{os.getpid() % 400 + 100}"
@@ -42,7 +38,7 @@ class XServer:
         # xdist's COLUMNS/LINES would override xterm's size.
         for key in [k for k in self.env if k.startswith(("KMC_TUI", "TMUX", "COLUMNS", "LINES"))]:
             del self.env[key]
-        self.xterm: subprocess.Popen | None = None
+        self.terminal: subprocess.Popen | None = None
         deadline = time.monotonic() + 20
         while subprocess.run(
             ["xdotool", "getmouselocation"], env=self.env, capture_output=True
@@ -50,11 +46,12 @@ class XServer:
             assert time.monotonic() < deadline, "Xvfb did not start"
             time.sleep(0.2)
 
-    def start_xterm(self, command: list[str], cwd: Path) -> None:
-        self.xterm = subprocess.Popen(
-            ["xterm", "-ti", "vt340", "-geometry", "120x36+0+0", "-e", *command],
+    def start_terminal(self, argv: list[str], cwd: Path, **env: str) -> None:
+        """Start a terminal program (its own command line included) on the display."""
+        self.terminal = subprocess.Popen(
+            argv,
             cwd=cwd,
-            env={**self.env, "TERM": "xterm-256color"},
+            env={**self.env, **env},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -70,7 +67,7 @@ class XServer:
         return np.asarray(PILImage.open(io.BytesIO(done.stdout)).convert("RGB"))
 
     def close(self) -> None:
-        for process in (self.xterm, self.xvfb):
+        for process in (self.terminal, self.xvfb):
             if process is not None and process.poll() is None:
                 process.terminate()
                 try:
@@ -94,30 +91,27 @@ def find(screen: np.ndarray, image: np.ndarray, tolerance: int) -> tuple[int, in
     return None
 
 
-def test_xterm_shows_the_result_at_real_resolution(tmp_path):
-    shutil.copy(DATA / "pillow" / "hopper.png", tmp_path / "hopper.png")
-    server = XServer(tmp_path)
-    try:
-        server.start_xterm([kmc_tui_command(), "tui", "hopper.png"], tmp_path)
-        deadline = time.monotonic() + 90
-        saved: list[Path] = []
-        pressed = 0.0
-        while not saved:  # save as soon as the result is there (s waits for it)
-            assert time.monotonic() < deadline, "the app did not save its result"
-            if time.monotonic() - pressed > 5:
-                server.keys("s")
-                pressed = time.monotonic()
-            time.sleep(0.3)
-            saved = list(tmp_path.glob("hopper-k*.png"))
-        expected = np.asarray(PILImage.open(saved[0]).convert("RGB"))
-        server.keys("1")
-        found = None
-        while found is None and time.monotonic() < deadline:
-            time.sleep(1)
-            screen = server.screenshot()
-            found = find(screen, expected, tolerance=2)
-        PILImage.fromarray(screen).save(tmp_path / "screen.png")  # to look at if it fails
-        assert found is not None, f"the quantized image at 1:1 is not on {tmp_path}/screen.png"
-        assert found[0] > screen.shape[1] // 3  # in the result pane, right of the original
-    finally:
-        server.close()
+def save_then_find_at_one_to_one(server: XServer, folder: Path, deadline: float):
+    """Save the result (``s``, until the file is there), zoom to 1:1 (``1``) and look for the
+    saved image on screen: (where it was found or None, the last screenshot)."""
+    saved: list[Path] = []
+    pressed = 0.0
+    while not saved:  # save as soon as the result is there (s waits for it)
+        assert time.monotonic() < deadline, "the app did not save its result"
+        if time.monotonic() - pressed > 5:
+            server.keys("s")
+            pressed = time.monotonic()
+        time.sleep(0.3)
+        saved = list(folder.glob("hopper-k*.png"))
+    expected = np.asarray(PILImage.open(saved[0]).convert("RGB"))
+    server.keys("1")
+    found = None
+    while found is None and time.monotonic() < deadline:
+        time.sleep(1)
+        screen = server.screenshot()
+        found = find(screen, expected, tolerance=2)
+    PILImage.fromarray(screen).save(folder / "screen.png")  # to look at if it fails
+    return found, screen
+
+
+__all__ = ["XServer", "find", "kmc_tui_command", "require_tools", "save_then_find_at_one_to_one"]

@@ -1,0 +1,152 @@
+"""What keeps a key press quick to show: the preview first, images encoded off the UI thread.
+
+The real app through ``App.run_test()``, with a plugin that is quick on the preview's small copy
+and slow, without polling, on the full image (as a stage between k-means passes is), so the
+order of things can be seen.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image as PILImage
+from tui_support import press, sync, wait_result, wait_until
+
+from kmc_tui.tui.app import KmcApp
+from kmc_tui.tui.graphics import Graphics
+from kmc_tui.tui.screens import main as main_screen
+from kmc_tui.tui.widgets import preview
+from kmc_tui.tui.widgets.preview import HalfBlockView
+
+HOPPER = Path(__file__).resolve().parent / "data" / "pillow" / "hopper.png"
+
+#: Seconds the plugin takes on the full image (360,000 pixels), never polling.
+FULL_SECONDS = 3.0
+
+SLOW_FULL = """
+import time
+import numpy as np
+from pathlib import Path
+from kmc_tui.plugin_api import QuantizerOutput, Quantizer
+LOG = Path({log!r})
+class SlowFull(Quantizer):
+    name = "slowfull"
+    description = "quick on the preview's copy, slow on the full image"
+    def quantize(self, hist, k, *, seed=0):
+        with LOG.open("a") as log:
+            log.write(f"{{hist.total}} {{time.monotonic()}}\\n")
+        if hist.total > 100_000:
+            time.sleep({seconds})
+        order = np.argsort(-hist.counts, kind="stable")[:k]
+        return QuantizerOutput(hist.colors[order].astype(np.uint8))
+"""
+
+
+@pytest.fixture
+def folder(tmp_path):
+    shutil.copy(HOPPER, tmp_path / "hopper.png")
+    with PILImage.open(HOPPER) as small:  # 128×128: its preview copy would be the whole image
+        small.convert("RGB").resize((600, 600)).save(tmp_path / "big.png")
+    return tmp_path
+
+
+@pytest.fixture
+def slow_full(tmp_path_factory):
+    plugins = tmp_path_factory.mktemp("slowfull")
+    log = plugins / "calls.log"
+    (plugins / "slowfull.py").write_text(SLOW_FULL.format(log=str(log), seconds=FULL_SECONDS))
+    return plugins, log
+
+
+def full_starts(log: Path) -> list[float]:
+    """When each call on the full image began (time.monotonic)."""
+    lines = log.read_text().split() if log.exists() else []
+    pairs = zip(lines[::2], lines[1::2], strict=True)
+    return [float(start) for total, start in pairs if int(total) > 100_000]
+
+
+async def use_slow_full(pilot, app: KmcApp) -> None:
+    """Choose the slow plugin (as the Select does) and wait for its result."""
+    await wait_result(pilot, app)
+    app.query_one("#plugin").value = "slowfull"
+    await wait_until(pilot, lambda: app.session.settings.plugin == "slowfull", 10, "slowfull")
+    await wait_result(pilot, app, FULL_SECONDS * 4)
+
+
+@sync
+async def test_the_full_result_starts_once_the_preview_is_drawn(folder, slow_full, monkeypatch):
+    plugins, log = slow_full
+    drawn: list[float] = []
+    when_drawn = HalfBlockView.when_drawn
+
+    def timed(self, callback):
+        def done():
+            drawn.append(time.monotonic())
+            callback()
+
+        when_drawn(self, done)
+
+    monkeypatch.setattr(HalfBlockView, "when_drawn", timed)
+    # The wait's limit (for a preview that never gets drawn) out of the way: under heavy load
+    # the frame can take longer than it, and the order is what is checked here.
+    monkeypatch.setattr(main_screen, "PREVIEW_DRAW_WAIT", 60.0)
+    app = KmcApp(folder / "big.png", k=8, plugin_dirs=[plugins])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await use_slow_full(pilot, app)
+        assert drawn and full_starts(log)
+        # The preview was on screen (its callback ran) before the full image's call began.
+        assert full_starts(log)[0] >= drawn[-1]
+
+
+@sync
+async def test_a_key_during_a_full_result_shows_its_preview_without_waiting(folder, slow_full):
+    plugins, log = slow_full
+    app = KmcApp(folder / "big.png", k=8, plugin_dirs=[plugins])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await use_slow_full(pilot, app)
+        pane = app.screen.query_one("#result", HalfBlockView)
+        await press(pilot, "plus")  # k=9: its preview, then its full result (not polling)
+        await wait_until(pilot, lambda: len(full_starts(log)) == 2, FULL_SECONDS, "k=9's full")
+        pressed = time.monotonic()
+        await press(pilot, "plus")  # k=10 while k=9's full result cannot stop
+        await wait_until(
+            pilot, lambda: "k=10" in pane.caption and "preview" in pane.caption, 20, "k=10"
+        )
+        waited = time.monotonic() - pressed
+        assert waited < FULL_SECONDS * 2 / 3, f"k=10's preview waited {waited:.2f} s"
+        await wait_result(pilot, app, FULL_SECONDS * 4)
+        assert app.session.result.quantized.k == 10
+
+
+@sync
+async def test_pixel_frames_are_encoded_off_the_ui_thread_once_each(folder, monkeypatch):
+    calls: list[tuple[str, tuple]] = []
+    encode = preview.encode_frame
+
+    def recorded(pixels, palette, graphics, *, image_id):
+        calls.append((threading.current_thread().name, pixels.shape))
+        return encode(pixels, palette, graphics, image_id=image_id)
+
+    monkeypatch.setattr(preview, "encode_frame", recorded)
+    graphics = Graphics("sixel", "test", cell_size=(8, 16), color_registers=256)
+    app = KmcApp(folder / "hopper.png", k=8, graphics=graphics)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        result = app.screen.query_one("#result", HalfBlockView)
+        shown = result.picture
+        await wait_until(pilot, lambda: result._drawn is not None, 10, "the result drawn")
+        assert calls and all(name != threading.main_thread().name for name, _ in calls)
+        before = len(calls)
+        await press(pilot, "b")  # flip: each pane shows the other's picture, encoded anew
+        await wait_until(pilot, lambda: len(calls) >= before + 2, 10, "flipped frames")
+        await wait_until(pilot, lambda: result._drawn[0][0] is not shown, 10, "flipped")
+        flipped = len(calls)
+        await press(pilot, "b")  # back: both frames are still encoded
+        await wait_until(pilot, lambda: result._drawn[0][0] is shown, 10, "back")
+        assert len(calls) == flipped
+        assert np.all([name != threading.main_thread().name for name, _ in calls])
