@@ -20,7 +20,6 @@ only the palette is estimated, not how the image's layout compresses.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import math
 import re
 import time
@@ -292,59 +291,39 @@ def sample_rows(image: Image, *, pixels: int = LAYOUT_PIXELS, band: int = LAYOUT
 
 @dataclass(frozen=True)
 class _Settings:
-    """Everything of a run but the image and k: the same for every run of a search."""
+    """Everything of a run but the image and k: the same for every run of a search.
 
-    plugin: str
-    params: dict | None
-    seed: int
-    dither: bool
-    format: str
-    registry: Registry
-    should_stop: Callable[[], bool] | None
-    timeout: float | None
+    The fields are :func:`~kmc_tui.api.process`'s options, with its defaults.
+    """
+
+    plugin: str = "kmeans"
+    params: dict | None = None
+    seed: int = 0
+    dither: bool | float = False
+    format: str = "png"
+    registry: Registry | None = None
+    should_stop: Callable[[], bool] | None = None
+    timeout: float | None = None
     optimize: int = DEFAULT_OPTIMIZE
     keep_metadata: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "format", format_for("", self.format))
+        object.__setattr__(self, "registry", self.registry or default_registry())
+        object.__setattr__(self, "optimize", check_optimize(self.optimize))
 
     @classmethod
     def of(cls, **options) -> _Settings:
         """The settings of a plain run from :func:`~kmc_tui.api.process`'s options, checked:
         the one place :func:`search_k` and :func:`rate_distortion` take them from."""
-        known = inspect.signature(cls._checked).parameters
+        known = [field.name for field in dataclasses.fields(cls)]
         unknown = [name for name in options if name not in known]
         if unknown:
             raise ParameterError(
                 f"unknown option {', '.join(map(repr, unknown))}; the options of a run are "
                 + ", ".join(known)
             )
-        return cls._checked(**options)
-
-    @classmethod
-    def _checked(
-        cls,
-        *,
-        plugin: str = "kmeans",
-        params: dict | None = None,
-        seed: int = 0,
-        dither: bool = False,
-        format: str = "png",
-        registry: Registry | None = None,
-        should_stop: Callable[[], bool] | None = None,
-        timeout: float | None = None,
-        optimize: int = DEFAULT_OPTIMIZE,
-        keep_metadata: bool = False,
-    ) -> _Settings:
-        return cls(
-            plugin,
-            params,
-            seed,
-            dither,
-            format_for("", format),
-            registry or default_registry(),
-            should_stop,
-            timeout,
-            check_optimize(optimize),
-            keep_metadata,
-        )
+        return cls(**options)
 
     @property
     def palette_format(self) -> bool:
