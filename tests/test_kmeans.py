@@ -147,7 +147,7 @@ def test_color_space_is_offered_validated_and_used(cli, tmp_path):
     assert spec["default"] == "lab" and set(spec["choices"]) == {"lab", "oklab", "rgb"}
 
     outs = {}
-    for space in ("lab", "rgb"):
+    for space in ("lab", "oklab", "rgb"):
         out = tmp_path / f"{space}.png"
         proc = cli(
             "compress",
@@ -168,6 +168,12 @@ def test_color_space_is_offered_validated_and_used(cli, tmp_path):
     # photo/k pairs there, which is why it is the default.
     assert outs["lab"]["delta_e"] < outs["rgb"]["delta_e"]
     assert outs["rgb"]["psnr"] > outs["lab"]["psnr"]
+    # Oklab, the other perceptual space, does the same against RGB.
+    assert outs["oklab"]["params"]["color_space"] == "oklab"
+    assert outs["oklab"]["delta_e"] < outs["rgb"]["delta_e"]
+    assert outs["rgb"]["psnr"] > outs["oklab"]["psnr"]
+    with PILImage.open(tmp_path / "oklab.png") as img:
+        assert img.mode == "P" and len(img.getcolors()) == 16
 
     for bad in ("color_space=hsv", "max_iter=0"):
         out = tmp_path / "bad.png"
