@@ -34,18 +34,10 @@ from .encode import DEFAULT_OPTIMIZE, check_optimize, encode
 from .errors import Cancelled, ParameterError, TargetUnreachable
 from .formats import PALETTE_FORMATS, format_for, human_bytes
 from .plugin_api import ColorHistogram, Quantizer, QuantizerOutput
-from .quantize import (
-    ImageHistogram,
-    Quantized,
-    check_k,
-    image_histogram,
-    nearest,
-    quantize,
-    run_plugin,
-)
+from .quantize import ImageHistogram, Quantized, check_k, image_histogram, nearest, quantize
 from .read import Image
 from .registry import Registry, default_registry
-from .stats import color_error, lossless_color_error, srgb8_to_lab, stores_exactly
+from .stats import lossless_color_error, srgb8_to_lab, stores_exactly
 
 #: Pixels of the sample the estimates run on.
 SAMPLE_PIXELS = 1 << 16
@@ -79,24 +71,6 @@ _RATIO_SLOPE = 0.15
 _ESTIMATE_CLOSE = 0.06
 #: When the prediction is this close (in colors) to the last real run, its neighbour is tried.
 _SNAP = 2
-#: Plugins whose run starts with a stage that already decides which local optimum it ends in,
-#: and the parameters that stop it there (kmeans: the k-means++ starts and Lloyd passes on
-#: its grid cells, then no pass over every color). On all of the image's colors, at the same
-#: k and seed, that stage's ΔE2000 follows a plain run's from one k to the next, ups and downs
-#: included, at a fraction of its cost: docs/performance.md.
-FIRST_STAGE_PARAMS = {"kmeans": {"max_iter": 1}}
-#: log(ΔE2000 of a plain run / ΔE2000 of its first stage), assumed until a real run measures it.
-_FIRST_STAGE_BIAS = -0.007
-#: First-stage estimates a search makes (each costs about a third of a real run at 12 MP).
-_FIRST_STAGE_MOST = 2
-#: Real runs in a row on the side the first-stage estimates did not predict, after which the
-#: search goes on as without them.
-_FIRST_STAGE_MISSES = 2
-#: Pixels (drawn at random once per search) a first-stage estimate measures its ΔE2000 over.
-FIRST_STAGE_PIXELS = 1 << 17
-#: With first-stage estimates to place the real runs, the estimates on a sample stop once the
-#: next would be this close (a fraction of k) to one already run.
-_ESTIMATE_CLOSE_COARSE = 0.35
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(?:([kmg])(i?)b?|b)?\s*$", re.IGNORECASE)
 _SIZE_UNITS = {"": 0, "k": 1, "m": 2, "g": 3}
@@ -452,46 +426,6 @@ class _GivenPalette(Quantizer):
         return self.source.lay(hist, k)
 
 
-class _FirstStageRuns:
-    """Estimates of a plain run's ΔE2000 that follow it from k to k: the plugin's first stage
-    (:data:`FIRST_STAGE_PARAMS`) on all of the image's colors with the plain run's seed, its
-    ΔE2000 measured over a fixed random sample of the pixels. Only for 3-channel histograms of
-    exact settings (ΔE2000 from the palette alone).
-    """
-
-    def __init__(self, histogram: ImageHistogram, settings: _Settings, stop_at: dict):
-        self.settings = settings
-        self.record = settings.registry.get(settings.plugin)
-        self.params = self.record.coerce_params({**(settings.params or {}), **stop_at})
-        self.hist = ColorHistogram(histogram.colors, histogram.counts, histogram.pixels)
-        counts = histogram.counts
-        if counts.sum() <= FIRST_STAGE_PIXELS:
-            self.subset, self.weights = slice(None), counts
-        else:
-            # Pixels drawn at random (a color as often as its pixels are): a few colors of many
-            # pixels weigh as much as the many of few, so drawing colors would miss them.
-            rng = np.random.default_rng(settings.seed)
-            drawn = rng.choice(len(counts), FIRST_STAGE_PIXELS, p=counts / counts.sum())
-            self.subset, self.weights = np.unique(drawn, return_counts=True)
-
-    def run(self, k: int) -> float:
-        """The first stage's ΔE2000 at `k`."""
-        s, colors = self.settings, self.hist.colors
-        if len(colors) <= k:
-            return 0.0  # a plain run keeps every color
-        palette, labels = run_plugin(
-            self.record,
-            self.hist,
-            k,
-            seed=s.seed,
-            params=self.params,
-            timeout=s.timeout,
-            should_stop=s.should_stop,
-        )
-        subset = self.subset
-        return color_error(colors[subset], palette[labels[subset]], self.weights)[1]
-
-
 class _SizeEstimates:
     """Estimates of the file size at any k: the plugin's palette from a sample of `pixels`
     pixels, laid over the image's layout (:func:`sample_rows`) by the core as a fixed palette
@@ -568,8 +502,6 @@ class _Search:
         self.kept: tuple[int, Any] | None = None
         self.runs = _Runs(image, settings, target.kind)
         self.sample_runs = None
-        self.first_stage = None
-        self.first_stage_values: dict[int, float] = {}
         sample = min(sample, image.pixels // MIN_SAMPLE_RATIO) if sample else 0
         if sample >= MIN_SAMPLE_PIXELS:
             if target.kind == "bytes":
@@ -581,10 +513,6 @@ class _Search:
                     small = sample_tiles(image, pixels=sample)
                 scale = image.pixels / small.pixels
                 self.sample_runs = _Runs(small, settings, target.kind, scale=scale)
-                histogram = self.runs.histogram
-                stop_at = FIRST_STAGE_PARAMS.get(settings.plugin)
-                if stop_at is not None and settings.exact and histogram.visible is None:
-                    self.first_stage = _FirstStageRuns(histogram, settings, stop_at)
 
     # -- what a k is ------------------------------------------------------------------------
 
@@ -708,15 +636,16 @@ class _Search:
             k = first_high
         return int(min(max(k, lo + 1), hi - 1))
 
-    def _walk(self, *, real: bool, lo: int = 0, hi: int | None = None) -> tuple[int, int]:
-        hi = self.k_max + 1 if hi is None else hi
+    def _walk(self, *, real: bool) -> tuple[int, int]:
+        lo, hi = 0, self.k_max + 1
         last, streak, stalled = None, 0, False
         # Estimates stop short of neighbours: closer than their error they say nothing more.
         stop = 1 if real else max(1, self.k_max // 40)
-        close = _ESTIMATE_CLOSE if self.first_stage is None else _ESTIMATE_CLOSE_COARSE
         while hi - lo > max(1, min(stop, hi // 20)):
             k = self._bracket(lo, hi, real=real, last=last, streak=streak, stalled=stalled)
-            if not real and any(abs(k - e) <= max(1, round(close * k)) for e in self.estimates):
+            if not real and any(
+                abs(k - e) <= max(1, round(_ESTIMATE_CLOSE * k)) for e in self.estimates
+            ):
                 break
             value = self._try(k, estimate=not real)
             side = "high" if self.high(value) else "low"
@@ -730,86 +659,10 @@ class _Search:
             stalled = bracketed and not stalled and 2 * (hi - lo) > width
         return lo, hi
 
-    # -- first-stage estimates: real runs where they put the crossing ----------------------
-
-    def _first_stage_bias(self) -> float:
-        """log(real / first stage): the mean over the k both were run at, the prior before.
-        Only there: elsewhere a real run's ups and downs are its own, not the estimates'."""
-        both = [k for k in self.real if k in self.first_stage_values]
-        if not both:
-            return _FIRST_STAGE_BIAS
-        return float(
-            np.mean([self._log(self.real[k]) - self._log(self.first_stage_values[k]) for k in both])
-        )
-
-    def _first_stage_curve(self, ks: np.ndarray) -> np.ndarray:
-        """log ΔE2000 a plain run is predicted to have at `ks`: the first-stage estimates
-        (their bias taken out), linear in log k between them; past them, along the sample's
-        curve (the estimates on the sample when there are none yet)."""
-        points = self.first_stage_values
-        sample = self._curve(self.estimates, ks)
-        if not points:
-            return sample
-        known = np.array(sorted(points), dtype=np.int64)
-        y = np.array([self._log(points[k]) for k in known]) + self._first_stage_bias()
-        lx, x = np.log(ks), np.log(known)
-        out = np.interp(lx, x, y)
-        ends = self._curve(self.estimates, known[[0, -1]])
-        below, above = ks < known[0], ks > known[-1]
-        out[below] = y[0] + sample[below] - ends[0]
-        out[above] = y[-1] + sample[above] - ends[1]
-        return out
-
-    def _first_stage_high(self, lo: int, hi: int) -> int:
-        """The first k in (lo, hi) predicted on the high side (hi if none)."""
-        ks = np.arange(lo + 1, hi, dtype=np.int64)
-        if len(ks) == 0:
-            return hi
-        high = self._first_stage_curve(ks) <= self._log(self.target.limit)
-        return int(ks[np.argmax(high)]) if high.any() else hi
-
-    def _walk_first_stage(self) -> tuple[int, int]:
-        """First-stage estimates where the crossing is predicted, then real runs on the
-        neighbours they put on either side of it."""
-        lo, hi = 0, self.k_max + 1
-        while len(self.first_stage_values) < _FIRST_STAGE_MOST:
-            k = self._first_stage_high(lo, hi)
-            if k >= hi or k in self.first_stage_values:
-                break
-            should_stop = self.settings.should_stop
-            if should_stop is not None and should_stop():
-                raise Cancelled("cancelled")
-            t = time.perf_counter()
-            self.first_stage_values[k] = value = self.first_stage.run(k)
-            meets = self.target.met(value * math.exp(self._first_stage_bias()))
-            trial = Trial(k, value, None, True, meets, time.perf_counter() - t)
-            self.trials.append(trial)
-            if self.on_trial is not None:
-                self.on_trial(trial)
-        missed = 0
-        while hi - lo > 1:
-            if missed >= _FIRST_STAGE_MISSES:
-                return self._walk(real=True, lo=lo, hi=hi)
-            first_high = self._first_stage_high(lo, hi)
-            k = first_high if first_high < hi else first_high - 1
-            if missed and lo > 0 and hi <= self.k_max and hi - lo > 2 * _SNAP + 1:
-                # The estimates missed: between two real runs, bisect rather than walk.
-                k = (lo + hi) // 2
-            high = self.high(self._try(k, estimate=False))
-            if k in (first_high, first_high - 1) and high != (k == first_high):
-                missed += 1
-            if high:
-                hi = k
-            else:
-                lo = k
-        return lo, hi
-
     def bracket(self) -> tuple[int, int]:
         """Search: (lo, hi), neighbours with lo low and hi high (0 and k_max + 1 count)."""
         if self.sample_runs is not None:
             self._walk(real=False)
-        if self.first_stage is not None:
-            return self._walk_first_stage()
         return self._walk(real=True)
 
     def run(self) -> Result:
