@@ -8,7 +8,9 @@ preview, then the full result) has arrived in full on the terminal's side. Then 
 again, and once more a second later while that full result is being computed: the clock of the
 last key stops at its preview ("key during a result"). The bytes are all the app wrote from the
 first key until a second after its full result, and the result pane's image alone; the seconds
-those take over a 1 Mbit/s and a 10 Mbit/s link are computed from them.
+those take over a 1 Mbit/s and a 10 Mbit/s link are computed from them. A run where the first
+image after the preview's caption is the full result's has no preview frame: it is counted
+("no preview drawn"), not timed as a preview.
 
 With ``--baseline REF`` the same runs are made with another commit's code (unpacked with ``git
 archive`` and put first on ``PYTHONPATH``), interleaved with this tree's, so both see the same
@@ -132,8 +134,11 @@ def measure(protocol: str, image: Path, pythonpath: str | None) -> dict:
         pattern = IMAGE.get(protocol)
         images = pattern.finditer(stream) if pattern else ()
         image_bytes = next((len(m.group(0)) for m in images if m.end() == result_end), 0)
+        # The first image after the preview's caption is the result's when no preview frame
+        # was drawn: that is counted, not timed as a preview.
+        shown = preview_end <= result_at.start() or protocol == "halfblock"
         row = {
-            "preview": terminal.arrival(mark + preview_end - 1) - pressed,
+            "preview": terminal.arrival(mark + preview_end - 1) - pressed if shown else None,
             "result": terminal.arrival(mark + result_end - 1) - pressed,
             "bytes": len(stream),
             "image_bytes": image_bytes,
@@ -152,10 +157,21 @@ def measure(protocol: str, image: Path, pythonpath: str | None) -> dict:
         time.sleep(0.5)
         stream = terminal.snapshot()[mark:]
         end = picture_end(terminal, stream, mark, protocol, late.search(stream))
-        row["during"] = terminal.arrival(mark + end - 1) - pressed
+        shown = protocol == "halfblock" or end <= result_caption_of(19).search(stream).start()
+        row["during"] = terminal.arrival(mark + end - 1) - pressed if shown else None
         return row
     finally:
         terminal.close()
+
+
+def summary(found: list[dict]) -> dict:
+    """Medians of the runs; a preview never drawn counts in "missing", not in the median."""
+    row = {}
+    for name in found[0]:
+        values = [r[name] for r in found if r[name] is not None]
+        row[name] = statistics.median(values) if values else float("nan")
+    row["missing"] = sum(r[name] is None for r in found for name in ("preview", "during"))
+    return row
 
 
 def column_of(stream: bytes, start: int) -> int:
@@ -190,22 +206,22 @@ def main() -> int:
                         runs[code, protocol].append(measure(protocol, image, path))
                     except AssertionError as exc:
                         raise SystemExit(f"{code}, {protocol}: {exc}") from None
-        rows = {
-            key: {k: statistics.median(r[k] for r in found) for k in found[0]}
-            for key, found in runs.items()
-        }
+        rows = {key: summary(found) for key, found in runs.items()}
     after = os.getloadavg()
     lines = [
         "| code | drawing | key → preview | key during a result → preview | key → result "
-        "| × half-blocks | bytes after the key | result image | 1 Mbit/s | 10 Mbit/s |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| × half-blocks | no preview drawn | bytes after the key | result image | 1 Mbit/s "
+        "| 10 Mbit/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (code, protocol), row in rows.items():
         base = rows[code, "halfblock"]
         lines.append(
             f"| {code} | {protocol} | {row['preview'] * 1000:.0f} ms "
             f"| {row['during'] * 1000:.0f} ms | {row['result'] * 1000:.0f} ms "
-            f"| {row['preview'] / base['preview']:.2f} | {row['bytes'] / 1000:.0f} kB "
+            f"| {row['preview'] / base['preview']:.2f} "
+            f"| {row['missing']} of {2 * len(runs[code, protocol])} "
+            f"| {row['bytes'] / 1000:.0f} kB "
             f"| {row['image_bytes'] / 1000:.0f} kB | {row['bytes'] * 8 / 1e6:.2f} s "
             f"| {row['bytes'] * 8 / 1e7:.2f} s |"
         )
@@ -214,11 +230,15 @@ def main() -> int:
     print(loads)
     print(table)
     for (code, protocol), found in runs.items():
-        each = ", ".join(f"{r['preview'] * 1000:.0f}/{r['during'] * 1000:.0f}" for r in found)
+        each = ", ".join(f"{ms(r['preview'])}/{ms(r['during'])}" for r in found)
         print(f"  {code} {protocol}: preview/during each run (ms): {each}")
     if args.write_docs:
         write_docs(table, loads, args)
     return 0
+
+
+def ms(seconds: float | None) -> str:
+    return "none" if seconds is None else f"{seconds * 1000:.0f}"
 
 
 def write_docs(table: str, loads: str, args) -> None:

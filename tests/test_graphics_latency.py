@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import textual.screen
 from PIL import Image as PILImage
 from tui_support import press, sync, wait_result, wait_until
 
@@ -150,3 +151,47 @@ async def test_pixel_frames_are_encoded_off_the_ui_thread_once_each(folder, monk
         await wait_until(pilot, lambda: result._drawn[0][0] is shown, 10, "back")
         assert len(calls) == flipped
         assert np.all([name != threading.main_thread().name for name, _ in calls])
+
+
+@pytest.mark.parametrize("protocol", ["iterm", "sixel", "kitty"])
+@sync
+async def test_a_picture_is_written_after_its_caption(folder, monkeypatch, protocol):
+    """The preview's image comes after the caption that says it is the preview, however late
+    the screen's update: an image written before it was read as no preview at all (the
+    caption, then the full result's image), and it showed under the last k's caption."""
+    # Screen updates late, as on a loaded machine: the image is encoded well before.
+    monkeypatch.setattr(textual.screen, "UPDATE_PERIOD", 1.0)
+    events: list[tuple[str, str]] = []
+    display = KmcApp._display
+
+    def recorded_display(self, screen, renderable):
+        if renderable is not None and hasattr(renderable, "render_segments"):
+            events.append(("update", renderable.render_segments(self.console)))
+        display(self, screen, renderable)
+
+    write_frame = HalfBlockView._write_frame
+
+    def recorded_write(self, key, data, box):
+        drawn = self._drawn
+        write_frame(self, key, data, box)
+        if data and self.id == "result" and self._drawn is not drawn:  # written now
+            events.append(("image", self.caption))
+
+    monkeypatch.setattr(KmcApp, "_display", recorded_display)
+    monkeypatch.setattr(HalfBlockView, "_write_frame", recorded_write)
+    graphics = Graphics(protocol, "test", cell_size=(8, 16), color_registers=256)
+    app = KmcApp(folder / "big.png", k=8, graphics=graphics)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        events.clear()
+        await press(pilot, "plus")
+        await wait_result(pilot, app)
+        await wait_until(
+            pilot, lambda: sum(kind == "image" for kind, _ in events) >= 2, 10, "both images"
+        )
+    images = [n for n, (kind, caption) in enumerate(events) if kind == "image"]
+    preview_image = next(n for n in images if "k=9" in events[n][1] and "preview" in events[n][1])
+    captions = [
+        n for n, (kind, text) in enumerate(events) if kind == "update" and "preview" in text
+    ]
+    assert captions and captions[0] < preview_image, "the preview's image came before its caption"

@@ -179,6 +179,7 @@ class HalfBlockView(Widget):
         self._drawn: tuple | None = None  # (key, text, region, box) of the last image written
         self._when_drawn: list[tuple[tuple, Callable[[], object]]] = []
         self._cells_blank = False  # the picture area's cells are blank (an image goes there)
+        self._after_title = False  # a frame waits for the update that writes the title line
         self._kitty_id = next(_kitty_ids)
         self._kitty_shown: object = None  # the frame key on screen (Kitty images persist)
 
@@ -458,6 +459,8 @@ class HalfBlockView(Widget):
             top <= y < bottom and x1 < region.right and x2 > region.x for y, x1, x2 in spans
         ):
             if self.graphics.protocol != "kitty":
+                if self._after_title and self._title is not None:
+                    self._draw_image(cells_written=False)  # its caption is on screen now
                 return
         self._draw_image()
 
@@ -536,6 +539,12 @@ class HalfBlockView(Widget):
             self._draw_image(cells_written=False)
 
     def _write_frame(self, key: tuple, data: str, box) -> None:
+        if self._title is None:
+            # The caption saying what the picture is has not been rendered yet: the image
+            # follows the screen update that writes it.
+            self._after_title = True
+            return
+        self._after_title = False
         graphics = self.graphics
         if data:
             region = self.region
