@@ -11,6 +11,7 @@ Not part of the suite; from the repository root::
 
     PYTHONPATH=benchmarks SUITE_CPU_OUT=/tmp/suite_cpu .venv/bin/python -m pytest -q -p suite_cpu
     python benchmarks/suite_cpu.py /tmp/suite_cpu            # the tables again, from the records
+    python benchmarks/suite_cpu.py reap CMD...   # CMD's CPU with every orphan of its tree reaped
 
 Each worker writes one JSON line per test and per fixture set-up into ``$SUITE_CPU_OUT``; the
 run ends with the tables (files, tests, fixtures) on the terminal.
@@ -206,5 +207,29 @@ def report(folder: Path, *, top: int = 25) -> str:
     return "\n".join(lines)
 
 
+def reap(argv: list[str]) -> int:
+    """Run `argv` as a child subreaper and reap every orphan of its tree; print the tree's CPU."""
+    ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0)  # PR_SET_CHILD_SUBREAPER
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv)
+    code = None
+    while True:
+        try:
+            pid, status = os.wait()
+        except ChildProcessError:
+            break
+        if pid == proc.pid:
+            code = proc.returncode = os.waitstatus_to_exitcode(status)
+    tree = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(
+        f"whole tree: user {tree.ru_utime:.1f} s, sys {tree.ru_stime:.1f} s, "
+        f"{tree.ru_utime + tree.ru_stime:.1f} CPU-s; wall {time.perf_counter() - start:.1f} s",
+        file=sys.stderr,
+    )
+    return code or 0
+
+
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["reap"]:
+        sys.exit(reap(sys.argv[2:]))
     print(report(Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/suite_cpu")))
