@@ -47,7 +47,7 @@ from ..widgets.controls import Controls
 from ..widgets.file_browser import FileBrowser
 from ..widgets.palette import PaletteView
 from ..widgets.pane_pair import PanePair
-from ..widgets.preview import HalfBlockView, Picture
+from ..widgets.preview import HalfBlockView, Picture, palette_lookup
 from ..widgets.stats_panel import StatsPanel
 
 #: Seconds a plugin may take to import before it is reported as failed.
@@ -183,9 +183,10 @@ class MainScreen(Screen):
             self.request, self.path, self.text = request, path, text
 
     class PreviewReady(Message):
-        def __init__(self, job: Job, quantized) -> None:
+        def __init__(self, job: Job, quantized, lookup=None) -> None:
             super().__init__()
             self.job, self.quantized = job, quantized
+            self.lookup = lookup  # the palette's lookup table, to map the original's pixels
 
     class ResultReady(Message):
         def __init__(self, job: Job, result) -> None:
@@ -259,6 +260,7 @@ class MainScreen(Screen):
         self._view_before_compare = "auto"
         self._no_image_text = ""
         self._preview_input = None
+        self._original_picture: Picture | None = None  # what the original pane shows
         self._last_request = 0.0
         self._settling: Timer | None = None
         self.target = None  # the last target asked for (kmc_tui.targets.Target)
@@ -474,6 +476,7 @@ class MainScreen(Screen):
         full_rgb, display_rgb = message.full_rgb, message.display
         detail = Picture(size, rgb=full_rgb) if full_rgb is not display_rgb else None
         picture = Picture(size, rgb=display_rgb, detail=detail)
+        self._original_picture = picture
         self.query_one("#original", HalfBlockView).show(picture, self._original_caption())
         self._set_viewport(Viewport())
         self.query_one("#result", HalfBlockView).show_message("")
@@ -585,7 +588,12 @@ class MainScreen(Screen):
                 registry=self.registry,
                 should_stop=should_stop,
             )
-            self.post_message(self.PreviewReady(job, quick))
+            lookup = None
+            if quick.alpha is None and not quick.dithered and len(quick.palette):
+                # Shown as the original's pixels mapped to this palette: as sharp as the
+                # original, however few pixels the palette was computed from.
+                lookup = palette_lookup(quick.palette)
+            self.post_message(self.PreviewReady(job, quick, lookup))
             # The full result starts once the preview is on screen (or after a while).
             deadline = time.monotonic() + PREVIEW_DRAW_WAIT
             while not job.preview_drawn.wait(0.005):
@@ -655,9 +663,19 @@ class MainScreen(Screen):
             return  # stale: a newer request is on its way
         q = message.quantized
         image = job.image
-        picture = Picture(
-            (image.width, image.height), indices=q.indices, palette=display_palette(q)
-        )
+        original = self._original_picture
+        if message.lookup is not None and original is not None:
+            picture = Picture(
+                original.full_size,
+                rgb=original.rgb,
+                detail=original.detail,
+                palette=q.palette,
+                lookup=message.lookup,
+            )
+        else:
+            picture = Picture(
+                (image.width, image.height), indices=q.indices, palette=display_palette(q)
+            )
         pane = self.query_one("#result", HalfBlockView)
         pane.show(picture, result_caption(job.settings, "preview…", self._image_name()))
         self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)

@@ -10,6 +10,7 @@ quantized result shows exactly the palette's colors; it never decodes or resizes
 
 from __future__ import annotations
 
+import functools
 import itertools
 import textwrap
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
+from ...stats import srgb8_to_lab
 from ..graphics import Graphics, encoders
 from ..graphics.terminal_colors import TerminalPalette
 from ..viewport import Viewport, fit_scale
@@ -50,6 +52,10 @@ class Picture:
         Quantized pixels; sampled before the palette lookup, so only palette colors appear.
     detail : Picture, optional
         A full-resolution version used when zoomed in further than this one can show.
+    lookup : ndarray (32768,), optional
+        With `rgb` and `palette`: the picture shows each pixel as the palette entry
+        ``lookup[r >> 3, g >> 3, b >> 3]`` (see :func:`palette_lookup`), mapped when sampled,
+        so only the pixels on screen are mapped.
     """
 
     def __init__(
@@ -60,6 +66,7 @@ class Picture:
         indices=None,
         palette=None,
         detail: Picture | None = None,
+        lookup=None,
     ):
         self.full_width, self.full_height = full_size
         self.full_size = (self.full_width, self.full_height)
@@ -67,6 +74,7 @@ class Picture:
         self.indices = indices
         self.palette = palette
         self.detail = detail
+        self.lookup = lookup
         src = rgb if rgb is not None else indices
         self.height, self.width = src.shape[:2]
 
@@ -95,6 +103,8 @@ class Picture:
         pic, syc, sxc, inside_y, inside_x = self._lookup(xs, ys)
         if pic.rgb is not None:
             out = pic.rgb[syc[:, None], sxc[None, :]]
+            if self.lookup is not None:
+                out = self.palette[self._mapped(out)]
         else:
             out = pic.palette[pic.indices[syc[:, None], sxc[None, :]]]
         packed = (
@@ -111,8 +121,61 @@ class Picture:
         picture, ``(indices, palette)`` for a quantized one."""
         pic, syc, sxc, _, _ = self._lookup(xs, ys)
         if pic.rgb is not None:
-            return pic.rgb[syc[:, None], sxc[None, :]], None
+            rgb = pic.rgb[syc[:, None], sxc[None, :]]
+            if self.lookup is not None:
+                return self._mapped(rgb), self.palette
+            return rgb, None
         return pic.indices[syc[:, None], sxc[None, :]], pic.palette
+
+    def _mapped(self, rgb: np.ndarray) -> np.ndarray:
+        """Palette indices of RGB pixels through the lookup."""
+        cells = rgb >> 3
+        return self.lookup[
+            (cells[..., 0].astype(np.intp) << 10)
+            | (cells[..., 1].astype(np.intp) << 5)
+            | cells[..., 2]
+        ]
+
+
+#: The lookup's grid: 32 levels per channel, each cell's color at its middle.
+_LOOKUP_LEVELS = np.arange(32, dtype=np.uint8) * 8 + 4
+
+
+@functools.cache
+def _lookup_grid_lab() -> np.ndarray:
+    grid = np.stack(np.meshgrid(*[_LOOKUP_LEVELS] * 3, indexing="ij"), -1).reshape(-1, 3)
+    return srgb8_to_lab(np.ascontiguousarray(grid)).astype(np.float32)
+
+
+def palette_lookup(palette: np.ndarray) -> np.ndarray:
+    """For each color of a 5-bit-per-channel grid, the `palette` entry nearest in CIELAB.
+
+    A preview maps the pixels on screen through this table (a :class:`Picture`'s `lookup`)
+    instead of measuring every pixel's distance to every entry.
+
+    Parameters
+    ----------
+    palette : ndarray (m, 3) uint8, 1 <= m <= 65536
+
+    Returns
+    -------
+    ndarray (32768,) of uint8 (uint16 past 256 entries)
+        Indexed by ``(r >> 3) << 10 | (g >> 3) << 5 | b >> 3``.
+    """
+    palette = np.asarray(palette, np.uint8).reshape(-1, 3)
+    if len(palette) == 0:
+        raise ValueError("palette_lookup needs at least one palette entry")
+    grid = _lookup_grid_lab()
+    entries = srgb8_to_lab(palette).astype(np.float32)
+    # |g - e|² = |g|² - 2 g·e + |e|²: the first term is the same for every entry.
+    squares = (entries * entries).sum(1)
+    dtype = np.uint8 if len(palette) <= 256 else np.uint16
+    out = np.empty(len(grid), dtype)
+    step = max(1, (1 << 22) // len(palette))
+    for start in range(0, len(grid), step):
+        chunk = grid[start : start + step]
+        out[start : start + step] = (squares[None, :] - 2.0 * chunk @ entries.T).argmin(1)
+    return out
 
 
 class HalfBlockView(Widget):
