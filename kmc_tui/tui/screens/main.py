@@ -183,10 +183,10 @@ class MainScreen(Screen):
             self.request, self.path, self.text = request, path, text
 
     class PreviewReady(Message):
-        def __init__(self, job: Job, quantized, lookup=None) -> None:
+        def __init__(self, job: Job, quantized, picture, encoded=None) -> None:
             super().__init__()
-            self.job, self.quantized = job, quantized
-            self.lookup = lookup  # the palette's lookup table, to map the original's pixels
+            self.job, self.quantized, self.picture = job, quantized, picture
+            self.encoded = encoded  # the result pane's frame of it, encoded in the worker
 
     class ResultReady(Message):
         def __init__(self, job: Job, result) -> None:
@@ -588,12 +588,10 @@ class MainScreen(Screen):
                 registry=self.registry,
                 should_stop=should_stop,
             )
-            lookup = None
-            if quick.alpha is None and not quick.dithered and len(quick.palette):
-                # Shown as the original's pixels mapped to this palette: as sharp as the
-                # original, however few pixels the palette was computed from.
-                lookup = palette_lookup(quick.palette)
-            self.post_message(self.PreviewReady(job, quick, lookup))
+            picture = self._preview_picture(job, quick)
+            # Encoded here, as soon as the pixels exist, not in a thread started later.
+            encoded = self.query_one("#result", HalfBlockView).encode_ahead(picture)
+            self.post_message(self.PreviewReady(job, quick, picture, encoded))
             # The full result starts once the preview is on screen (or after a while).
             deadline = time.monotonic() + PREVIEW_DRAW_WAIT
             while not job.preview_drawn.wait(0.005):
@@ -661,26 +659,25 @@ class MainScreen(Screen):
         if not self.session.previewed(job):
             job.preview_drawn.set()
             return  # stale: a newer request is on its way
-        q = message.quantized
-        image = job.image
-        original = self._original_picture
-        if message.lookup is not None and original is not None:
-            picture = Picture(
-                original.full_size,
-                rgb=original.rgb,
-                detail=original.detail,
-                palette=q.palette,
-                lookup=message.lookup,
-            )
-        else:
-            picture = Picture(
-                (image.width, image.height), indices=q.indices, palette=display_palette(q)
-            )
+        q, picture = message.quantized, message.picture
         pane = self.query_one("#result", HalfBlockView)
-        pane.show(picture, result_caption(job.settings, "preview…", self._image_name()))
+        caption = result_caption(job.settings, "preview…", self._image_name())
+        pane.show(picture, caption, encoded=message.encoded)
         self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
         shown = [p for p in self.query(HalfBlockView) if p.picture is picture] or [pane]
         shown[0].when_drawn(job.preview_drawn.set)
+
+    def _preview_picture(self, job: Job, quick) -> Picture:
+        """The preview's picture (in the worker): the original's pixels mapped to the quick
+        palette, as sharp as the original however few pixels the palette came from; the
+        preview copy's own indices when dithered or with alpha."""
+        original = self._original_picture
+        if quick.alpha is None and not quick.dithered and len(quick.palette) and original:
+            return original.mapped(quick.palette, palette_lookup(quick.palette))
+        image = job.image
+        return Picture(
+            (image.width, image.height), indices=quick.indices, palette=display_palette(quick)
+        )
 
     def on_main_screen_result_ready(self, message: ResultReady) -> None:
         if self.session.finished(message.job, message.result):

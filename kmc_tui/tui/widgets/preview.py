@@ -55,7 +55,7 @@ class Picture:
     lookup : ndarray (32768,), optional
         With `rgb` and `palette`: the picture shows each pixel as the palette entry
         ``lookup[r >> 3, g >> 3, b >> 3]`` (see :func:`palette_lookup`), mapped when sampled,
-        so only the pixels on screen are mapped.
+        so only the pixels on screen are mapped. :meth:`mapped` makes such a picture.
     """
 
     def __init__(
@@ -75,6 +75,7 @@ class Picture:
         self.palette = palette
         self.detail = detail
         self.lookup = lookup
+        self._cells: np.ndarray | None = None
         src = rgb if rgb is not None else indices
         self.height, self.width = src.shape[:2]
 
@@ -101,10 +102,10 @@ class Picture:
     def sample(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Pixels at full-resolution coordinates (nearest neighbour); -1 marks 'outside'."""
         pic, syc, sxc, inside_y, inside_x = self._lookup(xs, ys)
-        if pic.rgb is not None:
+        if self.lookup is not None:
+            out = self.palette[self.lookup[pic.cells[syc][:, sxc]]]
+        elif pic.rgb is not None:
             out = pic.rgb[syc[:, None], sxc[None, :]]
-            if self.lookup is not None:
-                out = self.palette[self._mapped(out)]
         else:
             out = pic.palette[pic.indices[syc[:, None], sxc[None, :]]]
         packed = (
@@ -120,21 +121,33 @@ class Picture:
         """The pixels at the image positions (all inside it): ``(rgb, None)`` for an RGB
         picture, ``(indices, palette)`` for a quantized one."""
         pic, syc, sxc, _, _ = self._lookup(xs, ys)
+        if self.lookup is not None:
+            return self.lookup[pic.cells[syc][:, sxc]], self.palette
         if pic.rgb is not None:
-            rgb = pic.rgb[syc[:, None], sxc[None, :]]
-            if self.lookup is not None:
-                return self._mapped(rgb), self.palette
-            return rgb, None
+            return pic.rgb[syc[:, None], sxc[None, :]], None
         return pic.indices[syc[:, None], sxc[None, :]], pic.palette
 
-    def _mapped(self, rgb: np.ndarray) -> np.ndarray:
-        """Palette indices of RGB pixels through the lookup."""
-        cells = rgb >> 3
-        return self.lookup[
-            (cells[..., 0].astype(np.intp) << 10)
-            | (cells[..., 1].astype(np.intp) << 5)
-            | cells[..., 2]
-        ]
+    @property
+    def cells(self) -> np.ndarray:
+        """Each RGB pixel's cell of the lookup grid, ``(r >> 3) << 10 | (g >> 3) << 5 | b >> 3``
+        (uint16), computed once: a preview then samples one plane and looks it up."""
+        if self._cells is None:
+            high = self.rgb >> 3
+            self._cells = (
+                (high[..., 0].astype(np.uint16) << 10)
+                | (high[..., 1].astype(np.uint16) << 5)
+                | high[..., 2]
+            )
+        return self._cells
+
+    def mapped(self, palette: np.ndarray, lookup: np.ndarray) -> Picture:
+        """This RGB picture shown in `palette` through `lookup` (:func:`palette_lookup`),
+        sharing its pixels and their cells."""
+        picture = Picture(
+            self.full_size, rgb=self.rgb, palette=palette, detail=self.detail, lookup=lookup
+        )
+        picture._cells = self._cells if self._cells is not None else self.cells
+        return picture
 
 
 #: The lookup's grid: 32 levels per channel, each cell's color at its middle.
@@ -276,11 +289,27 @@ class HalfBlockView(Widget):
         return graphics if isinstance(graphics, Graphics) else Graphics()
 
     # -- data -------------------------------------------------------------------------------
-    def show(self, picture: Picture | None, caption: str = "") -> None:
+    def show(self, picture: Picture | None, caption: str = "", *, encoded=None) -> None:
+        """Show `picture`; `encoded` is its frame from :meth:`encode_ahead`, used when the
+        pane has not changed since."""
         self._picture = picture
         self.caption = caption
         self._message = ""
+        if encoded is not None and encoded[0] == self._frame_key():
+            self._remember_frame(*encoded)
         self._changed()
+
+    def encode_ahead(self, picture: Picture) -> tuple | None:
+        """`picture`'s frame as this pane would draw it now, encoded in the calling thread
+        (a worker that has just made the pixels), for :meth:`show`; None with half-blocks."""
+        graphics = self.graphics
+        if not graphics.pixels or self.flipped or not self.is_attached:
+            return None
+        viewport, size, cell = self.viewport, self.size, self.cell_pixels
+        pixel_size = (size.width * cell[0], max(0, size.height - 1) * cell[1])
+        xs, ys = viewport.sample_grid(picture.full_size, pixel_size)
+        data, box = encode_picture(picture, xs, ys, cell, graphics, image_id=self._kitty_id)
+        return (picture, viewport, size, False, graphics), data, box
 
     def show_message(self, text: str) -> None:
         """Show text instead of a picture (nothing open, an error …), wrapped to the pane."""
@@ -574,28 +603,25 @@ class HalfBlockView(Widget):
         """Sample and encode a frame in a thread: the UI goes on meanwhile; the newest wins."""
         worker = get_current_worker()
         try:
-            frame = sample_frame(picture, xs, ys, cell)
-            if worker.is_cancelled:
-                return
-            if frame is None:
-                data, box = "", None
-            else:
-                pixels, palette, (column, row) = frame
-                data = encode_frame(pixels, palette, graphics, image_id=self._kitty_id)
-                height, width = pixels.shape[:2]
-                box = (column, row, -(-width // cell[0]), -(-height // cell[1]))
+            data, box = encode_picture(
+                picture, xs, ys, cell, graphics, image_id=self._kitty_id, worker=worker
+            )
         except Exception as exc:  # noqa: BLE001 - a picture that cannot be drawn is not fatal
             self.post_message(self.FrameEncoded(key, "", None, f"cannot draw the picture: {exc}"))
             return
-        self.post_message(self.FrameEncoded(key, data, box))
+        if not worker.is_cancelled:
+            self.post_message(self.FrameEncoded(key, data, box))
 
-    def on_half_block_view_frame_encoded(self, message: FrameEncoded) -> None:
+    def _remember_frame(self, key: tuple, data: str, box) -> None:
         encoded = self._encoded
-        encoded[message.key] = (message.data, message.box)
+        encoded[key] = (data, box)
         while len(encoded) > ENCODED_FRAMES:
             encoded.popitem(last=False)
-        if self._encoding == message.key:
+        if self._encoding == key:
             self._encoding = None
+
+    def on_half_block_view_frame_encoded(self, message: FrameEncoded) -> None:
+        self._remember_frame(message.key, message.data, message.box)
         if message.error:
             self.notify(message.error, severity="error", timeout=6)
         if message.key == self._frame_key():  # else a newer frame is on its way
@@ -691,6 +717,27 @@ def sample_frame(picture: Picture, xs: np.ndarray, ys: np.ndarray, cell: tuple[i
     pixels, palette = picture.sample_block(xs[cols[0] : cols[-1] + 1], ys[rows[0] : rows[-1] + 1])
     # An image starts at a cell: the block moves left and up to the cell it begins in.
     return pixels, palette, (int(cols[0]) // cell_w, int(rows[0]) // cell_h)
+
+
+def encode_picture(
+    picture: Picture,
+    xs,
+    ys,
+    cell: tuple[int, int],
+    graphics: Graphics,
+    *,
+    image_id: int,
+    worker=None,
+) -> tuple[str, tuple | None]:
+    """The escape sequence of `picture` on the sample grid `xs`, `ys` and its cell box
+    ``(column, row, width, height)``; ``("", None)`` when none of it is on screen."""
+    frame = sample_frame(picture, xs, ys, cell)
+    if frame is None or (worker is not None and worker.is_cancelled):
+        return "", None
+    pixels, palette, (column, row) = frame
+    data = encode_frame(pixels, palette, graphics, image_id=image_id)
+    height, width = pixels.shape[:2]
+    return data, (column, row, -(-width // cell[0]), -(-height // cell[1]))
 
 
 def encode_frame(pixels: np.ndarray, palette, graphics: Graphics, *, image_id: int) -> str:
