@@ -663,9 +663,16 @@ class MainScreen(Screen):
         pane = self.query_one("#result", HalfBlockView)
         caption = result_caption(job.settings, "preview…", self._image_name())
         pane.show(picture, caption, encoded=message.encoded)
-        self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
-        shown = [p for p in self.query(HalfBlockView) if p.picture is picture] or [pane]
-        shown[0].when_drawn(job.preview_drawn.set)
+        panes = list(self.query(HalfBlockView))
+        shown = [p for p in panes if p.picture is picture] or [pane]
+
+        def drawn() -> None:
+            job.preview_drawn.set()
+            # The swatches after the picture: their rendering does not delay it.
+            if any(p.picture is picture for p in panes):
+                self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
+
+        shown[0].when_drawn(drawn)
 
     def _preview_picture(self, job: Job, quick) -> Picture:
         """The preview's picture (in the worker): the original's pixels mapped to the quick

@@ -156,8 +156,9 @@ _LOOKUP_LEVELS = np.arange(32, dtype=np.uint8) * 8 + 4
 
 @functools.cache
 def _lookup_grid_lab() -> np.ndarray:
+    """The grid's colors in CIELAB, one row per coordinate: (3, 32768) float32."""
     grid = np.stack(np.meshgrid(*[_LOOKUP_LEVELS] * 3, indexing="ij"), -1).reshape(-1, 3)
-    return srgb8_to_lab(np.ascontiguousarray(grid)).astype(np.float32)
+    return np.ascontiguousarray(srgb8_to_lab(np.ascontiguousarray(grid)).T, np.float32)
 
 
 def palette_lookup(palette: np.ndarray) -> np.ndarray:
@@ -178,17 +179,24 @@ def palette_lookup(palette: np.ndarray) -> np.ndarray:
     palette = np.asarray(palette, np.uint8).reshape(-1, 3)
     if len(palette) == 0:
         raise ValueError("palette_lookup needs at least one palette entry")
-    grid = _lookup_grid_lab()
+    lightness, a, b = _lookup_grid_lab()
     entries = srgb8_to_lab(palette).astype(np.float32)
-    # |g - e|² = |g|² - 2 g·e + |e|²: the first term is the same for every entry.
-    squares = (entries * entries).sum(1)
-    dtype = np.uint8 if len(palette) <= 256 else np.uint16
-    out = np.empty(len(grid), dtype)
-    step = max(1, (1 << 22) // len(palette))
-    for start in range(0, len(grid), step):
-        chunk = grid[start : start + step]
-        out[start : start + step] = (squares[None, :] - 2.0 * chunk @ entries.T).argmin(1)
-    return out
+    # One entry at a time, keeping each cell's nearest so far: no (cells × entries) arrays
+    # (a strict < keeps the first of equal entries, as argmin would).
+    nearest = np.zeros(len(lightness), np.uint8 if len(palette) <= 256 else np.uint16)
+    best = np.full(len(lightness), np.inf, np.float32)
+    distance, term = np.empty_like(best), np.empty_like(best)
+    for n, (el, ea, eb) in enumerate(entries.tolist()):
+        np.subtract(lightness, el, out=distance)
+        distance *= distance
+        for channel, value in ((a, ea), (b, eb)):
+            np.subtract(channel, value, out=term)
+            term *= term
+            distance += term
+        closer = distance < best
+        best[closer] = distance[closer]
+        nearest[closer] = n
+    return nearest
 
 
 class HalfBlockView(Widget):
