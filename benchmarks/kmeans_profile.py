@@ -1,21 +1,25 @@
-"""Where one batch worker's time goes per file: stage by stage, on the everyday set.
+"""Where one batch worker's time goes per file: stage by stage, on the everyday or batch set.
 
 Runs the batch's own per-file function (:func:`kmc_tui.batch.compress_file`, as a ``--jobs 2``
 worker does: one thread, plugin warmed up first) over the 24 photos of
-``benchmarks/everyday.py`` for each k, in this one process, and times every stage with
+``benchmarks/everyday.py`` (``--set everyday``) or of ``benchmarks/batch_throughput.py``
+(``--set batch``, issue 14's) for each k, in this one process, and times every stage with
 ``time.perf_counter`` (and ``time.process_time`` for the whole file):
 
 - read (decode), histogram, map, encode, stats: the pipeline's own stage times
-  (:attr:`kmc_tui.stats.Stats.seconds`);
+  (:attr:`kmc_tui.stats.Stats.seconds`); inside read, the PNG chunk check (CRCs) and the
+  decode; inside encode, the rows and deflate; the stats' color error (ΔE2000 and PSNR over
+  the distinct (source, output) pairs, in a thread beside the encoding);
 - inside the k-means plugin: features (CIELAB), cells (the grid), seeding, Lloyd passes on the
   cells and on all distinct colors (count and time), the final assignment, back to 8-bit colors;
-- "batch": what :func:`compress_file` adds around :func:`kmc_tui.api.process` (the write, the
-  record).
+- "write": the safe write (with its fsync: "of which fsync"); "batch": the rest of what
+  :func:`compress_file` adds around :func:`kmc_tui.api.process` (the record, the checks).
 
 Prints a markdown table of totals and per-file means (seconds) and the pass counts. Not part of
 the test suite; numbers move with the machine's load (printed).
 
     python benchmarks/kmeans_profile.py --ks 64,256
+    python benchmarks/kmeans_profile.py --set batch --ks 64
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from everyday import make_set  # noqa: E402
 
 ORDER = (
     "read",
+    "  of which PNG CRC check",
+    "  of which decode",
     "histogram",
     "features",
     "cells",
@@ -48,8 +54,24 @@ ORDER = (
     "plugin other",
     "map",
     "encode",
+    "  of which rows",
+    "  of which deflate",
     "stats",
+    "  color error (thread beside encode)",
+    "write",
+    "  of which fsync",
     "batch",
+)
+
+#: The k-means plugin's own stages; "plugin other" is the rest of the quantize stage.
+PLUGIN_STAGES = (
+    "features",
+    "cells",
+    "seeding",
+    "cell passes",
+    "full passes",
+    "assign",
+    "from features",
 )
 
 
@@ -99,6 +121,37 @@ def instrument(timers: dict, counts: dict):
     km.RelaxedLloyd.step = lloyd_step
     km.RelaxedLloyd.assign = timed("assign", km.RelaxedLloyd.assign)
 
+    import importlib
+
+    import imageio.v3 as iio
+
+    # The modules themselves: kmc_tui's namespace re-exports functions of the same names.
+    api, encode, fsio, read, stats = (
+        importlib.import_module(f"kmc_tui.{name}")
+        for name in ("api", "encode", "fsio", "read", "stats")
+    )
+
+    read._check_png_crcs = timed("  of which PNG CRC check", read._check_png_crcs)
+    iio.imread = timed("  of which decode", iio.imread)
+    encode._pack_rows = timed("  of which rows", encode._pack_rows)
+    encode._deflate = timed("  of which deflate", encode._deflate)
+    api.lossless_color_error = timed(
+        "  color error (thread beside encode)", stats.lossless_color_error
+    )
+    api._write = timed("write", api._write)
+    fsync = os.fsync
+
+    def timed_fsync(fd):
+        t = time.perf_counter()
+        try:
+            return fsync(fd)
+        finally:
+            timers["  of which fsync"] += time.perf_counter() - t
+
+    fsio.os = type(sys)("os_with_timed_fsync")
+    fsio.os.__dict__.update(os.__dict__)
+    fsio.os.fsync = timed_fsync
+
 
 def profile(
     files: list[Path], k: int, out_dir: Path, timers: dict, counts: dict
@@ -122,9 +175,9 @@ def profile(
             timers[name] += seconds.get(name, 0.0)
         timers["batch"] += w - sum(seconds.get(n, 0.0) for n in ("read", "histogram", "quantize"))
         timers["batch"] -= seconds.get("map", 0) + seconds.get("encode", 0) + seconds["stats"]
+        timers["batch"] -= seconds.get("write", 0)
         timers["quantize"] += seconds["quantize"]
-    inner = sum(timers[n] for n in ORDER if n not in ("read", "histogram", "map"))
-    inner -= timers["encode"] + timers["stats"] + timers["batch"]
+    inner = sum(timers[n] for n in PLUGIN_STAGES)
     timers["plugin other"] = timers["quantize"] - inner
     return dict(timers), dict(counts), wall, cpu
 
@@ -132,10 +185,16 @@ def profile(
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ks", default="64,256")
+    parser.add_argument("--set", choices=("everyday", "batch"), default="everyday")
     args = parser.parse_args()
     from kmc_tui import batch
 
-    files = make_set()
+    if args.set == "batch":
+        from batch_throughput import make_photos
+
+        files = make_photos()[1]
+    else:
+        files = make_set()
     batch.warm_up(batch.Settings(k=16))
     batch.limit_threads(1)
     load = os.getloadavg()

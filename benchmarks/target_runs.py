@@ -81,9 +81,7 @@ def replay(path: Path, kind: str, value: str, cache: dict, cache_path: Path):
             on_trial=None,
             sample=targets.SAMPLE_PIXELS,
         )
-        if search.sample_runs is not None:
-            search._walk(real=False)
-        lo, hi = search._walk(real=True)
+        lo, hi = search.bracket()
     finally:
         for cls, run in compute.items():
             cls.run = run

@@ -18,6 +18,7 @@ Not part of the test suite. From the repository root, with the environment that 
     python benchmarks/targets.py --write     # also write the tables into docs/performance.md
     python benchmarks/targets.py --no-picks --repeat 1 --photos astronaut.png   # one table
     python benchmarks/targets.py --no-picks --against /tmp/old   # before/after, interleaved
+    python benchmarks/targets.py --no-picks --photos rocket.jpg --targets 2,2.5  # some cases
 
 ``--against DIR`` takes an older checkout's package (``git archive REV | tar -x -C DIR``; its
 kmc_tui is put first on PYTHONPATH, the plugins stay this tree's) and runs its CLI target search
@@ -30,6 +31,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import statistics
 import subprocess
 import sys
@@ -58,11 +60,18 @@ COST_TARGETS_REAL = (("max_delta_e", "2"), ("max_delta_e", "3"), ("max_bytes", "
 COST_TARGETS_BIG = (("max_delta_e", "2.5"), ("max_bytes", "1.5M"))
 
 
-def cli(*args: str, package: str | None = None) -> tuple[float, dict]:
-    """Run kmc-tui compress with --json in a fresh process: (wall seconds, its record).
-    `package`: a folder whose kmc_tui is imported instead of this tree's."""
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def cli(*args: str, package: str | None = None) -> tuple[float, dict, float]:
+    """Run kmc-tui compress with --json in a fresh process: (wall seconds, its record, CPU
+    seconds). `package`: a folder whose kmc_tui is imported instead of this tree's."""
     exe = Path(sys.executable).with_name("kmc-tui")
     env = None if package is None else {**os.environ, "PYTHONPATH": package}
+    cpu = children_cpu()
     t = time.perf_counter()
     proc = subprocess.run(
         [str(exe), "compress", *args, "--json", "--force"], capture_output=True, text=True, env=env
@@ -70,7 +79,7 @@ def cli(*args: str, package: str | None = None) -> tuple[float, dict]:
     seconds = time.perf_counter() - t
     if proc.returncode not in (0, 3):
         raise RuntimeError(proc.stderr)
-    return seconds, json.loads(proc.stdout.splitlines()[-1])
+    return seconds, json.loads(proc.stdout.splitlines()[-1]), children_cpu() - cpu
 
 
 def flag(kind: str) -> str:
@@ -123,40 +132,43 @@ def cost(
 ) -> None:
     head = (
         "| image | target | k chosen | runs (real + estimates) | CLI target s | CLI plain s "
-        "| CLI ratio | API target s | API plain s | API ratio |"
+        "| CLI ratio | CLI CPU ratio | API target s | API plain s | API ratio |"
     )
-    columns = 10
+    columns = 11
     if against:
-        head += " before: k | runs | CLI target s | CLI plain s | CLI ratio |"
-        columns += 5
+        head += " before: k | runs | CLI target s | CLI plain s | CLI ratio | CLI CPU ratio |"
+        columns += 6
     rows = [head, "|" + "---|" * columns]
+    median = statistics.median
     with tempfile.TemporaryDirectory() as tmp:
         out = str(Path(tmp) / "out.png")
         for label, path, targets, repeats in cases:
             image = read_image(path)
             for kind, value in targets:
                 target = Target(**{kind: value})
-                cli_target, cli_plain, api_target, api_plain = [], [], [], []
-                old_target, old_plain = [], []
+                # Each: (wall seconds, CPU seconds) of the runs.
+                cli_target, cli_plain, old_target, old_plain = [], [], [], []
+                api_target, api_plain = [], []
                 k = runs = old_k = old_runs = None
                 for _ in range(repeats):
-                    seconds, record = cli("-i", str(path), "-o", out, flag(kind), value)
+                    seconds, record, cpu = cli("-i", str(path), "-o", out, flag(kind), value)
                     if record.get("output") is None:  # not reachable, or skipped
                         break
                     k = record["k"]
-                    cli_target.append(seconds)
-                    cli_plain.append(cli("-i", str(path), "-o", out, "-k", str(k))[0])
+                    cli_target.append((seconds, cpu))
+                    plain = cli("-i", str(path), "-o", out, "-k", str(k))
+                    cli_plain.append((plain[0], plain[2]))
                     if against:
-                        seconds, old = cli(
+                        seconds, old, cpu = cli(
                             "-i", str(path), "-o", out, flag(kind), value, package=against
                         )
                         old_k, old_runs = old["k"], runs_of(old["tried"])
-                        old_target.append(seconds)
-                        old_plain.append(
-                            cli_plain[-1]
-                            if old_k == k
-                            else cli("-i", str(path), "-o", out, "-k", str(old_k))[0]
-                        )
+                        old_target.append((seconds, cpu))
+                        if old_k == k:
+                            old_plain.append(cli_plain[-1])
+                        else:
+                            plain = cli("-i", str(path), "-o", out, "-k", str(old_k))
+                            old_plain.append((plain[0], plain[2]))
                     t = time.perf_counter()
                     result = search_k(image, target)
                     api_target.append(time.perf_counter() - t)
@@ -167,17 +179,24 @@ def cost(
                     real = sum(not t.estimate for t in trials)
                     runs = f"{real} + {len(trials) - real}"
                 if k is None:
-                    rows.append(f"| {label} | {target} | not reachable | | | | | | | |")
+                    rows.append(f"| {label} | {target} | not reachable |" + " |" * (columns - 3))
                     continue
-                ct, cp = statistics.median(cli_target), statistics.median(cli_plain)
-                at, ap = statistics.median(api_target), statistics.median(api_plain)
+
+                def figures(target_runs, plain_runs) -> str:
+                    wall_t, cpu_t = (median(x) for x in zip(*target_runs, strict=True))
+                    wall_p, cpu_p = (median(x) for x in zip(*plain_runs, strict=True))
+                    return (
+                        f"{wall_t:.2f} | {wall_p:.2f} | {wall_t / wall_p:.2f} "
+                        f"| {cpu_t / cpu_p:.2f} |"
+                    )
+
+                at, ap = median(api_target), median(api_plain)
                 row = (
-                    f"| {label} | {target} | {k} | {runs} | {ct:.2f} | {cp:.2f} | {ct / cp:.2f} "
-                    f"| {at:.2f} | {ap:.2f} | {at / ap:.2f} |"
+                    f"| {label} | {target} | {k} | {runs} | {figures(cli_target, cli_plain)}"
+                    f" {at:.2f} | {ap:.2f} | {at / ap:.2f} |"
                 )
                 if against:
-                    ot, op = statistics.median(old_target), statistics.median(old_plain)
-                    row += f" {old_k} | {old_runs} | {ot:.2f} | {op:.2f} | {ot / op:.2f} |"
+                    row += f" {old_k} | {old_runs} | {figures(old_target, old_plain)}"
                 rows.append(row)
                 print(rows[-1], flush=True)
     write_rows.extend(rows)
@@ -204,6 +223,10 @@ def main() -> None:
     parser.add_argument("--no-cost", action="store_true", help="skip the table of costs")
     parser.add_argument(
         "--photos", default=",".join(COST_PHOTOS), help="samples whose cost is measured"
+    )
+    parser.add_argument(
+        "--targets",
+        help="only the cost cases with these target values, e.g. 2,2.5 (default: all)",
     )
     parser.add_argument("--write", action="store_true", help="write into docs/performance.md")
     parser.add_argument(
@@ -246,10 +269,15 @@ def main() -> None:
     if not args.no_cost:
         load, started = os.getloadavg(), time.perf_counter()
         photos = [name for name in args.photos.split(",") if name]
-        cases = [(name, SAMPLES / name, COST_TARGETS_REAL, repeat) for name in photos]
+        wanted = None if args.targets is None else set(args.targets.split(","))
+
+        def chosen(targets: tuple) -> tuple:
+            return tuple(t for t in targets if wanted is None or t[1] in wanted)
+
+        cases = [(name, SAMPLES / name, chosen(COST_TARGETS_REAL), repeat) for name in photos]
         if not args.quick:
             big = make_case("china", "12mp")
-            cases.append(("china 12 MP", big.jpg, COST_TARGETS_BIG, max(1, repeat - 1)))
+            cases.append(("china 12 MP", big.jpg, chosen(COST_TARGETS_BIG), max(1, repeat - 1)))
         rows = []
         cost(cases, rows, against=args.against and str(Path(args.against).resolve()))
         text = "\n".join(
@@ -261,8 +289,9 @@ def main() -> None:
                 "What a target run costs against a plain run at the k it chose. `CLI`: fresh "
                 "`kmc-tui compress` processes (start-up, reading and writing included); `API`: "
                 "`search_k()` against `process()` on an image already read. Medians; the two "
-                "sides interleaved. The 12 MP image is scikit-learn's china.jpg upscaled to "
-                "4248x2832 (benchmarks/bench.py).",
+                "sides interleaved; `CLI CPU ratio`: the same with user + system CPU seconds of "
+                "the processes, which vary less under load than wall time. The 12 MP image is "
+                "scikit-learn's china.jpg upscaled to 4248x2832 (benchmarks/bench.py).",
                 "",
                 *rows,
             ]

@@ -106,19 +106,23 @@ def _encode_and_measure(
     *,
     optimize: int = DEFAULT_OPTIMIZE,
     keep_metadata: bool = False,
+    errors: tuple[float, float] | None = None,
 ) -> tuple[bytes, dict]:
-    """Encode `q` (unless `data` is its encoding already) and measure it."""
+    """Encode `q` (unless `data` is its encoding already) and measure it (`errors`: its
+    :func:`~kmc_tui.stats.lossless_color_error`, if already computed)."""
     # The color error of an exact format needs only the palette: it is computed while the file
     # is encoded (zlib runs outside the GIL).
     with ThreadPoolExecutor(1, thread_name_prefix="kmc-tui stats") as pool:
-        errors = pool.submit(lossless_color_error, q, fmt)
+        pending = None if errors is not None else pool.submit(lossless_color_error, q, fmt)
         if data is None:
             metadata = image.metadata if keep_metadata else None
             t = time.perf_counter()
             data = encode(q, fmt, optimize=optimize, metadata=metadata)
             seconds["encode"] = time.perf_counter() - t
         t = time.perf_counter()
-        figures = measure(image, q, data, fmt, errors=errors.result())
+        if pending is not None:
+            errors = pending.result()
+        figures = measure(image, q, data, fmt, errors=errors)
     seconds["stats"] = time.perf_counter() - t
     return data, figures
 
@@ -197,9 +201,11 @@ def finish(
     data: bytes | None = None,
     optimize: int = DEFAULT_OPTIMIZE,
     keep_metadata: bool = False,
+    errors: tuple[float, float] | None = None,
 ) -> Result:
     """Encode `quantized` (made from `image`) in `format` and compute its statistics: the
-    steps of :func:`process` after the quantization. `data`: its encoding, if already made."""
+    steps of :func:`process` after the quantization. `data`: its encoding, if already made;
+    `errors`: its :func:`~kmc_tui.stats.lossless_color_error`, if already computed."""
     fmt = format_for("", format)
     seconds = dict(quantized.seconds)
     data, figures = _encode_and_measure(
@@ -210,6 +216,7 @@ def finish(
         data,
         optimize=check_optimize(optimize),
         keep_metadata=keep_metadata,
+        errors=errors,
     )
     return Result(image, quantized, data, fmt, Stats.of_run(image, quantized, figures, seconds))
 

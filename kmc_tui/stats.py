@@ -200,8 +200,15 @@ def srgb8_to_lab(colors: np.ndarray) -> np.ndarray:
         )
         _XYZ_TABLES = np.stack([linear[:, None] * rows[:, j] for j in range(3)]).astype(np.float32)
     t = _XYZ_TABLES
-    xyz = t[0][colors[:, 0]] + t[1][colors[:, 1]] + t[2][colors[:, 2]]
-    f = np.where(xyz > 0.008856, np.cbrt(xyz), np.float32(7.787) * xyz + np.float32(16.0 / 116.0))
+    # np.take and in-place sums: the same float32 values as t[0][colors[:, 0]] + … in a
+    # third of the time; the linear branch only where it applies.
+    xyz = np.take(t[0], colors[:, 0], axis=0)
+    xyz += np.take(t[1], colors[:, 1], axis=0)
+    xyz += np.take(t[2], colors[:, 2], axis=0)
+    f = np.cbrt(xyz)
+    low = xyz <= np.float32(0.008856)
+    if low.any():
+        f[low] = np.float32(7.787) * xyz[low] + np.float32(16.0 / 116.0)
     lab = np.empty_like(f)
     lab[:, 0] = 116.0 * f[:, 1] - 16.0
     lab[:, 1] = 500.0 * (f[:, 0] - f[:, 1])
@@ -211,15 +218,31 @@ def srgb8_to_lab(colors: np.ndarray) -> np.ndarray:
 
 def color_error(src: np.ndarray, out: np.ndarray, counts: np.ndarray) -> tuple[float, float]:
     """(PSNR in dB, mean CIEDE2000) of source colors `src` shown as `out`, weighted by counts."""
+    return _color_error(src, out, srgb8_to_lab(out), counts)
+
+
+def palette_color_error(
+    src: np.ndarray, labels: np.ndarray, palette: np.ndarray, counts: np.ndarray
+) -> tuple[float, float]:
+    """:func:`color_error` of `src` shown as ``palette[labels]``: each entry's CIELAB is
+    computed once rather than once per source color."""
+    return _color_error(src, palette[labels], srgb8_to_lab(palette)[labels], counts)
+
+
+def _color_error(
+    src: np.ndarray, out: np.ndarray, out_lab: np.ndarray, counts: np.ndarray
+) -> tuple[float, float]:
     from skimage.color import deltaE_ciede2000
 
     total = counts.sum()
     if total == 0:
         return float("inf"), 0.0
-    diff = src.astype(np.float64) - out.astype(np.float64)
-    mse = float((counts * (diff * diff).sum(1)).sum() / (3.0 * total))
+    # Squared errors in integers: exact, as the float64 sums of integers they replace were.
+    diff = src.astype(np.int32) - out.astype(np.int32)
+    squares = np.einsum("ij,ij->i", diff, diff)
+    mse = float(int(np.dot(squares.astype(np.int64), counts.astype(np.int64))) / (3.0 * total))
     psnr = float("inf") if mse == 0 else float(10.0 * np.log10(255.0**2 / mse))
-    de = deltaE_ciede2000(srgb8_to_lab(src), srgb8_to_lab(out))  # float32 in, float32 out
+    de = deltaE_ciede2000(srgb8_to_lab(src), out_lab)  # float32 in, float32 out
     return psnr, float((de.astype(np.float64) * counts).sum() / total)
 
 
@@ -245,7 +268,7 @@ def lossless_color_error(quantized, format: str) -> tuple[float, float] | None:
     (source, output) color pairs alone; None when the encoded pixels must be looked at."""
     if stores_exactly(format) and quantized.source_pairs is not None:
         src, idx, counts = quantized.source_pairs
-        return color_error(src, quantized.palette[idx], counts)
+        return palette_color_error(src, idx, quantized.palette, counts)
     return None
 
 

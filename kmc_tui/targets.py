@@ -379,7 +379,7 @@ class _Runs:
             # The statistics are computed once, for the answer (finish() with its file).
             metadata = self.image.metadata if s.keep_metadata else None
             data = encode(q, s.format, optimize=s.optimize, metadata=metadata)
-            return None, _scaled(q, len(data), self.scale, s, metadata), (q, data)
+            return None, _scaled(q, len(data), self.scale, s, metadata), (q, data, None)
         if self.need != "delta_e" or not s.exact:
             result = finish(self.image, q, format=s.format, **s.encoding)
             return (
@@ -387,8 +387,10 @@ class _Runs:
                 _scaled(q, result.stats.output_bytes, self.scale, s),
                 result,
             )
-        # ΔE2000 of an exact format comes from the palette alone: no need to encode.
-        return lossless_color_error(q, s.format)[1], None, q
+        # ΔE2000 of an exact format comes from the palette alone: no need to encode; kept
+        # with the run, so the answer's statistics need not compute it again.
+        errors = lossless_color_error(q, s.format)
+        return errors[1], None, (q, None, errors)
 
 
 def _scaled(quantized: Quantized, nbytes: int, scale: float, settings: _Settings, metadata=None):
@@ -657,10 +659,14 @@ class _Search:
             stalled = bracketed and not stalled and 2 * (hi - lo) > width
         return lo, hi
 
-    def run(self) -> Result:
+    def bracket(self) -> tuple[int, int]:
+        """Search: (lo, hi), neighbours with lo low and hi high (0 and k_max + 1 count)."""
         if self.sample_runs is not None:
             self._walk(real=False)
-        lo, hi = self._walk(real=True)
+        return self._walk(real=True)
+
+    def run(self) -> Result:
+        lo, hi = self.bracket()
         kind = self.target.kind
         if (kind == "delta_e" and hi > self.k_max) or (kind == "bytes" and lo < 1):
             raise self._unreachable()
@@ -670,10 +676,9 @@ class _Search:
         s = self.settings
         if isinstance(keep, Result):
             result = keep
-        elif isinstance(keep, tuple):
-            result = finish(self.image, keep[0], format=s.format, data=keep[1], **s.encoding)
         else:
-            result = finish(self.image, keep, format=s.format, **s.encoding)
+            q, data, errors = keep
+            result = finish(self.image, q, format=s.format, data=data, errors=errors, **s.encoding)
         at_bound = k == 1 if kind == "delta_e" else k == self.k_max
         search = TargetSearch(self.target, k, tuple(self.trials), at_bound)
         return dataclasses.replace(result, search=search)

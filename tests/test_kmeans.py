@@ -14,7 +14,14 @@ import kmc_kmeans
 import numpy as np
 import pytest
 from conftest import SAMPLES, sha256
-from kmc_kmeans import KMeansQuantizer, RelaxedLloyd, from_features, kmeans_plusplus, to_features
+from kmc_kmeans import (
+    KMeansQuantizer,
+    RelaxedLloyd,
+    from_features,
+    grid_cells,
+    kmeans_plusplus,
+    to_features,
+)
 from PIL import Image as PILImage
 from skimage.color import rgb2lab
 from sklearn.cluster import KMeans
@@ -437,3 +444,27 @@ def test_dense_dark_region_gets_its_share_of_centers():
         model = KMeans(n_clusters=k, n_init=1, random_state=seed).fit(feats, sample_weight=weights)
         refs.append(objective(from_features(model.cluster_centers_.astype(np.float32), "lab")))
     assert ours <= 1.01 * float(np.median(refs)), (ours, refs)
+
+
+@pytest.mark.parametrize("spread", [30.0, 3000.0])  # a dense table of cells, and np.unique's way
+def test_grid_cells_are_the_weighted_means_of_the_occupied_cells(spread):
+    rng = np.random.default_rng(7)
+    # Half the colors spread out, half in a dense clump (cells of many colors either way).
+    feats = rng.normal(size=(4000, 3)) * np.repeat([[spread], [5.0]], 2000, axis=0)
+    feats = feats.astype(np.float32)
+    weights = rng.integers(1, 50, 4000).astype(np.float32)
+    means, totals = grid_cells(feats, weights, 2.0)
+    groups: dict = {}
+    for key, f, w in zip(
+        map(tuple, np.floor(feats / 2.0).astype(int)), feats, weights, strict=True
+    ):
+        total, moment = groups.get(key, (0.0, 0.0))
+        groups[key] = (total + float(w), moment + float(w) * f.astype(np.float64))
+    expected = sorted(groups.items())  # the cells in the order of their grid coordinates
+    assert np.array_equal(totals, np.float32([t for _, (t, _) in expected]))
+    assert np.allclose(means, [m / t for _, (t, m) in expected], rtol=1e-6, atol=1e-4)
+    # Refined where a cell holds too much error: finer cells, the same weight and moments.
+    fine_means, fine_totals = grid_cells(feats, weights, 2.0, split_above=1.0)
+    assert len(fine_means) > len(means)
+    assert fine_totals.sum() == pytest.approx(weights.sum())
+    assert np.allclose(fine_totals @ fine_means, weights @ feats, rtol=1e-5)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 import sys
 import threading
 import types
@@ -173,31 +174,45 @@ def grid_cells(
     fine = np.floor(feats / np.float32(width / (1 << depth))).astype(np.int64)
     w64 = weights.astype(np.float64)
     f64 = feats.astype(np.float64)
-    members = np.arange(len(feats))
+    # Per color: weight, weighted coordinates, weighted squared norm; one row each.
+    moments = np.empty((f64.shape[1] + 2, len(f64)))
+    moments[0] = w64
+    np.multiply(f64.T, w64, out=moments[1:-1])
+    np.multiply(np.einsum("ij,ij->i", f64, f64), w64, out=moments[-1])
+    members = None  # all colors
     means, totals = [], []
     for shift in range(depth, -1, -1):
-        q = fine[members] >> shift
+        q = (fine if members is None else fine[members]) >> shift
         q -= q.min(axis=0)
-        key = np.ravel_multi_index(tuple(q.T), tuple(q.max(axis=0) + 1))
-        _, cell = np.unique(key, return_inverse=True)
-        cell = cell.ravel()
-        w = w64[members]
-        total = np.bincount(cell, weights=w)
-        sums = np.stack(
-            [np.bincount(cell, weights=w * f64[members, j]) for j in range(f64.shape[1])], 1
-        )
+        dims = tuple(int(n) for n in q.max(axis=0) + 1)
+        key = np.ravel_multi_index(tuple(q.T), dims)
+        cell = _rank(key, math.prod(dims))
+        rows = moments if members is None else moments[:, members]
+        total = np.bincount(cell, weights=rows[0])
+        sums = np.stack([np.bincount(cell, weights=row) for row in rows[1:-1]], 1)
         split = np.zeros(len(total), bool)
         if shift and np.isfinite(split_above):
-            squares = np.bincount(
-                cell, weights=w * np.einsum("ij,ij->i", f64[members], f64[members])
-            )
+            squares = np.bincount(cell, weights=rows[-1])
             split = squares - np.einsum("ij,ij->i", sums, sums) / total > split_above
         means.append(sums[~split] / total[~split, None])
         totals.append(total[~split])
-        members = members[split[cell]]
+        inside = np.flatnonzero(split[cell])
+        members = inside if members is None else members[inside]
         if not len(members):
             break
     return np.concatenate(means).astype(np.float32), np.concatenate(totals).astype(np.float32)
+
+
+def _rank(key: np.ndarray, size: int) -> np.ndarray:
+    """Each key's rank among the distinct keys (np.unique's inverse), keys in 0..size-1.
+
+    Over a small range a table of the occupied keys does it without np.unique's sort.
+    """
+    if size > 8 * len(key) + (1 << 16):
+        return np.unique(key, return_inverse=True)[1].ravel()
+    occupied = np.zeros(size, bool)
+    occupied[key] = True
+    return (np.cumsum(occupied) - 1)[key]
 
 
 def split_threshold(feats: np.ndarray, weights: np.ndarray, k: int) -> float:
