@@ -6,7 +6,9 @@ on a 12 MP image (a sample upscaled into a temporary folder, never committed). O
 result is shown, ``+`` is typed; the clock stops when the result pane's new picture (the quick
 preview, then the full result) has arrived in full on the terminal's side. Then ``+`` is typed
 again, and once more a second later while that full result is being computed: the clock of the
-last key stops at its preview ("key during a result"). The bytes are all the app wrote from the
+last key stops at its preview ("key during a result"). "App CPU" is the CPU time all the app's
+threads used from the key to its preview on the terminal (Linux's schedstat): less moved by
+other work on the machine than the wall time. The bytes are all the app wrote from the
 first key until a second after its full result, and the result pane's image alone; the seconds
 those take over a 1 Mbit/s and a 10 Mbit/s link are computed from them.
 
@@ -122,6 +124,7 @@ def measure(protocol: str, image: Path, pythonpath: str | None) -> dict:
         terminal.wait_for(first.search, timeout=120, what=f"the k=16 result ({first.pattern!r})")
         time.sleep(1.0)
         mark = terminal.mark()
+        cpu_pressed = terminal.cpu_seconds()
         pressed = time.perf_counter()
         terminal.type("+")
         terminal.wait_for(
@@ -146,6 +149,7 @@ def measure(protocol: str, image: Path, pythonpath: str | None) -> dict:
             shown = preview_end is not None
         row = {
             "preview": terminal.arrival(mark + preview_end - 1) - pressed if shown else None,
+            "preview_cpu": terminal.cpu_at(mark + preview_end - 1) - cpu_pressed if shown else None,
             "result": terminal.arrival(mark + result_end - 1) - pressed,
             "bytes": len(stream),
             "image_bytes": image_bytes,
@@ -230,15 +234,16 @@ def main() -> int:
         rows = {key: summary(found) for key, found in runs.items()}
     after = os.getloadavg()
     lines = [
-        "| code | drawing | key → preview | key during a result → preview | key → result "
-        "| × half-blocks | no preview drawn | bytes after the key | result image | 1 Mbit/s "
-        "| 10 Mbit/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| code | drawing | key → preview | app CPU, key → preview | key during a result → preview "
+        "| key → result | × half-blocks | no preview drawn | bytes after the key | result image "
+        "| 1 Mbit/s | 10 Mbit/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (code, protocol), row in rows.items():
         base = rows[code, "halfblock"]
         lines.append(
             f"| {code} | {protocol} | {row['preview'] * 1000:.0f} ms "
+            f"| {row['preview_cpu'] * 1000:.0f} ms "
             f"| {row['during'] * 1000:.0f} ms | {row['result'] * 1000:.0f} ms "
             f"| {row['preview'] / base['preview']:.2f} "
             f"| {row['missing']} of {2 * len(runs[code, protocol])} "
@@ -251,8 +256,10 @@ def main() -> int:
     print(loads)
     print(table)
     for (code, protocol), found in runs.items():
-        each = ", ".join(f"{ms(r['preview'])}/{ms(r['during'])}" for r in found)
-        print(f"  {code} {protocol}: preview/during each run (ms): {each}")
+        each = ", ".join(
+            f"{ms(r['preview'])}/{ms(r['during'])}/{ms(r['preview_cpu'])}" for r in found
+        )
+        print(f"  {code} {protocol}: preview/during/CPU to the preview, each run (ms): {each}")
     if args.write_docs:
         write_docs(table, loads, args)
     return 0
