@@ -17,15 +17,19 @@ The table shows medians of wall time, CPU time, peak RSS of the process, the tot
 the mean over the 24 photos of each photo's mean CIEDE2000 and PSNR (computed here, the same way
 for every tool, from the output file against the input pixels).
 
-With ``--single N``: N photos one by one (``kmc-tui compress -i F -o OUT -k K`` against
-``pngquant --nofs K F``), and the import floor: a process that starts Python, imports what
-``kmc-tui compress`` imports and loads the k-means plugin (scikit-learn) and exits, without
-reading an image.
+Then single-file runs (``--single N`` photos, default all 24; 0 skips them): each photo in
+its own fresh process, ``kmc-tui compress -i F -o OUT -k K`` against ``pngquant --nofs K F``,
+and two floors measured apart, each its own process, without reading an image: the import
+floor (``python -c "import kmc_tui.cli"``, what every ``kmc-tui`` command pays) and the
+plugin floor (those imports plus loading and warming up the k-means plugin, scikit-learn
+included: what a ``compress`` pays before its first pixel). Per k, the sums over the photos
+(wall and CPU seconds) and the ratios to pngquant with and without the plugin floor.
 
 Not part of the test suite. Run from the repository root with the environment that has kmc-tui:
 
     python benchmarks/everyday.py                       # k = 16, 64, 256; 3 runs
     python benchmarks/everyday.py --runs 5 --single 4
+    python benchmarks/everyday.py --skip-batch --runs 1      # single-file runs only
     python benchmarks/everyday.py --baseline-kmc /tmp/base/.venv/bin/kmc-tui
 """
 
@@ -208,33 +212,48 @@ def floor_command() -> list[str]:
     return [sys.executable, "-c", code]
 
 
+def import_floor_command() -> list[str]:
+    """A process that only imports the command line (what `kmc-tui --help` pays, about)."""
+    return [sys.executable, "-c", "import kmc_tui.cli"]
+
+
 def single_table(files: list[Path], ks: list[int], runs: int, kmc: str, n: int):
+    """Each of `n` photos in its own process, kmc-tui against pngquant, and the floors."""
     picks = files[:: max(1, len(files) // n)][:n]
     rows = []
     out_dir = WORK / "everyday" / "single"
     out_dir.mkdir(parents=True, exist_ok=True)
-    floors = [run(floor_command()) for _ in range(runs)]
-    floor = statistics.median(w for w, _, _ in floors)
-    print(f"import floor {floor:.2f}s", file=sys.stderr, flush=True)
+    floors = {"import floor": import_floor_command(), "plugin floor": floor_command()}
+    floor = {}
+    for name, argv in floors.items():
+        times = [run(argv) for _ in range(max(3, runs))]
+        floor[name] = (
+            statistics.median(w for w, _, _ in times),
+            statistics.median(c for _, _, c in times),
+        )
+        print(f"{name} {floor[name][0]:.2f} s, CPU {floor[name][1]:.2f} s", file=sys.stderr)
     for k in ks:
         for f in picks:
             ours_out, pq_out = out_dir / f"{f.stem}_{k}.png", out_dir / f"{f.stem}_{k}_pq.png"
             argv = {
                 "kmc-tui": [kmc, "compress", "-i", str(f), "-o", str(ours_out), "-k", str(k)],
                 "pngquant": ["pngquant", "--nofs", "-f", "-o", str(pq_out), str(k), str(f)],
-                "floor": floor_command(),
             }
             times: dict[str, list] = {t: [] for t in argv}
             for _ in range(runs):
                 for tool in argv:
                     if tool == "kmc-tui":
                         ours_out.unlink(missing_ok=True)
-                    times[tool].append(run(argv[tool])[0])
-            med = {t: statistics.median(v) for t, v in times.items()}
+                    times[tool].append(run(argv[tool]))
+            med = {
+                t: (statistics.median(w for w, _, _ in v), statistics.median(c for _, _, c in v))
+                for t, v in times.items()
+            }
             rows.append(dict(k=k, photo=f.stem, pixels=_pixels(f), **med))
             print(
-                f"k={k:<3d} {f.stem:16s} kmc-tui {med['kmc-tui']:.2f}s "
-                f"(floor {med['floor']:.2f}s) pngquant {med['pngquant']:.2f}s",
+                f"k={k:<3d} {f.stem:16s} kmc-tui {med['kmc-tui'][0]:.2f}s "
+                f"(CPU {med['kmc-tui'][1]:.2f}) pngquant {med['pngquant'][0]:.2f}s "
+                f"(CPU {med['pngquant'][1]:.2f})",
                 file=sys.stderr,
                 flush=True,
             )
@@ -273,21 +292,31 @@ def render(info: dict, files: list[Path], rows: list[dict], single, floor) -> st
                 f"| {r['delta_e']:.3f} | {r['psnr']:.2f} | {ratio:.2f}× |"
             )
     if single:
+        (imp, imp_cpu), (plug, plug_cpu) = floor["import floor"], floor["plugin floor"]
         lines += [
             "",
-            f"Single files (median; import floor {floor:.2f} s: Python, kmc-tui's imports and "
-            "scikit-learn, no image):",
+            "Single files, each in its own process (medians of the runs, summed over the photos); "
+            f"import floor (`python -c 'import kmc_tui.cli'`) {imp:.2f} s, CPU {imp_cpu:.2f} s; "
+            f"plugin floor (those imports, the k-means plugin loaded and warmed up: "
+            f"scikit-learn) {plug:.2f} s, CPU {plug_cpu:.2f} s, each measured apart:",
             "",
-            "| k | photo | MP | kmc-tui s | of which floor s | kmc-tui − floor s | pngquant s "
-            "| ratio | ratio without floor |",
-            "|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+            "| k | photos | kmc-tui s | pngquant s | ratio | kmc-tui CPU s | pngquant CPU s "
+            "| CPU ratio | plugin floor × photos s | kmc-tui − floors s | ratio without floor "
+            "| CPU ratio without floor |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
         ]
-        for r in single:
-            work = r["kmc-tui"] - r["floor"]
+        for k in sorted({r["k"] for r in single}):
+            at_k = [r for r in single if r["k"] == k]
+            ours = sum(r["kmc-tui"][0] for r in at_k)
+            ours_cpu = sum(r["kmc-tui"][1] for r in at_k)
+            theirs = sum(r["pngquant"][0] for r in at_k)
+            theirs_cpu = sum(r["pngquant"][1] for r in at_k)
+            floors, floors_cpu = plug * len(at_k), plug_cpu * len(at_k)
             lines.append(
-                f"| {r['k']} | {r['photo']} | {r['pixels'] / 1e6:.2f} | {r['kmc-tui']:.2f} "
-                f"| {r['floor']:.2f} | {work:.2f} | {r['pngquant']:.2f} "
-                f"| {r['kmc-tui'] / r['pngquant']:.1f}× | {work / r['pngquant']:.1f}× |"
+                f"| {k} | {len(at_k)} | {ours:.2f} | {theirs:.2f} | {ours / theirs:.1f}× "
+                f"| {ours_cpu:.2f} | {theirs_cpu:.2f} | {ours_cpu / theirs_cpu:.1f}× "
+                f"| {floors:.2f} | {ours - floors:.2f} | {(ours - floors) / theirs:.2f}× "
+                f"| {(ours_cpu - floors_cpu) / theirs_cpu:.2f}× |"
             )
     return "\n".join(lines)
 
@@ -296,7 +325,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ks", default="16,64,256")
     parser.add_argument("--runs", type=int, default=3, help="runs per command (median shown)")
-    parser.add_argument("--single", type=int, default=0, help="also N photos one by one")
+    parser.add_argument(
+        "--single", type=int, default=len(SET), help="N photos one by one (0: none)"
+    )
     parser.add_argument("--skip-batch", action="store_true")
     parser.add_argument("--baseline-kmc", help="another kmc-tui to run side by side")
     parser.add_argument("--json", type=Path, default=WORK / "everyday" / "results.json")
@@ -309,7 +340,9 @@ def main() -> int:
     info = machine(shutil.which("convert-im6.q16") or "convert")
     info["command"] = " ".join([Path(sys.executable).name] + sys.argv)
     rows = [] if args.skip_batch else batch_table(files, ks, args.runs, kmc, args.baseline_kmc)
-    single, floor = single_table(files, ks, args.runs, kmc, args.single) if args.single else ([], 0)
+    single, floor = (
+        single_table(files, ks, args.runs, kmc, args.single) if args.single else ([], {})
+    )
     info["load_after"] = os.getloadavg()
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(

@@ -18,7 +18,6 @@ import sys
 import threading
 from pathlib import Path
 
-from .encode import DEFAULT_OPTIMIZE
 from .errors import KmcError, shown
 from .formats import FORMAT_EXTENSIONS
 
@@ -273,7 +272,7 @@ def add_compress_arguments(c: argparse.ArgumentParser) -> None:
         "--optimize",
         type=int,
         choices=(0, 1, 2),
-        default=DEFAULT_OPTIMIZE,
+        default=None,  # encode.DEFAULT_OPTIMIZE, looked up once the arguments are valid
         help="PNG size effort: 0 fastest, 1 balanced (default), 2 smallest, several times "
         "slower; the pixels are the same at every level",
     )
@@ -374,10 +373,13 @@ def cmd_compress(args, out) -> int:
     """``kmc-tui compress``; results go to `out`, errors and notes to stderr."""
     from . import batch
     from .batch import STDIO
+    from .encode import DEFAULT_OPTIMIZE
     from .errors import OutputExists, ParameterError, PluginTimeout
     from .formats import PALETTE_FORMATS, format_for
     from .quantize import call_with_timeout, check_k
 
+    if args.optimize is None:
+        args.optimize = DEFAULT_OPTIMIZE
     inputs = [*args.input, *args.inputs]
     if not inputs:
         return _usage_error("no input: name image files or folders (or - for standard input)")
