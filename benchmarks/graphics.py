@@ -6,11 +6,16 @@ on a 12 MP image (a sample upscaled into a temporary folder, never committed). O
 result is shown, ``+`` is typed; the clock stops when the result pane's new picture (the quick
 preview, then the full result) has arrived in full on the terminal's side. Then ``+`` is typed
 again, and once more a second later while that full result is being computed: the clock of the
-last key stops at its preview ("key during a result"). The bytes are all the app wrote from the
+last key stops at its preview ("key during a result"). "App CPU" is the CPU time all the app's
+threads used from the key to its preview on the terminal (Linux's schedstat): less moved by
+other work on the machine than the wall time. The bytes are all the app wrote from the
 first key until a second after its full result, and the result pane's image alone; the seconds
-those take over a 1 Mbit/s and a 10 Mbit/s link are computed from them. A run where the first
-image after the preview's caption is the full result's has no preview frame: it is counted
-("no preview drawn"), not timed as a preview.
+those take over a 1 Mbit/s and a 10 Mbit/s link are computed from them.
+
+The preview's picture is the result pane's first image after the key that the pane had not
+shown before and that comes before the result's caption (so an image written before its own
+caption counts too); with the key during a result, the first image after the preview's
+caption. A run without one has no preview frame: it is counted ("no preview drawn"), not timed.
 
 With ``--baseline REF`` the same runs are made with another commit's code (unpacked with ``git
 archive`` and put first on ``PYTHONPATH``), interleaved with this tree's, so both see the same
@@ -119,6 +124,7 @@ def measure(protocol: str, image: Path, pythonpath: str | None) -> dict:
         terminal.wait_for(first.search, timeout=120, what=f"the k=16 result ({first.pattern!r})")
         time.sleep(1.0)
         mark = terminal.mark()
+        cpu_pressed = terminal.cpu_seconds()
         pressed = time.perf_counter()
         terminal.type("+")
         terminal.wait_for(
@@ -129,16 +135,21 @@ def measure(protocol: str, image: Path, pythonpath: str | None) -> dict:
         preview_at = preview.search(stream)
         assert preview_at, f"no preview caption ({preview.pattern!r}) before the result"
         result_at = result.search(stream)
-        preview_end = picture_end(terminal, stream, mark, protocol, preview_at)
         result_end = picture_end(terminal, stream, mark, protocol, result_at)
         pattern = IMAGE.get(protocol)
         images = pattern.finditer(stream) if pattern else ()
         image_bytes = next((len(m.group(0)) for m in images if m.end() == result_end), 0)
-        # The first image after the preview's caption is the result's when no preview frame
-        # was drawn: that is counted, not timed as a preview.
-        shown = preview_end <= result_at.start() or protocol == "halfblock"
+        if protocol == "halfblock":
+            preview_end, shown = picture_end(terminal, stream, mark, protocol, preview_at), True
+        else:
+            # The result pane's first new picture before the result's caption, whether its
+            # caption came before or after it; none means no preview frame was drawn, which
+            # is counted, not timed.
+            preview_end = new_picture_end(terminal.snapshot(), mark, protocol, result_at.start())
+            shown = preview_end is not None
         row = {
             "preview": terminal.arrival(mark + preview_end - 1) - pressed if shown else None,
+            "preview_cpu": terminal.cpu_at(mark + preview_end - 1) - cpu_pressed if shown else None,
             "result": terminal.arrival(mark + result_end - 1) - pressed,
             "bytes": len(stream),
             "image_bytes": image_bytes,
@@ -162,6 +173,20 @@ def measure(protocol: str, image: Path, pythonpath: str | None) -> dict:
         return row
     finally:
         terminal.close()
+
+
+def new_picture_end(output: bytes, mark: int, protocol: str, limit: int) -> int | None:
+    """Where the result pane's first image after `mark` that it had not shown before ends
+    (relative to `mark`), if it starts before `limit`; else None. Textual's redraws of a
+    Sixel or iTerm2 picture resend the same bytes: those are not new."""
+    pattern = IMAGE[protocol]
+    images = [(column_of(output, m.start()), m) for m in pattern.finditer(output)]
+    right = max((c for c, _ in images), default=0)
+    seen = {m.group(0) for c, m in images if c == right and m.end() <= mark}
+    for column, m in images:
+        if column == right and m.start() >= mark and m.group(0) not in seen:
+            return m.end() - mark if m.start() - mark < limit else None
+    return None
 
 
 def summary(found: list[dict]) -> dict:
@@ -209,15 +234,16 @@ def main() -> int:
         rows = {key: summary(found) for key, found in runs.items()}
     after = os.getloadavg()
     lines = [
-        "| code | drawing | key → preview | key during a result → preview | key → result "
-        "| × half-blocks | no preview drawn | bytes after the key | result image | 1 Mbit/s "
-        "| 10 Mbit/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| code | drawing | key → preview | app CPU, key → preview | key during a result → preview "
+        "| key → result | × half-blocks | no preview drawn | bytes after the key | result image "
+        "| 1 Mbit/s | 10 Mbit/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (code, protocol), row in rows.items():
         base = rows[code, "halfblock"]
         lines.append(
             f"| {code} | {protocol} | {row['preview'] * 1000:.0f} ms "
+            f"| {row['preview_cpu'] * 1000:.0f} ms "
             f"| {row['during'] * 1000:.0f} ms | {row['result'] * 1000:.0f} ms "
             f"| {row['preview'] / base['preview']:.2f} "
             f"| {row['missing']} of {2 * len(runs[code, protocol])} "
@@ -230,8 +256,10 @@ def main() -> int:
     print(loads)
     print(table)
     for (code, protocol), found in runs.items():
-        each = ", ".join(f"{ms(r['preview'])}/{ms(r['during'])}" for r in found)
-        print(f"  {code} {protocol}: preview/during each run (ms): {each}")
+        each = ", ".join(
+            f"{ms(r['preview'])}/{ms(r['during'])}/{ms(r['preview_cpu'])}" for r in found
+        )
+        print(f"  {code} {protocol}: preview/during/CPU to the preview, each run (ms): {each}")
     if args.write_docs:
         write_docs(table, loads, args)
     return 0

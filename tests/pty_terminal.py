@@ -46,6 +46,7 @@ class PtyTerminal:
     ):
         self.output = bytearray()
         self.arrivals: list[tuple[float, int]] = []  # (time.perf_counter(), output length)
+        self.cpu_at_arrival: list[float] = []  # the app's CPU seconds when each read came
         self.answers = dict(answers or {})
         self._lock = threading.Lock()
         master, slave = os.openpty()
@@ -87,10 +88,12 @@ class PtyTerminal:
                 return
             if not chunk:
                 return
+            cpu = self.cpu_seconds()
             with self._lock:
                 start = max(0, len(self.output) - 64)
                 self.output += chunk
                 self.arrivals.append((time.perf_counter(), len(self.output)))
+                self.cpu_at_arrival.append(cpu)
                 window = bytes(self.output[start:])
             for query, reply in list(self.answers.items()):
                 if query in window:
@@ -118,6 +121,25 @@ class PtyTerminal:
             time.sleep(0.05)
         tail = self.snapshot()[-600:]
         raise AssertionError(f"timed out waiting for {what or predicate}; output ends {tail!r}")
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the app's threads have run so far (Linux's schedstat, nanoseconds;
+        NaN elsewhere): less moved by other work on the machine than wall time."""
+        total = 0
+        try:
+            for task in Path(f"/proc/{self.process.pid}/task").iterdir():
+                total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, ValueError, IndexError):
+            return float("nan")
+        return total / 1e9
+
+    def cpu_at(self, offset: int) -> float:
+        """The app's CPU seconds when the output byte at `offset` arrived."""
+        with self._lock:
+            for n, (_, length) in enumerate(self.arrivals):
+                if length > offset:
+                    return self.cpu_at_arrival[n]
+        raise ValueError(f"no output at offset {offset}")
 
     def arrival(self, offset: int) -> float:
         """When the output byte at `offset` arrived (perf_counter seconds)."""

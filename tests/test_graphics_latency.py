@@ -18,9 +18,11 @@ import textual.screen
 from PIL import Image as PILImage
 from tui_support import press, sync, wait_result, wait_until
 
+from kmc_tui.stats import srgb8_to_lab
 from kmc_tui.tui.app import KmcApp
 from kmc_tui.tui.graphics import Graphics
 from kmc_tui.tui.screens import main as main_screen
+from kmc_tui.tui.session import PREVIEW_PIXELS
 from kmc_tui.tui.widgets import preview
 from kmc_tui.tui.widgets.preview import HalfBlockView
 
@@ -195,3 +197,47 @@ async def test_a_picture_is_written_after_its_caption(folder, monkeypatch, proto
         n for n, (kind, text) in enumerate(events) if kind == "update" and "preview" in text
     ]
     assert captions and captions[0] < preview_image, "the preview's image came before its caption"
+
+
+def test_palette_lookup_is_the_nearest_entry_in_cielab():
+    rng = np.random.default_rng(3)
+    palette = rng.integers(0, 256, (17, 3), dtype=np.uint8)
+    lookup = preview.palette_lookup(palette)
+    levels = np.arange(32) * 8 + 4
+    grid = np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), -1).reshape(-1, 3)
+    lab = srgb8_to_lab(grid.astype(np.uint8)).astype(np.float64)
+    entries = srgb8_to_lab(palette).astype(np.float64)
+    distance = ((lab[:, None, :] - entries[None, :, :]) ** 2).sum(-1)
+    chosen = distance[np.arange(len(grid)), lookup]
+    assert lookup.shape == (32768,) and lookup.dtype == np.uint8
+    assert np.allclose(chosen, distance.min(1), rtol=1e-4, atol=1e-3)
+    with pytest.raises(ValueError, match="at least one"):
+        preview.palette_lookup(np.zeros((0, 3), np.uint8))
+
+
+@sync
+async def test_the_preview_is_the_originals_pixels_in_the_preview_palette(folder, slow_full):
+    """As sharp as the original pane, however few pixels the preview's palette comes from."""
+    plugins, _ = slow_full
+    graphics = Graphics("sixel", "test", cell_size=(8, 16), color_registers=256)
+    app = KmcApp(folder / "big.png", k=8, plugin_dirs=[plugins], graphics=graphics)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await use_slow_full(pilot, app)
+        result = app.screen.query_one("#result", HalfBlockView)
+        original = app.screen.query_one("#original", HalfBlockView)
+        await press(pilot, "plus")  # k=9: its preview stays while the full result takes 3 s
+        await wait_until(pilot, lambda: "preview" in result.caption, 10, "k=9's preview")
+        indices, palette, place = result.frame()
+        rgb, no_palette, original_place = original.frame()
+        assert no_palette is None and place == original_place and indices.shape == rgb.shape[:2]
+        assert len(palette) == 9
+        expected = preview.palette_lookup(palette)[
+            (rgb[..., 0].astype(int) >> 3) << 10
+            | (rgb[..., 1].astype(int) >> 3) << 5
+            | rgb[..., 2] >> 3
+        ]
+        assert np.array_equal(indices, expected)
+        # The original's frame has more distinct pixels than the preview's own copy
+        # (PREVIEW_PIXELS) holds: the preview, pixel for pixel the same, has its detail.
+        assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > PREVIEW_PIXELS
+        await wait_result(pilot, app, FULL_SECONDS * 4)

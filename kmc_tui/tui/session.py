@@ -28,8 +28,8 @@ T = TypeVar("T")
 
 #: Full results kept per image, so going back to a k shows it at once.
 RESULT_CACHE = 6
-#: Pixels of the copy the quick preview is quantized from (see benchmarks/tui_latency.py).
-PREVIEW_PIXELS = 16_000
+#: Pixels of the copy the quick preview's palette is computed from (docs/performance.md, graphics).
+PREVIEW_PIXELS = 8_000
 #: Pixels of the area-averaged copy the original pane is drawn from when zoomed out.
 DISPLAY_PIXELS = 160_000
 #: The dithering strengths the dither key goes through: off, half (pngquant's --floyd=0.5),

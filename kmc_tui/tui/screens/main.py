@@ -47,7 +47,7 @@ from ..widgets.controls import Controls
 from ..widgets.file_browser import FileBrowser
 from ..widgets.palette import PaletteView
 from ..widgets.pane_pair import PanePair
-from ..widgets.preview import HalfBlockView, Picture
+from ..widgets.preview import HalfBlockView, Picture, palette_lookup
 from ..widgets.stats_panel import StatsPanel
 
 #: Seconds a plugin may take to import before it is reported as failed.
@@ -183,9 +183,10 @@ class MainScreen(Screen):
             self.request, self.path, self.text = request, path, text
 
     class PreviewReady(Message):
-        def __init__(self, job: Job, quantized) -> None:
+        def __init__(self, job: Job, quantized, picture, encoded=None) -> None:
             super().__init__()
-            self.job, self.quantized = job, quantized
+            self.job, self.quantized, self.picture = job, quantized, picture
+            self.encoded = encoded  # the result pane's frame of it, encoded in the worker
 
     class ResultReady(Message):
         def __init__(self, job: Job, result) -> None:
@@ -259,6 +260,7 @@ class MainScreen(Screen):
         self._view_before_compare = "auto"
         self._no_image_text = ""
         self._preview_input = None
+        self._original_picture: Picture | None = None  # what the original pane shows
         self._last_request = 0.0
         self._settling: Timer | None = None
         self.target = None  # the last target asked for (kmc_tui.targets.Target)
@@ -474,6 +476,7 @@ class MainScreen(Screen):
         full_rgb, display_rgb = message.full_rgb, message.display
         detail = Picture(size, rgb=full_rgb) if full_rgb is not display_rgb else None
         picture = Picture(size, rgb=display_rgb, detail=detail)
+        self._original_picture = picture
         self.query_one("#original", HalfBlockView).show(picture, self._original_caption())
         self._set_viewport(Viewport())
         self.query_one("#result", HalfBlockView).show_message("")
@@ -585,7 +588,10 @@ class MainScreen(Screen):
                 registry=self.registry,
                 should_stop=should_stop,
             )
-            self.post_message(self.PreviewReady(job, quick))
+            picture = self._preview_picture(job, quick)
+            # Encoded here, as soon as the pixels exist, not in a thread started later.
+            encoded = self.query_one("#result", HalfBlockView).encode_ahead(picture)
+            self.post_message(self.PreviewReady(job, quick, picture, encoded))
             # The full result starts once the preview is on screen (or after a while).
             deadline = time.monotonic() + PREVIEW_DRAW_WAIT
             while not job.preview_drawn.wait(0.005):
@@ -653,16 +659,32 @@ class MainScreen(Screen):
         if not self.session.previewed(job):
             job.preview_drawn.set()
             return  # stale: a newer request is on its way
-        q = message.quantized
-        image = job.image
-        picture = Picture(
-            (image.width, image.height), indices=q.indices, palette=display_palette(q)
-        )
+        q, picture = message.quantized, message.picture
         pane = self.query_one("#result", HalfBlockView)
-        pane.show(picture, result_caption(job.settings, "preview…", self._image_name()))
-        self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
-        shown = [p for p in self.query(HalfBlockView) if p.picture is picture] or [pane]
-        shown[0].when_drawn(job.preview_drawn.set)
+        caption = result_caption(job.settings, "preview…", self._image_name())
+        pane.show(picture, caption, encoded=message.encoded)
+        panes = list(self.query(HalfBlockView))
+        shown = [p for p in panes if p.picture is picture] or [pane]
+
+        def drawn() -> None:
+            job.preview_drawn.set()
+            # The swatches after the picture: their rendering does not delay it.
+            if any(p.picture is picture for p in panes):
+                self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
+
+        shown[0].when_drawn(drawn)
+
+    def _preview_picture(self, job: Job, quick) -> Picture:
+        """The preview's picture (in the worker): the original's pixels mapped to the quick
+        palette, as sharp as the original however few pixels the palette came from; the
+        preview copy's own indices when dithered or with alpha."""
+        original = self._original_picture
+        if quick.alpha is None and not quick.dithered and len(quick.palette) and original:
+            return original.mapped(quick.palette, palette_lookup(quick.palette))
+        image = job.image
+        return Picture(
+            (image.width, image.height), indices=quick.indices, palette=display_palette(quick)
+        )
 
     def on_main_screen_result_ready(self, message: ResultReady) -> None:
         if self.session.finished(message.job, message.result):

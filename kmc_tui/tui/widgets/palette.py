@@ -27,6 +27,7 @@ class PaletteView(Static):
         self._palette: np.ndarray | None = None
         self._counts: np.ndarray | None = None
         self._alpha: np.ndarray | None = None
+        self._lines: int | None = None  # lines of the text shown
 
     def show_palette(
         self, palette: np.ndarray | None, counts: np.ndarray | None, alpha: np.ndarray | None = None
@@ -45,7 +46,7 @@ class PaletteView(Static):
     def _redraw(self) -> None:
         palette, counts = self._palette, self._counts
         if palette is None or counts is None or len(palette) == 0:
-            self.update("")
+            self._update("")
             return
         total = max(1, int(counts.sum()))
         order = np.argsort(-counts, kind="stable")
@@ -73,4 +74,11 @@ class PaletteView(Static):
                 f"+{len(order) - len(shown)} {100.0 * rest / total:.0f}%",
                 self.get_component_rich_style("palette-view--rest", partial=True),
             )
-        self.update(text)
+        self._update(text)
+
+    def _update(self, text: Text | str) -> None:
+        # The screen is laid out again (every widget rendered) only when the number of lines
+        # changes: a new k mostly keeps it.
+        lines = str(text).count("\n") + 1 if str(text) else 0
+        self.update(text, layout=lines != self._lines)
+        self._lines = lines

@@ -10,6 +10,7 @@ quantized result shows exactly the palette's colors; it never decodes or resizes
 
 from __future__ import annotations
 
+import functools
 import itertools
 import textwrap
 from collections import OrderedDict
@@ -26,6 +27,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
+from ...stats import srgb8_to_lab
 from ..graphics import Graphics, encoders
 from ..graphics.terminal_colors import TerminalPalette
 from ..viewport import Viewport, fit_scale
@@ -50,6 +52,10 @@ class Picture:
         Quantized pixels; sampled before the palette lookup, so only palette colors appear.
     detail : Picture, optional
         A full-resolution version used when zoomed in further than this one can show.
+    lookup : ndarray (32768,), optional
+        With `rgb` and `palette`: the picture shows each pixel as the palette entry
+        ``lookup[r >> 3, g >> 3, b >> 3]`` (see :func:`palette_lookup`), mapped when sampled,
+        so only the pixels on screen are mapped. :meth:`mapped` makes such a picture.
     """
 
     def __init__(
@@ -60,6 +66,7 @@ class Picture:
         indices=None,
         palette=None,
         detail: Picture | None = None,
+        lookup=None,
     ):
         self.full_width, self.full_height = full_size
         self.full_size = (self.full_width, self.full_height)
@@ -67,6 +74,8 @@ class Picture:
         self.indices = indices
         self.palette = palette
         self.detail = detail
+        self.lookup = lookup
+        self._cells: np.ndarray | None = None
         src = rgb if rgb is not None else indices
         self.height, self.width = src.shape[:2]
 
@@ -93,7 +102,9 @@ class Picture:
     def sample(self, xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
         """Pixels at full-resolution coordinates (nearest neighbour); -1 marks 'outside'."""
         pic, syc, sxc, inside_y, inside_x = self._lookup(xs, ys)
-        if pic.rgb is not None:
+        if self.lookup is not None:
+            out = self.palette[self.lookup[pic.cells[syc][:, sxc]]]
+        elif pic.rgb is not None:
             out = pic.rgb[syc[:, None], sxc[None, :]]
         else:
             out = pic.palette[pic.indices[syc[:, None], sxc[None, :]]]
@@ -110,9 +121,82 @@ class Picture:
         """The pixels at the image positions (all inside it): ``(rgb, None)`` for an RGB
         picture, ``(indices, palette)`` for a quantized one."""
         pic, syc, sxc, _, _ = self._lookup(xs, ys)
+        if self.lookup is not None:
+            return self.lookup[pic.cells[syc][:, sxc]], self.palette
         if pic.rgb is not None:
             return pic.rgb[syc[:, None], sxc[None, :]], None
         return pic.indices[syc[:, None], sxc[None, :]], pic.palette
+
+    @property
+    def cells(self) -> np.ndarray:
+        """Each RGB pixel's cell of the lookup grid, ``(r >> 3) << 10 | (g >> 3) << 5 | b >> 3``
+        (uint16), computed once: a preview then samples one plane and looks it up."""
+        if self._cells is None:
+            high = self.rgb >> 3
+            self._cells = (
+                (high[..., 0].astype(np.uint16) << 10)
+                | (high[..., 1].astype(np.uint16) << 5)
+                | high[..., 2]
+            )
+        return self._cells
+
+    def mapped(self, palette: np.ndarray, lookup: np.ndarray) -> Picture:
+        """This RGB picture shown in `palette` through `lookup` (:func:`palette_lookup`),
+        sharing its pixels and their cells."""
+        picture = Picture(
+            self.full_size, rgb=self.rgb, palette=palette, detail=self.detail, lookup=lookup
+        )
+        picture._cells = self._cells if self._cells is not None else self.cells
+        return picture
+
+
+#: The lookup's grid: 32 levels per channel, each cell's color at its middle.
+_LOOKUP_LEVELS = np.arange(32, dtype=np.uint8) * 8 + 4
+
+
+@functools.cache
+def _lookup_grid_lab() -> np.ndarray:
+    """The grid's colors in CIELAB, one row per coordinate: (3, 32768) float32."""
+    grid = np.stack(np.meshgrid(*[_LOOKUP_LEVELS] * 3, indexing="ij"), -1).reshape(-1, 3)
+    return np.ascontiguousarray(srgb8_to_lab(np.ascontiguousarray(grid)).T, np.float32)
+
+
+def palette_lookup(palette: np.ndarray) -> np.ndarray:
+    """For each color of a 5-bit-per-channel grid, the `palette` entry nearest in CIELAB.
+
+    A preview maps the pixels on screen through this table (a :class:`Picture`'s `lookup`)
+    instead of measuring every pixel's distance to every entry.
+
+    Parameters
+    ----------
+    palette : ndarray (m, 3) uint8, 1 <= m <= 65536
+
+    Returns
+    -------
+    ndarray (32768,) of uint8 (uint16 past 256 entries)
+        Indexed by ``(r >> 3) << 10 | (g >> 3) << 5 | b >> 3``.
+    """
+    palette = np.asarray(palette, np.uint8).reshape(-1, 3)
+    if len(palette) == 0:
+        raise ValueError("palette_lookup needs at least one palette entry")
+    lightness, a, b = _lookup_grid_lab()
+    entries = srgb8_to_lab(palette).astype(np.float32)
+    # One entry at a time, keeping each cell's nearest so far: no (cells × entries) arrays
+    # (a strict < keeps the first of equal entries, as argmin would).
+    nearest = np.zeros(len(lightness), np.uint8 if len(palette) <= 256 else np.uint16)
+    best = np.full(len(lightness), np.inf, np.float32)
+    distance, term = np.empty_like(best), np.empty_like(best)
+    for n, (el, ea, eb) in enumerate(entries.tolist()):
+        np.subtract(lightness, el, out=distance)
+        distance *= distance
+        for channel, value in ((a, ea), (b, eb)):
+            np.subtract(channel, value, out=term)
+            term *= term
+            distance += term
+        closer = distance < best
+        best[closer] = distance[closer]
+        nearest[closer] = n
+    return nearest
 
 
 class HalfBlockView(Widget):
@@ -213,11 +297,27 @@ class HalfBlockView(Widget):
         return graphics if isinstance(graphics, Graphics) else Graphics()
 
     # -- data -------------------------------------------------------------------------------
-    def show(self, picture: Picture | None, caption: str = "") -> None:
+    def show(self, picture: Picture | None, caption: str = "", *, encoded=None) -> None:
+        """Show `picture`; `encoded` is its frame from :meth:`encode_ahead`, used when the
+        pane has not changed since."""
         self._picture = picture
         self.caption = caption
         self._message = ""
+        if encoded is not None and encoded[0] == self._frame_key():
+            self._remember_frame(*encoded)
         self._changed()
+
+    def encode_ahead(self, picture: Picture) -> tuple | None:
+        """`picture`'s frame as this pane would draw it now, encoded in the calling thread
+        (a worker that has just made the pixels), for :meth:`show`; None with half-blocks."""
+        graphics = self.graphics
+        if not graphics.pixels or self.flipped or not self.is_attached:
+            return None
+        viewport, size, cell = self.viewport, self.size, self.cell_pixels
+        pixel_size = (size.width * cell[0], max(0, size.height - 1) * cell[1])
+        xs, ys = viewport.sample_grid(picture.full_size, pixel_size)
+        data, box = encode_picture(picture, xs, ys, cell, graphics, image_id=self._kitty_id)
+        return (picture, viewport, size, False, graphics), data, box
 
     def show_message(self, text: str) -> None:
         """Show text instead of a picture (nothing open, an error …), wrapped to the pane."""
@@ -511,28 +611,25 @@ class HalfBlockView(Widget):
         """Sample and encode a frame in a thread: the UI goes on meanwhile; the newest wins."""
         worker = get_current_worker()
         try:
-            frame = sample_frame(picture, xs, ys, cell)
-            if worker.is_cancelled:
-                return
-            if frame is None:
-                data, box = "", None
-            else:
-                pixels, palette, (column, row) = frame
-                data = encode_frame(pixels, palette, graphics, image_id=self._kitty_id)
-                height, width = pixels.shape[:2]
-                box = (column, row, -(-width // cell[0]), -(-height // cell[1]))
+            data, box = encode_picture(
+                picture, xs, ys, cell, graphics, image_id=self._kitty_id, worker=worker
+            )
         except Exception as exc:  # noqa: BLE001 - a picture that cannot be drawn is not fatal
             self.post_message(self.FrameEncoded(key, "", None, f"cannot draw the picture: {exc}"))
             return
-        self.post_message(self.FrameEncoded(key, data, box))
+        if not worker.is_cancelled:
+            self.post_message(self.FrameEncoded(key, data, box))
 
-    def on_half_block_view_frame_encoded(self, message: FrameEncoded) -> None:
+    def _remember_frame(self, key: tuple, data: str, box) -> None:
         encoded = self._encoded
-        encoded[message.key] = (message.data, message.box)
+        encoded[key] = (data, box)
         while len(encoded) > ENCODED_FRAMES:
             encoded.popitem(last=False)
-        if self._encoding == message.key:
+        if self._encoding == key:
             self._encoding = None
+
+    def on_half_block_view_frame_encoded(self, message: FrameEncoded) -> None:
+        self._remember_frame(message.key, message.data, message.box)
         if message.error:
             self.notify(message.error, severity="error", timeout=6)
         if message.key == self._frame_key():  # else a newer frame is on its way
@@ -628,6 +725,27 @@ def sample_frame(picture: Picture, xs: np.ndarray, ys: np.ndarray, cell: tuple[i
     pixels, palette = picture.sample_block(xs[cols[0] : cols[-1] + 1], ys[rows[0] : rows[-1] + 1])
     # An image starts at a cell: the block moves left and up to the cell it begins in.
     return pixels, palette, (int(cols[0]) // cell_w, int(rows[0]) // cell_h)
+
+
+def encode_picture(
+    picture: Picture,
+    xs,
+    ys,
+    cell: tuple[int, int],
+    graphics: Graphics,
+    *,
+    image_id: int,
+    worker=None,
+) -> tuple[str, tuple | None]:
+    """The escape sequence of `picture` on the sample grid `xs`, `ys` and its cell box
+    ``(column, row, width, height)``; ``("", None)`` when none of it is on screen."""
+    frame = sample_frame(picture, xs, ys, cell)
+    if frame is None or (worker is not None and worker.is_cancelled):
+        return "", None
+    pixels, palette, (column, row) = frame
+    data = encode_frame(pixels, palette, graphics, image_id=image_id)
+    height, width = pixels.shape[:2]
+    return data, (column, row, -(-width // cell[0]), -(-height // cell[1]))
 
 
 def encode_frame(pixels: np.ndarray, palette, graphics: Graphics, *, image_id: int) -> str:

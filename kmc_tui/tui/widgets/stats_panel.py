@@ -44,15 +44,22 @@ class StatsPanel(Static):
         super().__init__(*args, **kwargs)
         self._body = None
         self._totals: Text | None = None
+        self._shape: tuple | None = None  # the lines shown, when known without rendering
 
     def _part(self, name: str):
         return self.get_component_rich_style(f"stats-panel--{name}", partial=True)
 
     def _show(self, body) -> None:
         self._body = body
-        self.update(body if self._totals is None else Group(body, self._totals))
+        content = body if self._totals is None else Group(body, self._totals)
+        # Laying the screen out again costs every widget a render: done only when the panel's
+        # height may change (another number of lines, or a line that could wrap).
+        shape = _line_shape(content, self.content_size.width)
+        self.update(content, layout=shape is None or shape != self._shape)
+        self._shape = shape
 
     def clear(self, text: str = "") -> None:
+        self.border_subtitle = None
         self._show(Text(text, style=self._part("label")))
 
     def show_totals(self, files: int, input_bytes: int, output_bytes: int) -> None:
@@ -110,6 +117,27 @@ class StatsPanel(Static):
                     style=self._part("larger"),
                 )
             )
-        if status:
-            lines.append(Text(status, style=self._part("status")))
         self._show(Group(*lines) if len(lines) > 1 else table)
+        # In the border: a status line would change the panel's height, and so lay the whole
+        # screen out again, on every key.
+        self.border_subtitle = Text(status, style=self._part("status")) if status else None
+
+
+def _line_shape(content, width: int) -> tuple | None:
+    """The kinds of lines `content` shows ("table" rows, one "line" per unwrapped text), or
+    None when that cannot be told without rendering (a text that may wrap at `width`)."""
+    parts = content.renderables if isinstance(content, Group) else [content]
+    shape = []
+    for part in parts:
+        if isinstance(part, Group):
+            inner = _line_shape(part, width)
+            if inner is None:
+                return None
+            shape.extend(inner)
+        elif isinstance(part, Table):
+            shape.append(("table", part.row_count))
+        elif isinstance(part, Text) and "\n" not in part.plain and part.cell_len <= width:
+            shape.append("line")
+        else:
+            return None
+    return tuple(shape)
