@@ -141,16 +141,25 @@ async def test_pixel_frames_are_encoded_off_the_ui_thread_once_each(folder, monk
     async with app.run_test(size=(120, 40)) as pilot:
         await wait_result(pilot, app)
         result = app.screen.query_one("#result", HalfBlockView)
-        shown = result.picture
-        await wait_until(pilot, lambda: result._drawn is not None, 10, "the result drawn")
+        original = app.screen.query_one("#original", HalfBlockView)
+        shown, source = result.picture, original.picture
+
+        def showing(result_picture, original_picture) -> bool:
+            # Both panes have written the frames of these pictures: their encodes are counted.
+            return all(
+                pane._drawn is not None and pane._drawn[0][0] is picture
+                for pane, picture in ((result, result_picture), (original, original_picture))
+            )
+
+        await wait_until(pilot, lambda: showing(shown, source), 10, "both panes drawn")
         assert calls and all(name != threading.main_thread().name for name, _ in calls)
         before = len(calls)
         await press(pilot, "b")  # flip: each pane shows the other's picture, encoded anew
-        await wait_until(pilot, lambda: len(calls) >= before + 2, 10, "flipped frames")
-        await wait_until(pilot, lambda: result._drawn[0][0] is not shown, 10, "flipped")
+        await wait_until(pilot, lambda: showing(source, shown), 10, "flipped")
         flipped = len(calls)
+        assert flipped >= before + 2
         await press(pilot, "b")  # back: both frames are still encoded
-        await wait_until(pilot, lambda: result._drawn[0][0] is shown, 10, "back")
+        await wait_until(pilot, lambda: showing(shown, source), 10, "back")
         assert len(calls) == flipped
         assert np.all([name != threading.main_thread().name for name, _ in calls])
 
