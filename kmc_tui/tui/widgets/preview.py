@@ -146,7 +146,7 @@ class Picture:
         picture = Picture(
             self.full_size, rgb=self.rgb, palette=palette, detail=self.detail, lookup=lookup
         )
-        picture._cells = self._cells if self._cells is not None else self.cells
+        picture._cells = self.cells
         return picture
 
 
