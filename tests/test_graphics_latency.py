@@ -250,3 +250,23 @@ async def test_the_preview_is_the_originals_pixels_in_the_preview_palette(folder
         # (PREVIEW_PIXELS) holds: the preview, pixel for pixel the same, has its detail.
         assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > PREVIEW_PIXELS
         await wait_result(pilot, app, FULL_SECONDS * 4)
+
+
+@sync
+async def test_a_full_collection_after_the_first_result_skips_the_apps_long_lived_objects(folder):
+    # A full garbage collection walks every object the collector tracks, holding the
+    # interpreter meanwhile; the app's own (widgets, modules, scikit-learn) are out of its reach
+    # once the first result is shown, and given back when the app ends.
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    app = KmcApp(folder / "hopper.png", k=8)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_result(pilot, app)
+            await wait_until(pilot, lambda: gc.get_freeze_count() > 0, 10, "objects frozen")
+            frozen = gc.get_freeze_count()
+            assert frozen > len(gc.get_objects()), (frozen, len(gc.get_objects()))
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
