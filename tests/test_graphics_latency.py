@@ -131,9 +131,9 @@ async def test_pixel_frames_are_encoded_off_the_ui_thread_once_each(folder, monk
     calls: list[tuple[str, tuple]] = []
     encode = preview.encode_frame
 
-    def recorded(pixels, palette, graphics, *, image_id):
+    def recorded(pixels, palette, graphics, **options):
         calls.append((threading.current_thread().name, pixels.shape))
-        return encode(pixels, palette, graphics, image_id=image_id)
+        return encode(pixels, palette, graphics, **options)
 
     monkeypatch.setattr(preview, "encode_frame", recorded)
     graphics = Graphics("sixel", "test", cell_size=(8, 16), color_registers=256)
