@@ -270,3 +270,38 @@ async def test_a_full_collection_after_the_first_result_skips_the_apps_long_live
         assert gc.get_freeze_count() == 0
     finally:
         gc.unfreeze()
+
+
+@sync
+async def test_a_keys_status_in_the_stats_border_does_not_render_the_figures_again(
+    folder, slow_full, monkeypatch
+):
+    # The status goes in the panel's border on every key, on the way to the preview: the
+    # figures below it are the same, and rendering their table again took 5-8 ms of the UI
+    # thread there.
+    from rich.table import Table
+    from textual.geometry import Region
+
+    from kmc_tui.tui.widgets.stats_panel import StatsPanel
+
+    plugins, log = slow_full
+    app = KmcApp(folder / "big.png", k=8, plugin_dirs=[plugins])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await use_slow_full(pilot, app)
+        stats = app.screen.query_one(StatsPanel)
+        tables: list[int] = []
+        render_table = Table.__rich_console__
+
+        def counted(self, console, options):
+            tables.append(1)
+            return render_table(self, console, options)
+
+        monkeypatch.setattr(Table, "__rich_console__", counted)
+        await press(pilot, "plus")  # k=9: its preview, then a full result that takes seconds
+        await wait_until(pilot, lambda: stats.border_subtitle is not None, 10, "the status")
+        await pilot.pause(0.2)
+        assert len(full_starts(log)) == 2, "k=9's full result has started"
+        width, height = stats.outer_size
+        drawn = "".join(strip.text for strip in stats.render_lines(Region(0, 0, width, height)))
+        assert "computing k=9" in drawn and "ratio" in drawn
+        assert tables == []
