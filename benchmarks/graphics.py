@@ -9,7 +9,8 @@ again, and once more a second later while that full result is being computed: th
 last key stops at its preview ("key during a result"). "App CPU" is the CPU time all the app's
 threads used from the key to its preview on the terminal (Linux's schedstat): less moved by
 other work on the machine than the wall time. The bytes are all the app wrote from the
-first key until a second after its full result, and the result pane's image alone; the seconds
+first key until a second after its full result, and the result pane's preview and result
+images alone (half-blocks: none, their cells are in the bytes after the key); the seconds
 those take over a 1 Mbit/s and a 10 Mbit/s link are computed from them.
 
 The preview's picture is the result pane's first image after the key that the pane had not
@@ -147,12 +148,15 @@ def measure(protocol: str, image: Path, pythonpath: str | None) -> dict:
             # is counted, not timed.
             preview_end = new_picture_end(terminal.snapshot(), mark, protocol, result_at.start())
             shown = preview_end is not None
+        images = list(pattern.finditer(stream)) if pattern else []
+        preview_image = next((len(m.group(0)) for m in images if m.end() == preview_end), 0)
         row = {
             "preview": terminal.arrival(mark + preview_end - 1) - pressed if shown else None,
             "preview_cpu": terminal.cpu_at(mark + preview_end - 1) - cpu_pressed if shown else None,
             "result": terminal.arrival(mark + result_end - 1) - pressed,
             "bytes": len(stream),
             "image_bytes": image_bytes,
+            "preview_image_bytes": preview_image if shown else None,
         }
         # A key while a full result is being computed: k=18's, then + again (k=19).
         terminal.type("+")
@@ -196,6 +200,9 @@ def summary(found: list[dict]) -> dict:
         values = [r[name] for r in found if r[name] is not None]
         row[name] = statistics.median(values) if values else float("nan")
     row["missing"] = sum(r[name] is None for r in found for name in ("preview", "during"))
+    row["preview_image_bytes"] = statistics.median(
+        [r["preview_image_bytes"] for r in found if r["preview_image_bytes"] is not None] or [0]
+    )
     return row
 
 
@@ -235,9 +242,9 @@ def main() -> int:
     after = os.getloadavg()
     lines = [
         "| code | drawing | key → preview | app CPU, key → preview | key during a result → preview "
-        "| key → result | × half-blocks | no preview drawn | bytes after the key | result image "
-        "| 1 Mbit/s | 10 Mbit/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| key → result | × half-blocks | no preview drawn | bytes after the key | preview image "
+        "| result image | 1 Mbit/s | 10 Mbit/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (code, protocol), row in rows.items():
         base = rows[code, "halfblock"]
@@ -247,7 +254,7 @@ def main() -> int:
             f"| {row['during'] * 1000:.0f} ms | {row['result'] * 1000:.0f} ms "
             f"| {row['preview'] / base['preview']:.2f} "
             f"| {row['missing']} of {2 * len(runs[code, protocol])} "
-            f"| {row['bytes'] / 1000:.0f} kB "
+            f"| {row['bytes'] / 1000:.0f} kB | {row['preview_image_bytes'] / 1000:.0f} kB "
             f"| {row['image_bytes'] / 1000:.0f} kB | {row['bytes'] * 8 / 1e6:.2f} s "
             f"| {row['bytes'] * 8 / 1e7:.2f} s |"
         )
