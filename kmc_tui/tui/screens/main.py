@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from ...errors import (
@@ -45,6 +45,7 @@ from ..session import (
 from ..viewport import Viewport
 from ..widgets.controls import Controls
 from ..widgets.file_browser import FileBrowser
+from ..widgets.key_footer import KeyFooter
 from ..widgets.palette import PaletteView
 from ..widgets.pane_pair import PanePair
 from ..widgets.preview import HalfBlockView, Picture, palette_lookup
@@ -287,7 +288,7 @@ class MainScreen(Screen):
                     palette = PaletteView(id="palette")
                     palette.border_title = "palette"
                     yield palette
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     @property
     def file_order(self) -> str:
