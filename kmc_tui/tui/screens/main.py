@@ -248,7 +248,7 @@ class MainScreen(Screen):
         start_error: str | None = None,
         sort: str = "name",
     ) -> None:
-        super().__init__()
+        super().__init__(classes="-view-auto")  # the view mode's class, styled with the rest
         self._sort = sort
         self.session = session
         self.registry = registry
@@ -300,7 +300,6 @@ class MainScreen(Screen):
         result = self.query_one("#result", HalfBlockView)
         original.partner, result.partner = result, original
         self._tell_graphics()
-        self.set_class(True, f"-view-{self.view_mode}")
         self.query_one(Controls).show(self.session.settings)
         self.query_one("#files", FileBrowser).focus()
         if self.open_on_start is not None:
@@ -818,7 +817,7 @@ class MainScreen(Screen):
         self._settings_changed(self.session.next_format())
 
     def _set_view(self, mode: str) -> None:
-        self.set_class(False, f"-view-{self.view_mode}")
+        self.set_class(False, f"-view-{self.view_mode}", update=False)  # one restyle, not two
         self.view_mode = mode
         self.set_class(True, f"-view-{mode}")
         self._show_no_image(self._no_image_text)
