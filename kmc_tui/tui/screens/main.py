@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from ...errors import (
@@ -40,11 +40,14 @@ from ..session import (
     Job,
     Session,
     Settings,
+    freeze_long_lived,
     release_free_memory,
+    thaw_long_lived,
 )
 from ..viewport import Viewport
 from ..widgets.controls import Controls
 from ..widgets.file_browser import FileBrowser
+from ..widgets.key_footer import KeyFooter
 from ..widgets.palette import PaletteView
 from ..widgets.pane_pair import PanePair
 from ..widgets.preview import HalfBlockView, Picture, palette_lookup
@@ -247,7 +250,7 @@ class MainScreen(Screen):
         start_error: str | None = None,
         sort: str = "name",
     ) -> None:
-        super().__init__()
+        super().__init__(classes="-view-auto")  # the view mode's class, styled with the rest
         self._sort = sort
         self.session = session
         self.registry = registry
@@ -260,6 +263,7 @@ class MainScreen(Screen):
         self._view_before_compare = "auto"
         self._no_image_text = ""
         self._preview_input = None
+        self._long_lived_frozen = False
         self._original_picture: Picture | None = None  # what the original pane shows
         self._last_request = 0.0
         self._settling: Timer | None = None
@@ -287,7 +291,7 @@ class MainScreen(Screen):
                     palette = PaletteView(id="palette")
                     palette.border_title = "palette"
                     yield palette
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     @property
     def file_order(self) -> str:
@@ -299,7 +303,6 @@ class MainScreen(Screen):
         result = self.query_one("#result", HalfBlockView)
         original.partner, result.partner = result, original
         self._tell_graphics()
-        self.set_class(True, f"-view-{self.view_mode}")
         self.query_one(Controls).show(self.session.settings)
         self.query_one("#files", FileBrowser).focus()
         if self.open_on_start is not None:
@@ -335,6 +338,8 @@ class MainScreen(Screen):
 
     def on_unmount(self) -> None:
         self.session.stop()  # a computation still running ends at its next pass
+        if self._long_lived_frozen:
+            thaw_long_lived()
 
     def _tell_graphics(self) -> None:
         """Say once when the terminal limits what the previews can show."""
@@ -718,6 +723,10 @@ class MainScreen(Screen):
             picture, result_caption(settings, f"{q.colors}-color palette", self._image_name())
         )
         self.query_one(StatsPanel).show_stats(result.stats, input_bytes=image.file_bytes)
+        if not self._long_lived_frozen:
+            # The app is up and the user is looking at a result: a moment to spare.
+            self._long_lived_frozen = True
+            self.call_after_refresh(freeze_long_lived)
         self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
         for note in self.session.notes_to_tell(q.notes):
             self.notify(note, timeout=4)
@@ -817,7 +826,7 @@ class MainScreen(Screen):
         self._settings_changed(self.session.next_format())
 
     def _set_view(self, mode: str) -> None:
-        self.set_class(False, f"-view-{self.view_mode}")
+        self.set_class(False, f"-view-{self.view_mode}", update=False)  # one restyle, not two
         self.view_mode = mode
         self.set_class(True, f"-view-{mode}")
         self._show_no_image(self._no_image_text)
