@@ -135,6 +135,24 @@ async def test_every_key_works_from_every_panel_but_a_text_field(folder):
 
 
 @sync
+async def test_the_footer_is_rebuilt_only_when_its_keys_change(folder):
+    """A focus change publishes the screen's bindings several times: the footer builds its
+    keys again (a widget per key, each styled) only when what it shows changes."""
+    app = KmcApp(folder / "hopper.png", k=4)
+    async with app.run_test(size=(120, 36)) as pilot:
+        await wait_result(pilot, app)
+        shown = list(app.screen.query("FooterKey"))
+        app.query_one("#plugin").focus()  # the same keys are offered there
+        await settle(pilot)
+        assert list(app.screen.query("FooterKey")) == shown
+        assert all(a is b for a, b in zip(app.screen.query("FooterKey"), shown, strict=True))
+        await press(pilot, "k")  # a text field: fewer keys
+        assert "plus" not in footer_keys(app)
+        await press(pilot, "escape")
+        assert "plus" in footer_keys(app)
+
+
+@sync
 async def test_a_refused_parameter_value_does_not_stay_red(folder, bounded):
     app = KmcApp(folder / "hopper.png", k=4, plugin="bounded", registry=bounded)
     seen = record_notifications(app)

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input
+from textual.widgets import Input
 from textual.worker import get_current_worker
 
 from ...errors import (
@@ -47,6 +47,7 @@ from ..session import (
 from ..viewport import Viewport
 from ..widgets.controls import Controls
 from ..widgets.file_browser import FileBrowser
+from ..widgets.key_footer import KeyFooter
 from ..widgets.palette import PaletteView
 from ..widgets.pane_pair import PanePair
 from ..widgets.preview import HalfBlockView, Picture, palette_lookup
@@ -249,7 +250,7 @@ class MainScreen(Screen):
         start_error: str | None = None,
         sort: str = "name",
     ) -> None:
-        super().__init__()
+        super().__init__(classes="-view-auto")  # the view mode's class, styled with the rest
         self._sort = sort
         self.session = session
         self.registry = registry
@@ -290,7 +291,7 @@ class MainScreen(Screen):
                     palette = PaletteView(id="palette")
                     palette.border_title = "palette"
                     yield palette
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     @property
     def file_order(self) -> str:
@@ -302,7 +303,6 @@ class MainScreen(Screen):
         result = self.query_one("#result", HalfBlockView)
         original.partner, result.partner = result, original
         self._tell_graphics()
-        self.set_class(True, f"-view-{self.view_mode}")
         self.query_one(Controls).show(self.session.settings)
         self.query_one("#files", FileBrowser).focus()
         if self.open_on_start is not None:
@@ -826,7 +826,7 @@ class MainScreen(Screen):
         self._settings_changed(self.session.next_format())
 
     def _set_view(self, mode: str) -> None:
-        self.set_class(False, f"-view-{self.view_mode}")
+        self.set_class(False, f"-view-{self.view_mode}", update=False)  # one restyle, not two
         self.view_mode = mode
         self.set_class(True, f"-view-{mode}")
         self._show_no_image(self._no_image_text)

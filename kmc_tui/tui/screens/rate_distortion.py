@@ -17,12 +17,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from ...errors import Cancelled
 from ...formats import human_bytes
 from ..curve import ESTIMATE_PIXELS, Curve
 from ..session import Job, Preempted, Session, error_text
+from ..widgets.key_footer import KeyFooter
 from ..widgets.preview import HalfBlockView, Picture
 from ..widgets.rd_plot import (
     MARK_CURRENT,
@@ -109,7 +110,7 @@ class RateDistortionScreen(Screen[int | None]):
             yield HalfBlockView("Preview", id="rd-preview")
         yield Static(id="rd-point")
         yield Static(id="rd-knee")
-        yield Footer(compact=True)
+        yield KeyFooter(compact=True)
 
     def on_mount(self) -> None:
         self._redraw()
