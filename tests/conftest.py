@@ -7,9 +7,11 @@ import hashlib
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
+from cli_zygote import Zygote
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
@@ -47,16 +49,36 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def run_cli(*args, env=None, timeout=120, cwd=None) -> subprocess.CompletedProcess:
-    """Run the real `kmc-tui` command line in a subprocess."""
-    full_env = dict(os.environ)
-    full_env.pop("KMC_TUI_PLUGIN_PATH", None)
-    full_env.pop("DASK_SCHEDULER_ADDRESS", None)  # would send `compress` to a cluster
+_zygote: Zygote | None = None
+_zygote_lock = threading.Lock()
+
+
+def _base_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.pop("KMC_TUI_PLUGIN_PATH", None)
+    env.pop("DASK_SCHEDULER_ADDRESS", None)  # would send `compress` to a cluster
+    return env
+
+
+def run_cli(*args, env=None, timeout=120, cwd=None, text=True) -> subprocess.CompletedProcess:
+    """Run the real `kmc-tui` command line (`python -m kmc_tui ARGS`) in a subprocess.
+
+    The subprocess is forked from a server that has imported kmc-tui and its libraries already
+    (tests/cli_zygote.py), unless `env` changes what is read at import time.
+    """
+    global _zygote
+    full_env = _base_env()
     full_env.update(env or {})
+    args = [a if isinstance(a, bytes) else str(a) for a in args]
+    with _zygote_lock:
+        if _zygote is None:
+            _zygote = Zygote(_base_env())
+    if _zygote.suits(full_env):
+        return _zygote.run(args, env=full_env, cwd=cwd, timeout=timeout, text=text)
     return subprocess.run(
-        [sys.executable, "-m", "kmc_tui", *map(str, args)],
+        [sys.executable, "-m", "kmc_tui", *args],
         capture_output=True,
-        text=True,
+        text=text,
         timeout=timeout,
         env=full_env,
         cwd=cwd,
@@ -66,3 +88,8 @@ def run_cli(*args, env=None, timeout=120, cwd=None) -> subprocess.CompletedProce
 @pytest.fixture
 def cli():
     return run_cli
+
+
+def pytest_unconfigure(config):
+    if _zygote is not None:
+        _zygote.close()

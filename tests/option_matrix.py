@@ -11,14 +11,13 @@ a one-line refusal with the documented exit status (2: a bad command line, nothi
 from __future__ import annotations
 
 import json
-import os
 import random
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from conftest import run_cli
 from PIL import Image as PILImage
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -225,17 +224,9 @@ def run_case(case: Case, folder: Path, *, timeout: float = 180) -> list[str]:
     folder.mkdir(parents=True, exist_ok=True)
     src = make_input(case.kind, folder)
     out = folder / f"out.{case.fmt}"
-    env = dict(os.environ)
-    env.pop("KMC_TUI_PLUGIN_PATH", None)
-    argv = [sys.executable, "-m", "kmc_tui", "compress", "-i", str(src), "-o", str(out)]
+    argv = ["compress", "-i", str(src), "-o", str(out)]
     try:
-        done = subprocess.run(
-            [*argv, *case.argv_tail, "--json"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
+        done = run_cli(*argv, *case.argv_tail, "--json", timeout=timeout)
     except subprocess.TimeoutExpired:
         return [f"hung for {timeout} s"]
     problems = []

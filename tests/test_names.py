@@ -8,10 +8,10 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import run_cli
 from PIL import Image as PILImage
 from textual.app import App
 from tui_support import HOPPER, press, sync, wait_listed, wait_result
@@ -31,15 +31,7 @@ NAMES = {
 
 
 def kmc(*args: str | bytes | Path, cwd: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ)
-    env.pop("KMC_TUI_PLUGIN_PATH", None)
-    return subprocess.run(
-        [sys.executable, "-m", "kmc_tui", *(os.fsencode(a) for a in args)],
-        capture_output=True,
-        timeout=120,
-        cwd=cwd,
-        env=env,
-    )
+    return run_cli(*(os.fsencode(a) for a in args), cwd=cwd, text=False)
 
 
 def printable_line(raw: bytes) -> str:
