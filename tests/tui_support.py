@@ -78,14 +78,20 @@ async def press(pilot, *keys: str) -> None:
 
 
 async def wait_until(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
-    """Poll `condition` every 20 ms while the app runs, drawing what changed at each poll.
+    """Poll `condition` every 20 ms while the app runs; return once it holds after a pause.
 
-    What ``pilot.pause(0.02)`` did, less its wait for every widget to handle a callback
-    posted to it (several ms of CPU per poll, taken from the workers the test waits for).
-    The drawing stays: some tests count on the screen being updated at each poll.
+    The polls sleep and draw what changed (what ``pilot.pause(0.02)`` does after its sleep)
+    without its wait for every widget to handle a callback posted to it: several ms of CPU per
+    poll, taken from the workers the test waits for. Once the condition holds, one
+    ``pilot.pause(0)`` lets every widget handle what was queued (a layout, a scroll after the
+    refresh) and the condition is checked again, as each poll did before.
     """
     start = time.monotonic()
-    while not condition():
+    while True:
+        if condition():
+            await pilot.pause(0)
+            if condition():
+                return
         if time.monotonic() - start > timeout:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
