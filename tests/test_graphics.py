@@ -119,6 +119,29 @@ def test_kitty_and_iterm_payloads_are_the_png():
     assert np.array_equal(decode_png(iterm.split(":", 1)[1][:-1].encode()), palette[indices])
 
 
+@pytest.mark.parametrize("protocol", ["kitty", "iterm"])
+def test_a_result_frame_is_a_well_compressed_exact_png(protocol):
+    # Frames off the key's path (the result, pan, zoom) are what a slow link waits for most:
+    # their palette PNG is compressed harder than the quickest zlib level, and stays exact.
+    from kmc_tui.tui.graphics import Graphics
+    from kmc_tui.tui.widgets.preview import encode_frame
+
+    with PILImage.open(HOPPER) as photo:
+        reduced = photo.convert("RGB").resize((420, 315)).quantize(17)
+    indices = np.asarray(reduced)
+    palette = np.array(reduced.getpalette(), np.uint8).reshape(-1, 3)[:17]
+    graphics = Graphics(protocol, "test", cell_size=(10, 20))
+    data = encode_frame(indices, palette, graphics, image_id=1)
+    if protocol == "kitty":
+        payload = "".join(re.findall(r"\x1b_G[^;]*;([^\x1b]*)\x1b\\", data))
+    else:
+        payload = data.split(":", 1)[1][:-1]
+    assert np.array_equal(decode_png(payload.encode()), palette[indices])
+    quickest = io.BytesIO()
+    reduced.save(quickest, "PNG", compress_level=1)
+    assert len(base64.b64decode(payload)) <= 0.92 * len(quickest.getvalue())
+
+
 def test_tmux_passthrough_doubles_escapes():
     wrapped = encoders.tmux_passthrough("\x1b_Ga=q\x1b\\")
     assert wrapped == "\x1bPtmux;\x1b\x1b_Ga=q\x1b\x1b\\\x1b\\"

@@ -131,9 +131,9 @@ async def test_pixel_frames_are_encoded_off_the_ui_thread_once_each(folder, monk
     calls: list[tuple[str, tuple]] = []
     encode = preview.encode_frame
 
-    def recorded(pixels, palette, graphics, *, image_id):
+    def recorded(pixels, palette, graphics, **options):
         calls.append((threading.current_thread().name, pixels.shape))
-        return encode(pixels, palette, graphics, image_id=image_id)
+        return encode(pixels, palette, graphics, **options)
 
     monkeypatch.setattr(preview, "encode_frame", recorded)
     graphics = Graphics("sixel", "test", cell_size=(8, 16), color_registers=256)
@@ -250,3 +250,58 @@ async def test_the_preview_is_the_originals_pixels_in_the_preview_palette(folder
         # (PREVIEW_PIXELS) holds: the preview, pixel for pixel the same, has its detail.
         assert len(np.unique(rgb.reshape(-1, 3), axis=0)) > PREVIEW_PIXELS
         await wait_result(pilot, app, FULL_SECONDS * 4)
+
+
+@sync
+async def test_a_full_collection_after_the_first_result_skips_the_apps_long_lived_objects(folder):
+    # A full garbage collection walks every object the collector tracks, holding the
+    # interpreter meanwhile; the app's own (widgets, modules, scikit-learn) are out of its reach
+    # once the first result is shown, and given back when the app ends.
+    import gc
+
+    assert gc.get_freeze_count() == 0
+    app = KmcApp(folder / "hopper.png", k=8)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_result(pilot, app)
+            await wait_until(pilot, lambda: gc.get_freeze_count() > 0, 10, "objects frozen")
+            frozen = gc.get_freeze_count()
+            assert frozen > len(gc.get_objects()), (frozen, len(gc.get_objects()))
+        assert gc.get_freeze_count() == 0
+    finally:
+        gc.unfreeze()
+
+
+@sync
+async def test_a_keys_status_in_the_stats_border_does_not_render_the_figures_again(
+    folder, slow_full, monkeypatch
+):
+    # The status goes in the panel's border on every key, on the way to the preview: the
+    # figures below it are the same, and rendering their table again took 5-8 ms of the UI
+    # thread there.
+    from rich.table import Table
+    from textual.geometry import Region
+
+    from kmc_tui.tui.widgets.stats_panel import StatsPanel
+
+    plugins, log = slow_full
+    app = KmcApp(folder / "big.png", k=8, plugin_dirs=[plugins])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await use_slow_full(pilot, app)
+        stats = app.screen.query_one(StatsPanel)
+        tables: list[int] = []
+        render_table = Table.__rich_console__
+
+        def counted(self, console, options):
+            tables.append(1)
+            return render_table(self, console, options)
+
+        monkeypatch.setattr(Table, "__rich_console__", counted)
+        await press(pilot, "plus")  # k=9: its preview, then a full result that takes seconds
+        await wait_until(pilot, lambda: stats.border_subtitle is not None, 10, "the status")
+        await pilot.pause(0.2)
+        assert len(full_starts(log)) == 2, "k=9's full result has started"
+        width, height = stats.outer_size
+        drawn = "".join(strip.text for strip in stats.render_lines(Region(0, 0, width, height)))
+        assert "computing k=9" in drawn and "ratio" in drawn
+        assert tables == []

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import gc
 import threading
 import time
 import traceback as traceback_module
@@ -175,6 +176,26 @@ def release_free_memory() -> None:
     """
     if _malloc_trim is not None:
         _malloc_trim(0)
+
+
+def freeze_long_lived() -> None:
+    """Take the objects alive now (modules, the widgets, scikit-learn …) out of the garbage
+    collector's reach: a full collection then looks only at what was made since.
+
+    Called once the app is up and idle. Without it a full collection walks every object of
+    the app, holding the interpreter for tens of milliseconds, whenever enough new objects have
+    survived; one that lands on a key delays its preview by as much. Cycles already unreachable
+    are collected first (the young generations: cheap), so nothing kept here is garbage made
+    since the last of those.
+    """
+    gc.collect(1)
+    gc.freeze()
+
+
+def thaw_long_lived() -> None:
+    """Give the collector back what :func:`freeze_long_lived` took (the app is ending: in a
+    process that goes on, its objects must be collectable)."""
+    gc.unfreeze()
 
 
 class Preempted(Cancelled):

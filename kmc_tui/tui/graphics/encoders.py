@@ -119,16 +119,22 @@ def png_bytes(
     *,
     indices: np.ndarray | None = None,
     palette: np.ndarray | None = None,
+    level: int = 1,
 ) -> bytes:
-    """A PNG of RGB pixels, or of palette indices (a palette PNG: smaller, quicker)."""
+    """A PNG of RGB pixels, or of palette indices (a palette PNG: smaller, quicker).
+
+    `level` is zlib's, for a palette PNG; an RGB one is always written at level 1, where the
+    higher levels save little of a photo's pixels for several times the time.
+    """
     if indices is not None and len(palette) <= 256:
         image = PILImage.fromarray(np.ascontiguousarray(indices, np.uint8))
         image.putpalette(np.asarray(palette, np.uint8).tobytes())  # "L" becomes "P"
     else:
         rgb = rgb if indices is None else np.asarray(palette)[indices]
         image = PILImage.fromarray(np.ascontiguousarray(rgb, np.uint8))
+        level = 1
     buffer = io.BytesIO()
-    image.save(buffer, "PNG", compress_level=1)
+    image.save(buffer, "PNG", compress_level=level)
     return buffer.getvalue()
 
 

@@ -40,7 +40,9 @@ from ..session import (
     Job,
     Session,
     Settings,
+    freeze_long_lived,
     release_free_memory,
+    thaw_long_lived,
 )
 from ..viewport import Viewport
 from ..widgets.controls import Controls
@@ -261,6 +263,7 @@ class MainScreen(Screen):
         self._view_before_compare = "auto"
         self._no_image_text = ""
         self._preview_input = None
+        self._long_lived_frozen = False
         self._original_picture: Picture | None = None  # what the original pane shows
         self._last_request = 0.0
         self._settling: Timer | None = None
@@ -335,6 +338,8 @@ class MainScreen(Screen):
 
     def on_unmount(self) -> None:
         self.session.stop()  # a computation still running ends at its next pass
+        if self._long_lived_frozen:
+            thaw_long_lived()
 
     def _tell_graphics(self) -> None:
         """Say once when the terminal limits what the previews can show."""
@@ -718,6 +723,10 @@ class MainScreen(Screen):
             picture, result_caption(settings, f"{q.colors}-color palette", self._image_name())
         )
         self.query_one(StatsPanel).show_stats(result.stats, input_bytes=image.file_bytes)
+        if not self._long_lived_frozen:
+            # The app is up and the user is looking at a result: a moment to spare.
+            self._long_lived_frozen = True
+            self.call_after_refresh(freeze_long_lived)
         self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
         for note in self.session.notes_to_tell(q.notes):
             self.notify(note, timeout=4)

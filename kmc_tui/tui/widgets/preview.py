@@ -38,6 +38,10 @@ TERMINAL_COLOR = 1 << 24
 _kitty_ids = itertools.count(0x4B4D0001)  # "KM": image ids of this process's panes
 #: Encoded frames a pane keeps (flipping, or the original at the same zoom, draws at once).
 ENCODED_FRAMES = 4
+#: zlib levels of a palette PNG (Kitty, iTerm2): a preview frame, encoded on the way from a key
+#: to its picture, and the others, encoded in the pane's thread, where a few milliseconds more
+#: buy fewer bytes for a slow link.
+PREVIEW_PNG_LEVEL, PNG_LEVEL = 4, 6
 
 
 class Picture:
@@ -316,7 +320,9 @@ class HalfBlockView(Widget):
         viewport, size, cell = self.viewport, self.size, self.cell_pixels
         pixel_size = (size.width * cell[0], max(0, size.height - 1) * cell[1])
         xs, ys = viewport.sample_grid(picture.full_size, pixel_size)
-        data, box = encode_picture(picture, xs, ys, cell, graphics, image_id=self._kitty_id)
+        data, box = encode_picture(
+            picture, xs, ys, cell, graphics, image_id=self._kitty_id, level=PREVIEW_PNG_LEVEL
+        )
         return (picture, viewport, size, False, graphics), data, box
 
     def show_message(self, text: str) -> None:
@@ -736,6 +742,7 @@ def encode_picture(
     *,
     image_id: int,
     worker=None,
+    level: int = PNG_LEVEL,
 ) -> tuple[str, tuple | None]:
     """The escape sequence of `picture` on the sample grid `xs`, `ys` and its cell box
     ``(column, row, width, height)``; ``("", None)`` when none of it is on screen."""
@@ -743,14 +750,17 @@ def encode_picture(
     if frame is None or (worker is not None and worker.is_cancelled):
         return "", None
     pixels, palette, (column, row) = frame
-    data = encode_frame(pixels, palette, graphics, image_id=image_id)
+    data = encode_frame(pixels, palette, graphics, image_id=image_id, level=level)
     height, width = pixels.shape[:2]
     return data, (column, row, -(-width // cell[0]), -(-height // cell[1]))
 
 
-def encode_frame(pixels: np.ndarray, palette, graphics: Graphics, *, image_id: int) -> str:
+def encode_frame(
+    pixels: np.ndarray, palette, graphics: Graphics, *, image_id: int, level: int = PNG_LEVEL
+) -> str:
     """The escape sequence that draws `pixels` (palette indices, or RGB when `palette` is None)
-    at the cursor with the graphics protocol of `graphics`."""
+    at the cursor with the graphics protocol of `graphics`; `level` is a palette PNG's zlib
+    level."""
     protocol = graphics.protocol
     if protocol == "sixel":
         if palette is None or len(palette) > graphics.color_registers:
@@ -760,7 +770,7 @@ def encode_frame(pixels: np.ndarray, palette, graphics: Graphics, *, image_id: i
     if palette is None:
         png = encoders.png_bytes(pixels)
     else:
-        png = encoders.png_bytes(indices=pixels, palette=palette)
+        png = encoders.png_bytes(indices=pixels, palette=palette, level=level)
     if protocol == "kitty":
         return encoders.kitty(png, image_id=image_id)
     height, width = pixels.shape[:2]

@@ -8,6 +8,7 @@ import math
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual.strip import Strip
 from textual.widgets import Static
 
 from ...formats import human_bytes
@@ -45,12 +46,17 @@ class StatsPanel(Static):
         self._body = None
         self._totals: Text | None = None
         self._shape: tuple | None = None  # the lines shown, when known without rendering
+        self._version = 0  # counts the contents shown
+        self._lines: list[Strip] = []
+        self._lines_key: tuple | None = None  # what self._lines were rendered for
+        self._stats_shown: tuple | None = None  # (stats, input_bytes, show_times, body)
 
     def _part(self, name: str):
         return self.get_component_rich_style(f"stats-panel--{name}", partial=True)
 
     def _show(self, body) -> None:
         self._body = body
+        self._version += 1
         content = body if self._totals is None else Group(body, self._totals)
         # Laying the screen out again costs every widget a render: done only when the panel's
         # height may change (another number of lines, or a line that could wrap).
@@ -82,6 +88,10 @@ class StatsPanel(Static):
 
     def show_stats(self, stats, *, input_bytes: int | None, status: str = "") -> None:
         """Render a :class:`kmc_tui.stats.Stats`."""
+        shown = (stats, input_bytes, self.show_times)
+        if self._body is not None and self._stats_shown == (*shown, self._body):
+            self._show_status(status)  # the figures on screen already (a key's "computing")
+            return
         ratio = "—" if stats.ratio is None else f"{stats.ratio:.3f}"
         saved = "—" if stats.saved_percent is None else f"{stats.saved_percent:.1f}%"
         psnr = "∞" if math.isinf(stats.psnr) else f"{stats.psnr:.1f} dB"
@@ -118,9 +128,25 @@ class StatsPanel(Static):
                 )
             )
         self._show(Group(*lines) if len(lines) > 1 else table)
+        self._stats_shown = (*shown, self._body)
+        self._show_status(status)
+
+    def _show_status(self, status: str) -> None:
         # In the border: a status line would change the panel's height, and so lay the whole
         # screen out again, on every key.
         self.border_subtitle = Text(status, style=self._part("status")) if status else None
+
+    def render_line(self, y: int) -> Strip:
+        # A new status in the border repaints the panel, and Textual would render the table
+        # again; the lines are kept while the contents, size, style and selection are the same.
+        key = (self._version, self.size, self.visual_style, self.text_selection)
+        if key != self._lines_key:
+            self._lines_key = key
+            render = super().render_line
+            self._lines = [render(n) for n in range(self.size.height)]
+        if 0 <= y < len(self._lines):
+            return self._lines[y]
+        return super().render_line(y)
 
 
 def _line_shape(content, width: int) -> tuple | None:
