@@ -10,6 +10,7 @@ and look at the SVGs.
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import time
 from pathlib import Path
@@ -68,7 +69,7 @@ async def settle(pilot) -> None:
         app.session.result is not None and app.session.result_settings == app.session.settings
     ):
         assert time.monotonic() - start < 60, "no result"
-        await pilot.pause(0.05)
+        await asyncio.sleep(0.05)  # the app works meanwhile; pilot.pause would also draw
     await app.workers.wait_for_complete()
     await pilot.pause()
     app.clear_notifications()

@@ -78,17 +78,24 @@ async def press(pilot, *keys: str) -> None:
 
 
 async def wait_until(pilot, condition, timeout: float = 60.0, what: str = "condition") -> None:
-    """Poll `condition` every 20 ms while the app runs.
+    """Poll `condition` every 20 ms while the app runs; return once it holds after a pause.
 
-    A plain sleep between polls: the app handles its messages and draws its screen meanwhile
-    on its own. ``pilot.pause`` would also post a callback to every widget and draw at each
-    poll, several ms of CPU each time, taken from the workers the test is waiting for.
+    The polls sleep and draw what changed (what ``pilot.pause(0.02)`` does after its sleep)
+    without its wait for every widget to handle a callback posted to it: several ms of CPU per
+    poll, taken from the workers the test waits for. Once the condition holds, one
+    ``pilot.pause(0)`` lets every widget handle what was queued (a layout, a scroll after the
+    refresh) and the condition is checked again, as each poll did before.
     """
     start = time.monotonic()
-    while not condition():
+    while True:
+        if condition():
+            await pilot.pause(0)
+            if condition():
+                return
         if time.monotonic() - start > timeout:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
+        pilot.app.screen._on_timer_update()  # what Pilot.pause does after its sleep
 
 
 def result_ready(app: KmcApp) -> bool:
