@@ -6,7 +6,7 @@ never a traceback or a partial output file, and within 10 s.
 
 Files expected to be refused run one per process (they are the hostile ones: a crash must not
 hide the others); files expected to work run in small batches through the CLI's batch mode,
-which pays the interpreter start-up once per batch.
+in the command's own process (`--jobs 1`: worker pools are test_batch.py's subject).
 """
 
 from __future__ import annotations
@@ -191,6 +191,8 @@ def runs(tmp_path_factory) -> dict:
             "-k",
             K,
             "--json",
+            "--jobs",
+            "1",
         ]
         jobs[tuple(batch)] = (args, out_dir, sources, SECONDS_PER_FILE * len(batch))
     with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
