@@ -11,7 +11,9 @@ and children (batch workers, forkservers).
 What differs from a fresh interpreter is what happens at import time. So a call whose
 environment changes import-time state (PYTHON*, thread-count and allocator variables, TMPDIR)
 runs `python -m kmc_tui` afresh instead, as do the tests that are about start-up, signals,
-`kill -9` and the installed command (they start their own processes).
+`kill -9` and the installed command (they start their own processes). The server imports
+kmc-tui as installed, so a child run from the repository's root uses that copy where a fresh
+interpreter would take the source tree's (the install's source: only traceback paths differ).
 """
 
 from __future__ import annotations
@@ -97,7 +99,7 @@ def _child(request: dict, fds: list[int], closing: list) -> None:
     os.chdir(request["cwd"])
     random.seed()
     sys.argv = ["-m", *request["args"]]
-    sys.path[0] = request["cwd"]
+    sys.path.insert(0, request["cwd"])
     # Unwinds to the top of this script, then the interpreter's normal shutdown (threads joined,
     # atexit handlers, streams flushed), as at the end of a fresh `python -m kmc_tui`.
     runpy.run_module("kmc_tui", run_name="__main__", alter_sys=True)
@@ -246,5 +248,5 @@ class Zygote:
 
 
 if __name__ == "__main__":
-    sys.path[0] = os.getcwd()
+    del sys.path[0]  # this script's folder: kmc-tui as installed, see the module's docstring
     serve(sys.argv[1])

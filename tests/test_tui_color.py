@@ -19,6 +19,7 @@ from tui_support import (
     wait_error,
     wait_result,
     wait_until,
+    wait_workers,
     widget_text,
 )
 
@@ -72,11 +73,11 @@ async def test_e_exports_the_palette_beside_the_image_and_never_overwrites(folde
         result = await wait_result(pilot, app)
         await press(pilot, "e")
         first = folder / "hopper-k8-2.gpl"
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
         await settle(pilot)
         assert first.exists()
         await press(pilot, "e")
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
         await settle(pilot)
         second = folder / "hopper-k8-3.gpl"
         assert second.exists()
@@ -147,7 +148,7 @@ async def test_an_animation_shows_one_frame_with_a_counter_and_steps_with_comma_
         await press(pilot, "s")
         saved = animated.with_name("blink-k4.png")
         await wait_until(pilot, saved.exists, 30, "the saved file")
-        await pilot.app.workers.wait_for_complete()
+        await wait_workers(pilot.app)
     with PILImage.open(saved) as im:
         assert im.n_frames == 3
         durations = []

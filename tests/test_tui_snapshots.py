@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tui_support import wait_workers
 
 from kmc_tui.registry import Registry
 from kmc_tui.tui.app import KmcApp
@@ -70,7 +71,7 @@ async def settle(pilot) -> None:
     ):
         assert time.monotonic() - start < 60, "no result"
         await asyncio.sleep(0.05)  # the app works meanwhile; pilot.pause would also draw
-    await app.workers.wait_for_complete()
+    await wait_workers(app)
     await pilot.pause()
     app.clear_notifications()
     await pilot.pause()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import functools
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 from textual import events
 from textual.keys import key_to_character
+from textual.worker import WorkerCancelled
 
 import kmc_tui.fsio
 from kmc_tui.tui.app import KmcApp
@@ -96,6 +98,15 @@ async def wait_until(pilot, condition, timeout: float = 60.0, what: str = "condi
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.02)
         pilot.app.screen._on_timer_update()  # what Pilot.pause does after its sleep
+
+
+async def wait_workers(app) -> None:
+    """Wait until every worker of `app` has ended. One that a newer one replaced (an exclusive
+    worker) ends cancelled, which ``WorkerManager.wait_for_complete`` raises; a failure still
+    raises here."""
+    for worker in list(app.workers):
+        with contextlib.suppress(WorkerCancelled):
+            await worker.wait()
 
 
 def result_ready(app: KmcApp) -> bool:
