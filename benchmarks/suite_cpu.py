@@ -40,10 +40,8 @@ def _own_and_children() -> float:
     return time.process_time() + child.ru_utime + child.ru_stime
 
 
-def _descendants() -> dict[int, float]:
-    """CPU seconds (own + reaped children) of every live process below this one."""
-    parent: dict[int, int] = {}
-    cpu: dict[int, float] = {}
+def _processes():
+    """(pid, fields of /proc/<pid>/stat after the command name) of every live process."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -52,8 +50,14 @@ def _descendants() -> dict[int, float]:
                 stat = f.read()
         except OSError:
             continue
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        pid = int(entry.name)
+        yield int(entry.name), stat[stat.rindex(b")") + 2 :].split()
+
+
+def _descendants() -> dict[int, float]:
+    """CPU seconds (own + reaped children) of every live process below this one."""
+    parent: dict[int, int] = {}
+    cpu: dict[int, float] = {}
+    for pid, fields in _processes():
         parent[pid] = int(fields[1])
         cpu[pid] = sum(int(v) for v in fields[11:15]) / _TICK
     me = os.getpid()
@@ -76,19 +80,11 @@ def _reap_orphans() -> None:
         from multiprocessing import forkserver
 
         own.add(forkserver._forkserver._forkserver_pid or 0)
-    me = str(os.getpid())
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit() or int(entry.name) in own:
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        fields = stat[stat.rindex(b")") + 2 :].split()
-        if fields[0] == b"Z" and fields[1].decode() == me:
+    me = os.getpid()
+    for pid, fields in _processes():
+        if pid not in own and fields[0] == b"Z" and int(fields[1]) == me:
             with _suppress():
-                os.waitpid(int(entry.name), os.WNOHANG)
+                os.waitpid(pid, os.WNOHANG)
 
 
 class _suppress:
