@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import compileall
+import gc
 import hashlib
 import os
 import subprocess
@@ -35,6 +36,29 @@ def pytest_xdist_auto_num_workers(config):
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # xdist reads it
     return len(os.sched_getaffinity(0)) + 1
+
+
+def pytest_collection_finish(session):
+    """Freeze what every test of this process shares (modules, the collected tests): the
+    collector's full passes then walk only what tests make. The pilot tests allocate a lot, and
+    full passes over everything took about a quarter of their CPU. The app leaves a collector
+    with frozen objects to whatever runs it (`freeze_long_lived`)."""
+    import kmc_kmeans
+
+    kmc_kmeans.lloyd_kernels()  # scikit-learn's modules, imported by the first k-means
+    gc.collect()
+    gc.freeze()
+
+
+@pytest.fixture(autouse=True)
+def _forget_ended_apps():
+    """Textual keeps the styles caches of its last 1024 widgets in an ``lru_cache`` on
+    ``StylesCache.get_inner_outer`` (each with its rendered lines): across the tests of one
+    process, those of ended apps, which every full pass of the collector walks again."""
+    yield
+    from textual._styles_cache import StylesCache
+
+    StylesCache.get_inner_outer.cache_clear()
 
 
 @pytest.fixture(autouse=True)

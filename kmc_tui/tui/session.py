@@ -178,7 +178,7 @@ def release_free_memory() -> None:
         _malloc_trim(0)
 
 
-def freeze_long_lived() -> None:
+def freeze_long_lived() -> bool:
     """Take the objects alive now (modules, the widgets, scikit-learn …) out of the garbage
     collector's reach: a full collection then looks only at what was made since.
 
@@ -187,14 +187,20 @@ def freeze_long_lived() -> None:
     survived; one that lands on a key delays its preview by as much. Cycles already unreachable
     are collected first (the young generations: cheap), so nothing kept here is garbage made
     since the last of those.
+
+    Where objects are frozen already, whatever runs the app (a program embedding it, a test
+    runner) manages the collector: nothing is done, and False is returned.
     """
+    if gc.get_freeze_count():
+        return False
     gc.collect(1)
     gc.freeze()
+    return True
 
 
 def thaw_long_lived() -> None:
     """Give the collector back what :func:`freeze_long_lived` took (the app is ending: in a
-    process that goes on, its objects must be collectable)."""
+    process that goes on, its objects must be collectable). Only after it returned True."""
     gc.unfreeze()
 
 

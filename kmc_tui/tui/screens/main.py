@@ -263,7 +263,8 @@ class MainScreen(Screen):
         self._view_before_compare = "auto"
         self._no_image_text = ""
         self._preview_input = None
-        self._long_lived_frozen = False
+        self._freeze_asked = False
+        self._long_lived_frozen = False  # by this screen: given back when it goes
         self._original_picture: Picture | None = None  # what the original pane shows
         self._last_request = 0.0
         self._settling: Timer | None = None
@@ -335,6 +336,9 @@ class MainScreen(Screen):
 
     def on_descendant_blur(self) -> None:
         self.refresh_bindings()
+
+    def _freeze_long_lived(self) -> None:
+        self._long_lived_frozen = freeze_long_lived()
 
     def on_unmount(self) -> None:
         self.session.stop()  # a computation still running ends at its next pass
@@ -723,10 +727,10 @@ class MainScreen(Screen):
             picture, result_caption(settings, f"{q.colors}-color palette", self._image_name())
         )
         self.query_one(StatsPanel).show_stats(result.stats, input_bytes=image.file_bytes)
-        if not self._long_lived_frozen:
+        if not self._freeze_asked:
             # The app is up and the user is looking at a result: a moment to spare.
-            self._long_lived_frozen = True
-            self.call_after_refresh(freeze_long_lived)
+            self._freeze_asked = True
+            self.call_after_refresh(self._freeze_long_lived)
         self.query_one(PaletteView).show_palette(q.palette, q.counts, q.alpha)
         for note in self.session.notes_to_tell(q.notes):
             self.notify(note, timeout=4)
