@@ -19,6 +19,7 @@ interpreter would take the source tree's (the install's source: only traceback p
 from __future__ import annotations
 
 import atexit
+import gc
 import json
 import os
 import selectors
@@ -108,6 +109,9 @@ def _child(request: dict, fds: list[int], closing: list) -> None:
 
 def serve(path: str) -> None:
     _preload()
+    # What every child shares is never garbage: out of the collector's reach, its passes in a
+    # child (and the one at exit) walk only what the child made, and leave the pages shared.
+    gc.freeze()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
