@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import select
 import shutil
 import subprocess
 import time
@@ -27,24 +28,34 @@ class XServer:
     """An Xvfb display of our own, and a terminal on it."""
 
     def __init__(self, tmp_path: Path):
-        self.display = f":{os.getpid() % 400 + 100}"
+        # Xvfb picks a free display number itself and writes it when it accepts connections: a
+        # number chosen here could be another worker's, or a server still going away.
+        read_end, write_end = os.pipe()
+        screen = ["-screen", "0", "1000x700x24", "-nolisten", "tcp"]
         self.xvfb = subprocess.Popen(
-            ["Xvfb", self.display, "-screen", "0", "1000x700x24", "-nolisten", "tcp"],
+            ["Xvfb", "-displayfd", str(write_end), *screen],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            pass_fds=(write_end,),
         )
+        os.close(write_end)
+        number = b""
+        with os.fdopen(read_end, "rb", buffering=0) as told:
+            while not number.endswith(b"\n"):
+                ready, _, _ = select.select([told], [], [], 20)
+                chunk = told.read(16) if ready else b""
+                if not chunk:
+                    self.xvfb.kill()
+                    self.xvfb.wait()
+                    raise AssertionError("Xvfb did not start")
+                number += chunk
+        self.display = f":{int(number)}"
         # A config folder of its own: the user's remembered k must not change the run.
         self.env = {**os.environ, "DISPLAY": self.display, "XDG_CONFIG_HOME": str(tmp_path)}
         # xdist's COLUMNS/LINES would override xterm's size.
         for key in [k for k in self.env if k.startswith(("KMC_TUI", "TMUX", "COLUMNS", "LINES"))]:
             del self.env[key]
         self.terminal: subprocess.Popen | None = None
-        deadline = time.monotonic() + 20
-        while subprocess.run(
-            ["xdotool", "getmouselocation"], env=self.env, capture_output=True
-        ).returncode:
-            assert time.monotonic() < deadline, "Xvfb did not start"
-            time.sleep(0.2)
 
     def start_terminal(self, argv: list[str], cwd: Path, **env: str) -> None:
         """Start a terminal program (its own command line included) on the display."""
