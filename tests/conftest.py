@@ -17,6 +17,10 @@ from cli_zygote import Zygote
 ROOT = Path(__file__).resolve().parent.parent
 DATA = Path(__file__).resolve().parent / "data"
 SAMPLES = ROOT / "samples"
+# OpenMP threads (scikit-learn's k-means) wait for the next parallel region by spinning, by
+# default: with a worker per core and one more, that spinning takes the CPU the other workers
+# wait for. Read when OpenMP loads, after this (the CLI tests' server and children inherit it).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # Plugin packages used as data (their own tests run inside the venvs they are installed in).
 collect_ignore_glob = ["data/*"]
 
