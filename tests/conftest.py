@@ -45,8 +45,8 @@ def pytest_xdist_auto_num_workers(config):
 def pytest_collection_finish(session):
     """Freeze what every test of this process shares (modules, the collected tests): the
     collector's full passes then walk only what tests make. The pilot tests allocate a lot, and
-    full passes over everything took about a quarter of their CPU. The app leaves a collector
-    with frozen objects to whatever runs it (`freeze_long_lived`)."""
+    full passes over everything took a large share of their CPU (docs/performance.md). The app
+    leaves a collector with frozen objects to whatever runs it (`freeze_long_lived`)."""
     import kmc_kmeans
 
     kmc_kmeans.lloyd_kernels()  # scikit-learn's modules, imported by the first k-means

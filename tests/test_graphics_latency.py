@@ -273,7 +273,7 @@ async def test_a_full_collection_after_the_first_result_skips_the_apps_long_live
         frozen = await run_app()
         assert frozen > len(gc.get_objects()), (frozen, len(gc.get_objects()))
         assert gc.get_freeze_count() == 0
-        # Objects frozen before the app starts are whoever runs it: the app leaves them alone.
+        # Objects frozen before the app starts belong to whoever runs it: the app leaves them be.
         gc.freeze()
         before = gc.get_freeze_count()  # frozen objects freed meanwhile leave the count
         assert await run_app() <= before
