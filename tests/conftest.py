@@ -35,8 +35,8 @@ def pytest_configure(config):
 
 
 def pytest_xdist_auto_num_workers(config):
-    """`-n auto`: a worker per core and one more. About a tenth of the suite's time is spent
-    waiting (for a subprocess, a terminal, a timer); the extra worker fills those gaps."""
+    """`-n auto`: a worker per core and one more. Part of the suite's time is spent waiting
+    (for a subprocess, a terminal, a timer); the extra worker fills those gaps."""
     if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
         return None  # xdist reads it
     return len(os.sched_getaffinity(0)) + 1
@@ -54,15 +54,22 @@ def pytest_collection_finish(session):
     gc.freeze()
 
 
-@pytest.fixture(autouse=True)
-def _forget_ended_apps():
-    """Textual keeps the styles caches of its last 1024 widgets in an ``lru_cache`` on
-    ``StylesCache.get_inner_outer`` (each with its rendered lines): across the tests of one
-    process, those of ended apps, which every full pass of the collector walks again."""
-    yield
+try:
+    # Textual keeps the styles caches of its last 1024 widgets in an ``lru_cache`` on
+    # ``StylesCache.get_inner_outer`` (each with its rendered lines): across the tests of one
+    # process, those of ended apps, which every full pass of the collector walks again.
     from textual._styles_cache import StylesCache
 
-    StylesCache.get_inner_outer.cache_clear()
+    _forget_styles_caches = StylesCache.get_inner_outer.cache_clear
+except (ImportError, AttributeError):  # a Textual without that cache: nothing to forget
+    _forget_styles_caches = None
+
+
+@pytest.fixture(autouse=True)
+def _forget_ended_apps():
+    yield
+    if _forget_styles_caches is not None:
+        _forget_styles_caches()
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tui_support import wait_workers
+from tui_support import result_ready, wait_workers
 
 from kmc_tui.registry import Registry
 from kmc_tui.tui.app import KmcApp
@@ -66,9 +66,7 @@ def snapshot_folder(tmp_path, monkeypatch):
 async def settle(pilot) -> None:
     app = pilot.app
     start = time.monotonic()
-    while not (
-        app.session.result is not None and app.session.result_settings == app.session.settings
-    ):
+    while not result_ready(app):
         assert time.monotonic() - start < 60, "no result"
         await asyncio.sleep(0.05)  # the app works meanwhile; pilot.pause would also draw
     await wait_workers(app)
