@@ -393,6 +393,30 @@ async def test_save_before_the_result_is_ready_saves_when_it_is(folder, monkeypa
 
 
 @sync
+async def test_a_save_asked_for_between_quick_keys_saves_the_result_after_the_last(
+    folder, monkeypatch
+):
+    # Keys in quick succession restart the job once they pause; a save asked for between them
+    # waits for the result after the last key (it used to be forgotten at the next quick key).
+    import kmc_tui.tui.screens.main as main_screen
+
+    monkeypatch.setattr(main_screen, "RAPID_SECONDS", 60.0)  # every key here comes quickly
+    monkeypatch.setattr(main_screen, "SETTLE_SECONDS", 1.5)  # no job starts between the keys
+    app = KmcApp(folder / "hopper.png", k=4)
+    seen = record_notifications(app)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_result(pilot, app)
+        await press(pilot, "plus", "s")
+        assert any("saving when the full result is ready" in m for _, m in seen)
+        await press(pilot, "plus")
+        target = folder / "hopper-k6.png"
+        await wait_until(pilot, target.exists, 30, "saved file")
+        with PILImage.open(target) as saved:
+            assert len(saved.convert("RGB").getcolors(1 << 16)) <= 6
+    assert not (folder / "hopper-k5.png").exists()
+
+
+@sync
 async def test_save_failure_is_a_notification(folder, monkeypatch):
     app = KmcApp(folder / "hopper.png", k=4)
     seen = record_notifications(app)

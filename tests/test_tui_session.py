@@ -228,6 +228,17 @@ def test_cancel_stops_and_abandons_the_running_job():
     assert not session.computing and not session.pending_save
 
 
+def test_stopping_a_job_for_the_next_keeps_a_waiting_save_and_stop_forgets_it():
+    session = ready_session()
+    first = session.start_job()
+    session.pending_save = True
+    session.stop_job()  # quick keys: this job ends, the next one's result is saved
+    assert first.should_stop() and not first.abandoned and session.pending_save
+    second = session.start_job()
+    session.stop()  # the app is leaving: nothing is saved
+    assert second.should_stop() and not session.pending_save
+
+
 def test_opening_another_image_stops_the_job_without_abandoning_it():
     session = ready_session()
     job = session.start_job()

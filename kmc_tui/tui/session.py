@@ -666,8 +666,13 @@ class Session:
         return text
 
     def stop(self) -> None:
-        """Stop the latest job (it ends at its next pass; the next job waits for that)."""
+        """Stop the latest job and forget a save that was waiting for its result."""
         self.pending_save = False
+        self.stop_job()
+
+    def stop_job(self) -> None:
+        """Stop the latest job (it ends at its next pass; the next job waits for that); a save
+        that was waiting still happens, with the result of the job that follows."""
         if self.job is not None:
             self.job.stop()
 

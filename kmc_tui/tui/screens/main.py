@@ -539,7 +539,7 @@ class MainScreen(Screen):
         self._last_request = now
         self._stop_settling()
         if rapid and self.session.ready():
-            self.session.stop()
+            self.session.stop_job()
             self.query_one("#result", HalfBlockView).set_caption(
                 result_caption(self.session.settings, "computing…", self._image_name())
             )
