@@ -32,6 +32,52 @@ def pytest_configure(config):
         compileall.compile_dir(ROOT / "kmc_tui", quiet=2)
         for plugin in ("kmc_kmeans", "kmc_mediancut", "kmc_minibatch", "kmc_palette"):
             compileall.compile_dir(ROOT / "plugins" / plugin, quiet=2)
+        if (getattr(config.option, "numprocesses", None) or 0) > 1:
+            _rewrite_test_modules_once(config)
+
+
+def _rewrite_test_modules_once(config) -> None:
+    """Rewrite the asserts of every test module once, into pytest's cache of rewritten modules.
+
+    Each xdist worker collects every module, and they all start at once: with an empty cache
+    (a fresh clone, or PYTHONDONTWRITEBYTECODE, under which pytest caches nothing) each would
+    rewrite them all. This uses pytest's own rewriting and cache format; where those are not
+    what this expects, nothing is written and the workers rewrite as they always do.
+    """
+    try:
+        from _pytest.assertion import rewrite
+
+        if config.getoption("assertmode") != "rewrite":
+            return
+        state = config.stash[rewrite.assertstate_key]
+        todo = []
+        for source in sorted(Path(__file__).parent.glob("test_*.py")):
+            cache = rewrite.get_cache_dir(source)
+            pyc = cache / (source.name[:-3] + rewrite.PYC_TAIL)
+            if rewrite._read_pyc(source, pyc, state.trace) is None and rewrite.try_makedirs(cache):
+                todo.append((source, pyc))
+        if not todo:
+            return
+
+        def rewrite_and_write(part):
+            for source, pyc in part:
+                stat, code = rewrite._rewrite_test(source, config)
+                rewrite._write_pyc(state, code, stat, pyc)
+
+        # Forked halves, one per core: nothing else runs before the workers start.
+        halves = [todo[0::2], todo[1::2]]
+        pid = os.fork()
+        if pid == 0:
+            try:
+                rewrite_and_write(halves[1])
+            finally:
+                os._exit(0)
+        try:
+            rewrite_and_write(halves[0])
+        finally:
+            os.waitpid(pid, 0)
+    except Exception:  # noqa: BLE001 - a pytest whose internals differ: workers do it
+        return
 
 
 def pytest_xdist_auto_num_workers(config):
