@@ -92,16 +92,12 @@ def pytest_collection_finish(session):
     """Freeze what every test of this process shares (modules, the collected tests): the
     collector's full passes then walk only what tests make. The pilot tests allocate a lot, and
     full passes over everything took a large share of their CPU (docs/performance.md). The app
-    leaves a collector with frozen objects to whatever runs it (`freeze_long_lived`).
-
-    Then fewer passes: a pilot test's app makes hundreds of thousands of objects that live as
-    long as the test, and a full pass every ten middle ones walked them again and again."""
+    leaves a collector with frozen objects to whatever runs it (`freeze_long_lived`)."""
     import kmc_kmeans
 
     kmc_kmeans.lloyd_kernels()  # scikit-learn's modules, imported by the first k-means
     gc.collect()
     gc.freeze()
-    gc.set_threshold(2000, 20, 100)  # Python's: 700, 10, 10
 
 
 try:
