@@ -64,7 +64,7 @@ def _rewrite_test_modules_once(config) -> None:
                 stat, code = rewrite._rewrite_test(source, config)
                 rewrite._write_pyc(state, code, stat, pyc)
 
-        # Forked halves, one per core: nothing else runs before the workers start.
+        # Half in a forked child: the workers have not started, so both cores are free.
         halves = [todo[0::2], todo[1::2]]
         pid = os.fork()
         if pid == 0:
