@@ -285,11 +285,14 @@ def test_targeted_defects_fail_only_their_checks():
 
 
 class Hangs(Popular):
+    release = threading.Event()  # set when the test is done, so the abandoned threads end
+
     def quantize(self, hist, k, *, seed=0, by="count"):
-        threading.Event().wait()  # forever; sleeps, so the abandoned thread costs no CPU
+        self.release.wait()  # sleeps: the abandoned thread costs no CPU meanwhile
 
 
-def test_kit_reports_a_hanging_plugin_and_returns():
+def test_kit_reports_a_hanging_plugin_and_returns(request):
+    request.addfinalizer(Hangs.release.set)
     started = time.perf_counter()
     with pytest.raises(ConformanceError) as info:
         check_quantizer(Hangs, timeout=0.3)

@@ -175,6 +175,7 @@ import threading
 from kmc_tui.registry import Quantizer
 
 CALLS = []
+RELEASE = threading.Event()  # set by the test when done, so the abandoned threads end
 
 
 class Sleepy(Quantizer):
@@ -183,11 +184,11 @@ class Sleepy(Quantizer):
 
     def quantize(self, hist, k, *, seed=0):
         CALLS.append(k)
-        threading.Event().wait()
+        RELEASE.wait()
 """
 
 
-def test_api_timeout_and_cancel_while_the_plugin_runs(tmp_path, data):
+def test_api_timeout_and_cancel_while_the_plugin_runs(tmp_path, data, request):
     import sys
 
     from kmc_tui import Cancelled, PluginError, PluginTimeout, Registry, process, read_image
@@ -197,6 +198,7 @@ def test_api_timeout_and_cancel_while_the_plugin_runs(tmp_path, data):
     image = read_image(data / "pillow" / "hopper.png")
     registry.get("sleepy").load()
     calls = sys.modules["kmc_tui_plugin_sleepy"].CALLS
+    request.addfinalizer(sys.modules["kmc_tui_plugin_sleepy"].RELEASE.set)
 
     # With a timeout the wait polls should_stop too, so a front end can cancel mid-plugin:
     # should_stop turns True only once the plugin is running.
