@@ -111,6 +111,53 @@ except (ImportError, AttributeError):  # a Textual without that cache: nothing t
     _forget_styles_caches = None
 
 
+#: Threads that tests left running: ident -> (test, thread name, native id, its CPU-s then).
+_left_threads: dict[int, tuple[str, str, int, float]] = {}
+#: CPU a left thread may take after its test ended (an app's job finishing after the app did).
+LEFT_THREAD_CPU_SECONDS = 1.0
+
+
+def _thread_cpu(native_id: int) -> float | None:
+    try:
+        with open(f"/proc/self/task/{native_id}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.fixture(autouse=True)
+def _no_busy_threads_left(request):
+    """A thread a test leaves behind (a plugin the timeout abandoned) must not keep computing:
+    it would hold the GIL and the CPU through every later test of this process, as one once
+    did (docs/performance.md). The test during which it passes the limit fails."""
+    before = {thread.ident for thread in threading.enumerate()}
+    yield
+    if not os.path.isdir("/proc/self/task"):
+        return
+    busy = []
+    for ident, (test, name, native_id, cpu) in list(_left_threads.items()):
+        now = _thread_cpu(native_id)
+        if now is None or not any(t.ident == ident for t in threading.enumerate()):
+            del _left_threads[ident]
+        elif now - cpu > LEFT_THREAD_CPU_SECONDS:
+            busy.append(
+                f"{name!r}, left by {test}, took {now - cpu:.1f} CPU-s after that test ended"
+            )
+            del _left_threads[ident]
+    for thread in threading.enumerate():
+        if thread.ident not in before and thread.native_id is not None:
+            cpu = _thread_cpu(thread.native_id)
+            if cpu is not None:
+                _left_threads[thread.ident] = (
+                    request.node.nodeid,
+                    thread.name,
+                    thread.native_id,
+                    cpu,
+                )
+    assert not busy, "a thread left by an earlier test keeps computing: " + "; ".join(busy)
+
+
 @pytest.fixture(autouse=True)
 def _forget_ended_apps():
     yield
