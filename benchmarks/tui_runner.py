@@ -47,7 +47,8 @@ WIDTH, HEIGHT = 120, 36
 K_START, PRESSES, INTERVAL = 256, 12, 0.3
 CLOCK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-RESULT = re.compile(r"k=(\d+) kmeans(?: dithered)? · (\d+) colors")
+#: The full result's pane title: "k=16 kmeans · 16-color palette" ("· 16 colors" in older trees).
+RESULT = re.compile(r"k=(\d+) kmeans(?: dithered[^·]*)? · (\d+)(?: colors|-color palette)")
 
 
 def photo_12mp() -> Path:
@@ -135,9 +136,11 @@ def one_run(code: Path, image: Path) -> Run:
     """The whole key sequence on the app in `code` (a tree with kmc_tui/ and plugins/)."""
     tmux = Tmux()
     pythonpath = f"{code}:{code / 'plugins'}"
+    # A config folder of its own: a k or plugin remembered from using the app would change the run.
+    config = Path(tempfile.mkdtemp(prefix="kmc-runner-config-"))
     command = (
         f"exec env -u KMC_TUI_PLUGIN_PATH TERM=xterm-256color PYTHONPATH={pythonpath} "
-        f"{sys.executable} -m kmc_tui {image}"
+        f"XDG_CONFIG_HOME={config} {sys.executable} -m kmc_tui {image}"
     )
     run = Run()
     try:
@@ -146,9 +149,11 @@ def one_run(code: Path, image: Path) -> Run:
         wait_idle(pid)
         tmux.keys("k")
         time.sleep(0.3)
-        tmux.keys("256", "Enter")
+        tmux.keys("256")
         time.sleep(0.3)
-        tmux.keys("Escape")  # leave the field: - is a key of the app again
+        # Leaving the field applies k, and - is a key of the app again. (After enter, which
+        # leaves the field too in newer trees, escape would cancel the job that k started.)
+        tmux.keys("Escape")
         wait_for_result(tmux, K_START, 180)
         wait_idle(pid)
 
@@ -188,6 +193,7 @@ def one_run(code: Path, image: Path) -> Run:
         tmux.keys("q")
     finally:
         tmux.kill()
+        shutil.rmtree(config, ignore_errors=True)
     return run
 
 
@@ -233,7 +239,8 @@ def write_doc(text: str) -> None:
         doc = doc.rstrip("\n") + "\n\n" + text
     else:
         end = doc.find("\n## ", start + len(SECTION))
-        doc = doc[:start] + text + (doc[end + 1 :] if end >= 0 else "")
+        rest = doc[end + 1 :] if end >= 0 else ""
+        doc = doc[:start] + text.rstrip("\n") + "\n\n" + rest
     DOC.parent.mkdir(exist_ok=True)
     DOC.write_text(doc.rstrip("\n") + "\n")
 
