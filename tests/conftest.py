@@ -136,9 +136,10 @@ def _no_busy_threads_left(request):
     if not os.path.isdir("/proc/self/task"):
         return
     busy = []
+    alive = {thread.ident for thread in threading.enumerate()}
     for ident, (test, name, native_id, cpu) in list(_left_threads.items()):
         now = _thread_cpu(native_id)
-        if now is None or not any(t.ident == ident for t in threading.enumerate()):
+        if now is None or ident not in alive:
             del _left_threads[ident]
         elif now - cpu > LEFT_THREAD_CPU_SECONDS:
             busy.append(

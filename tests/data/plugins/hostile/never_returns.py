@@ -2,8 +2,8 @@
 
 It spins in pure Python, so only a timeout can stop waiting for it; small images it quantizes
 to their k most common colors, so a batch can show that the next file still works. A test that
-runs it in its own process sets RELEASE when done: the thread the timeout abandoned would
-otherwise spin, holding the GIL, through every later test of that process.
+runs it in the test process itself sets RELEASE when done: the thread the timeout abandoned
+would otherwise spin, holding the GIL, through every later test of that process.
 """
 
 import threading
