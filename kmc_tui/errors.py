@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import traceback
 
 
 class KmcError(Exception):
@@ -73,6 +74,24 @@ def describe(exc: BaseException) -> str:
     """``"TypeName: first line of the message"`` (or just the type): an error in one line."""
     text = (str(exc).strip().splitlines() or [""])[0]
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def without_locals(exc: BaseException) -> BaseException:
+    """`exc`, the variables of the ended frames in its traceback (and its causes') cleared.
+
+    An exception kept after it was raised (handed to another thread, stored as a job's outcome)
+    otherwise keeps every array those frames held, often through a reference cycle that only
+    the garbage collector breaks. Its traceback prints the same lines.
+    """
+    pending, seen = [exc], set()
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        traceback.clear_frames(current.__traceback__)
+        pending += [current.__cause__, current.__context__]
+    return exc
 
 
 def shown(text: str | os.PathLike) -> str:

@@ -22,6 +22,7 @@ from .errors import (
     PluginError,
     PluginTimeout,
     describe,
+    without_locals,
 )
 from .formats import K_LIMIT, K_MAX
 from .plugin_api import ColorHistogram, takes_should_stop, validate_output
@@ -222,7 +223,7 @@ def call_with_timeout(
         if should_stop is not None and thread.is_alive() and should_stop():
             raise Cancelled("cancelled")
     if "error" in box:
-        raise box["error"]
+        raise without_locals(box.pop("error"))
     return box.get("value")
 
 

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
+import weakref
+from traceback import format_exception
 
+import numpy as np
 import pytest
 
 from kmc_tui import Cancelled, ParameterError, ParamSpec, PluginError
+from kmc_tui.quantize import call_with_timeout
 from kmc_tui.tui.session import Job, JobRunner, Preempted, ResultCache, Session, Settings
 
 KMEANS_SPECS = (
@@ -343,6 +348,55 @@ def test_a_hung_computation_holds_the_runner_until_it_is_abandoned():
     t2.join(5)
     assert outcome[nxt.id] == "next"
     release.set()
+
+
+def test_a_stopped_computation_lets_go_of_its_arrays_as_it_ends():
+    """What a stopped computation held goes when it ends, not at the collector's next full
+    pass: with keys held down on a 12 MP photo, stopped jobs' arrays piled up to 600 MB."""
+    session = ready_session()
+    runner, outcome, held = session.runner, {}, []
+
+    def compute(should_stop):
+        pixels = np.zeros(1 << 16, np.uint32)
+        held.append(weakref.ref(pixels))
+        while not should_stop():
+            time.sleep(0.001)
+        raise Cancelled("cancelled")
+
+    job = session.start_job()
+    gc.disable()  # only reference counting frees anything here
+    try:
+        thread = run_in_thread(runner, job, compute, outcome)
+        deadline = time.monotonic() + 5
+        while not held and time.monotonic() < deadline:
+            time.sleep(0.001)
+        job.stop()
+        thread.join(5)
+        while runner.computing is not None and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert isinstance(outcome[job.id], Cancelled)  # the error itself is still at hand
+        assert held[0]() is None
+    finally:
+        gc.enable()
+
+
+def test_an_error_handed_over_by_call_with_timeout_keeps_no_arrays_but_its_lines():
+    held = []
+
+    def plugin():
+        palette = np.zeros(1 << 16, np.uint8)
+        held.append(weakref.ref(palette))
+        raise RuntimeError("broken")
+
+    gc.disable()
+    try:
+        with pytest.raises(RuntimeError, match="broken") as raised:
+            call_with_timeout(plugin, 5.0)
+        assert held[0]() is None
+        # Its traceback still shows where it was raised.
+        assert 'raise RuntimeError("broken")' in "".join(format_exception(raised.value))
+    finally:
+        gc.enable()
 
 
 def test_runner_hands_back_what_the_computation_raised():

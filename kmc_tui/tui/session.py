@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from ..errors import Cancelled, KmcError, PluginError
+from ..errors import Cancelled, KmcError, PluginError, without_locals
 from ..formats import FORMATS, K_MAX, K_MIN
 from ..quantize import check_dither
 from .frames import FrameView
@@ -230,7 +230,9 @@ class _Computation:
         try:
             self.value = fn(self.should_stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the thread waiting for it
-            self.error = exc
+            # Kept, it must not keep the stopped computation's arrays alive: without its first
+            # frame (this one, whose `self` holds it) and the others' variables.
+            self.error = without_locals(exc.with_traceback(exc.__traceback__.tb_next))
         finally:
             self.finished.set()
             release_free_memory()  # after the answer is handed over; the runner waits for it
