@@ -352,7 +352,7 @@ def test_a_hung_computation_holds_the_runner_until_it_is_abandoned():
 
 def test_a_stopped_computation_lets_go_of_its_arrays_as_it_ends():
     """What a stopped computation held goes when it ends, not at the collector's next full
-    pass: with keys held down on a 12 MP photo, stopped jobs' arrays piled up to 600 MB."""
+    pass: with keys held down on a big photo, every stopped job's arrays would pile up."""
     session = ready_session()
     runner, outcome, held = session.runner, {}, []
 

@@ -230,8 +230,8 @@ class _Computation:
         try:
             self.value = fn(self.should_stop)
         except BaseException as exc:  # noqa: BLE001 - handed to the thread waiting for it
-            # Kept, it must not keep the stopped computation's arrays alive: without its first
-            # frame (this one, whose `self` holds it) and the others' variables.
+            # Kept as the outcome without this frame (its `self` holds the error: a cycle) and
+            # without the other frames' variables, which hold a stopped computation's arrays.
             self.error = without_locals(exc.with_traceback(exc.__traceback__.tb_next))
         finally:
             self.finished.set()
